@@ -1,0 +1,39 @@
+"""Kelly criterion bet sizing for a single binary bet at decimal odds."""
+
+from __future__ import annotations
+
+import math
+
+
+def kelly_fraction(p: float, decimal_odds: float) -> float:
+    """Full-Kelly fraction of bankroll to stake: p - (1 - p) / (decimal_odds - 1), floored at 0.
+
+    Raises:
+        ValueError: if p is outside [0, 1] or decimal_odds is not > 1.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+    if not (math.isfinite(decimal_odds) and decimal_odds > 1.0):
+        raise ValueError(f"decimal_odds must be finite and > 1, got {decimal_odds!r}")
+    return max(0.0, p - (1.0 - p) / (decimal_odds - 1.0))
+
+
+def stake(bankroll: float, p: float, decimal_odds: float, multiplier: float, cap: float) -> float:
+    """Fractional-Kelly stake in bankroll units.
+
+    Args:
+        bankroll: current bankroll; a non-positive bankroll stakes nothing.
+        p: probability that the bet wins.
+        decimal_odds: the price actually available (with vig).
+        multiplier: Kelly multiplier, e.g. 0.25 for quarter Kelly.
+        cap: maximum stake as a fraction of bankroll.
+
+    Raises:
+        ValueError: if multiplier < 0 or cap is outside [0, 1] (plus `kelly_fraction`'s checks).
+    """
+    if multiplier < 0.0:
+        raise ValueError(f"multiplier must be >= 0, got {multiplier!r}")
+    if not 0.0 <= cap <= 1.0:
+        raise ValueError(f"cap must be a fraction in [0, 1], got {cap!r}")
+    fraction = min(multiplier * kelly_fraction(p, decimal_odds), cap)
+    return max(bankroll, 0.0) * fraction

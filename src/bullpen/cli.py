@@ -1,0 +1,248 @@
+"""`bullpen` command line: parses arguments, resolves resources, runs flows or library calls.
+
+Heavy libraries (Prefect, MLflow, LightGBM, pandas) are imported inside the commands that need
+them, so `bullpen --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help="bullpen: MLB betting models on Prefect, judged against the market.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(
+    help="The bullpen database (embedded PostgreSQL by default).", no_args_is_help=True
+)
+quarantine_app = typer.Typer(
+    help="Records that could not be trusted, with the reason.", no_args_is_help=True
+)
+mlflow_app = typer.Typer(
+    help="MLflow tracking server over bullpen's registry.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(mlflow_app, name="mlflow")
+
+EVAL_SEASON = Annotated[int, typer.Option(help="Season to evaluate on (train on earlier ones).")]
+
+
+def _setup() -> None:
+    from bullpen.runtime import prefect_defaults
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    prefect_defaults()
+
+
+def _run_flow(entrypoint: str, **params: Any) -> Any:
+    from bullpen import runtime
+
+    flow = runtime.load_flow(entrypoint)
+    return flow(**params)  # type: ignore[operator]
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded server (if used) and apply migrations."""
+    from bullpen import runtime
+
+    url = runtime.database_url()
+    applied = runtime.prepare_database(url)
+    typer.echo(f"database ready ({len(applied)} migrations applied now): {_redact(url)}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL server."""
+    from bullpen.config import get_settings
+    from bullpen.db.engine import stop_embedded
+
+    typer.echo("stopped" if stop_embedded(get_settings().pgdata) else "not running")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL (password redacted)."""
+    from bullpen import runtime
+
+    typer.echo(_redact(runtime.database_url()))
+
+
+@app.command("collect-history")
+def collect_history(data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Replay the bundled seasons into the database (flow collect-history)."""
+    _setup()
+    for summary in _run_flow(
+        "collect_history.py:collect_history", data_dir=str(data_dir) if data_dir else None
+    ):
+        typer.echo(summary)
+
+
+@app.command()
+def train(eval_season: EVAL_SEASON = 2019) -> None:
+    """Train, evaluate, register and maybe promote both models (flow train-models)."""
+    _setup()
+    typer.echo(
+        json.dumps(_run_flow("train_models.py:train_models", eval_season=eval_season), indent=2)
+    )
+
+
+@app.command()
+def backtest(eval_season: EVAL_SEASON = 2019) -> None:
+    """Backtest the moneyline champion and write the HTML report (flow backtest)."""
+    _setup()
+    typer.echo(
+        json.dumps(_run_flow("backtest.py:backtest_champion", eval_season=eval_season), indent=2)
+    )
+
+
+@app.command()
+def demo(eval_season: EVAL_SEASON = 2019) -> None:
+    """Everything, end to end: database, replay, training, backtest, comparison table."""
+    _setup()
+    started = time.perf_counter()
+    from bullpen import runtime
+
+    typer.echo("1/4 database: starting PostgreSQL and applying migrations")
+    url = runtime.database_url()
+    runtime.prepare_database(url)
+    typer.echo("2/4 flow collect-history: replaying the bundled seasons")
+    replayed = _run_flow("collect_history.py:collect_history")
+    typer.echo(
+        f"    {sum(s['games'] for s in replayed)} games from {len(replayed)} season files, "
+        f"{sum(s['quarantined'] for s in replayed)} quarantined records"
+    )
+    typer.echo(
+        f"3/4 flow train-models: training on seasons < {eval_season}, evaluating on {eval_season}"
+    )
+    trained = _run_flow("train_models.py:train_models", eval_season=eval_season)
+    typer.echo("4/4 flow backtest: betting the moneyline champion at opening prices")
+    tested = _run_flow("backtest.py:backtest_champion", eval_season=eval_season)
+    typer.echo(_demo_table(trained, tested, eval_season))
+    typer.echo(f"\nReport:    {tested['report']}")
+    typer.echo("MLflow UI: .venv/bin/bullpen mlflow ui   (then open http://127.0.0.1:5000)")
+    typer.echo(f"Demo finished in {time.perf_counter() - started:.1f} s")
+
+
+def _demo_table(trained: dict, tested: dict, season: int) -> str:
+    from bullpen.models.evaluate import Metrics, format_comparison
+
+    lines = []
+    for model, result in trained.items():
+        lines.append(
+            f"\n{model}: season {season}, version {result['version']} "
+            f"(champion v{result['champion_version']}: {result['decision']})"
+        )
+        lines.append(format_comparison({k: Metrics(**v) for k, v in result["comparison"].items()}))
+    lines.append(
+        f"\nbacktest (moneyline champion, {season}): {tested['bets']} bets, "
+        f"ROI {tested['roi']:+.2%}, mean CLV {tested['mean_clv']:+.2%}, "
+        f"bankroll 100 -> {tested['final_bankroll']:.1f}"
+    )
+    return "\n".join(lines)
+
+
+@app.command()
+def evaluate(
+    odds_file: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help="SBR-format season file (.csv or .csv.gz)"),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Emit JSON instead of a table.")] = False,
+) -> None:
+    """Score the current champions on a season file the database may never have seen."""
+    logging.basicConfig(level=logging.WARNING)
+    from bullpen import runtime
+    from bullpen.config import get_settings
+    from bullpen.models.evaluate import format_comparison
+    from bullpen.models.score_file import evaluate_odds_file
+
+    settings = get_settings()
+    try:
+        result = evaluate_odds_file(
+            odds_file,
+            database_url=runtime.database_url(settings),
+            tracking_uri=runtime.mlflow_tracking_uri(settings),
+            devig_method=settings.devig_method,
+        )
+    except (LookupError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), indent=2))
+        return
+    typer.echo(
+        f"{odds_file.name}: season {result.season}, {result.games_in_file} games in file, "
+        f"{result.quarantined} quarantined records"
+    )
+    for name, evaluation in result.evaluations.items():
+        typer.echo(f"\n{name} (champion v{result.versions[name]})")
+        typer.echo(format_comparison(evaluation.comparison))
+
+
+@quarantine_app.command("list")
+def quarantine_list(limit: int = 50, source: str | None = None) -> None:
+    """Show quarantined records, newest first."""
+    from bullpen import runtime
+    from bullpen.db import engine
+
+    with engine.connect(runtime.database_url()) as conn:
+        rows = conn.execute(
+            "SELECT source, file, row_number, reason FROM quarantine"
+            " WHERE %(source)s::text IS NULL OR source = %(source)s"
+            " ORDER BY first_seen DESC, file, row_number LIMIT %(limit)s",
+            {"source": source, "limit": limit},
+        ).fetchall()
+        total = conn.execute("SELECT count(*) FROM quarantine").fetchone()
+    for src, file, row, reason in rows:
+        typer.echo(f"{src:<10} {file:<22} row {row:>5}  {reason}")
+    typer.echo(f"({len(rows)} shown, {total[0] if total else 0} in quarantine)")
+
+
+@mlflow_app.command("ui")
+def mlflow_ui(port: int = 5000, host: str = "127.0.0.1") -> None:
+    """Serve the MLflow UI over bullpen's tracking store and artifacts."""
+    import subprocess
+
+    from bullpen import runtime
+    from bullpen.config import get_settings
+
+    settings = get_settings()
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        runtime.mlflow_tracking_uri(settings),
+        "--default-artifact-root",
+        settings.artifact_root.resolve().as_uri(),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    typer.echo(f"MLflow UI on http://{host}:{port}")
+    raise typer.Exit(subprocess.call(cmd))
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if parsed.password:
+        return parsed._replace(netloc=parsed.netloc.replace(parsed.password, "***")).geturl()
+    return url
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,120 @@
+"""train-models and `bullpen evaluate` against real PostgreSQL and a real MLflow registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bullpen import runtime
+from bullpen.collect import replay
+from bullpen.features.dataset import load_feature_frame
+from bullpen.models import assess, train
+from bullpen.registry import champion, mlflow_store
+from tests.conftest import DATA
+from tests.integration.conftest import stage_seasons
+
+TRAIN_SEASONS = [2015, 2016, 2017]
+EVAL_SEASON = 2018
+
+
+@pytest.fixture(scope="module")
+def loaded(bullpen_env: dict[str, str]) -> dict[str, str]:
+    data_dir = stage_seasons(Path(bullpen_env["BULLPEN_DATA_DIR"]), [*TRAIN_SEASONS, EVAL_SEASON])
+    for files in replay.find_season_files(data_dir):
+        replay.replay_season(bullpen_env["BULLPEN_DATABASE_URL"], files)
+    return bullpen_env
+
+
+def _versions(uri: str, name: str) -> list[str]:
+    return sorted(
+        v.version for v in mlflow_store.client(uri).search_model_versions(f"name = '{name}'")
+    )
+
+
+def test_train_models_registers_and_sets_champion_once(
+    loaded: dict[str, str], prefect_server: None
+) -> None:
+    uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
+    flow = runtime.load_flow("train_models.py:train_models")
+
+    first = flow(eval_season=EVAL_SEASON)  # type: ignore[operator]
+    for name in ("moneyline", "totals"):
+        registered = f"bullpen-{name}"
+        champ = mlflow_store.get_alias_version(uri, registered, "champion")
+        assert champ is not None and str(champ.version) == first[name]["version"]
+        assert first[name]["decision"] == "no champion yet"
+        run = mlflow_store.client(uri).get_run(champ.run_id)
+        assert run.data.metrics["model_log_loss"] > 0
+        artifacts = {a.path for a in mlflow_store.client(uri).list_artifacts(champ.run_id)}
+        assert f"calibration_{name}.png" in artifacts
+
+    ml = first["moneyline"]["comparison"]
+    assert ml["model"]["n"] == ml["market_close"]["n"] > 2000
+    assert ml["model"]["log_loss"] < ml["home_rate"]["log_loss"] - 0.01
+    assert abs(ml["model"]["log_loss"] - ml["market_close"]["log_loss"]) < 0.01
+
+    versions_before = _versions(uri, "bullpen-moneyline")
+    second = flow(eval_season=EVAL_SEASON)  # type: ignore[operator]
+    assert second["moneyline"]["reused_version"] is True
+    assert second["moneyline"]["champion_version"] == first["moneyline"]["version"]
+    assert _versions(uri, "bullpen-moneyline") == versions_before
+
+
+def test_worse_challenger_is_registered_but_not_champion(loaded: dict[str, str]) -> None:
+    uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
+    champion_before = mlflow_store.get_alias_version(uri, "bullpen-moneyline", "champion")
+    assert champion_before is not None
+    frame = load_feature_frame(loaded["BULLPEN_DATABASE_URL"], "shin")
+    history = frame[frame["season"] < EVAL_SEASON].copy()
+    history["home_win"] = np.random.default_rng(0).permutation(history["home_win"].to_numpy())
+    shuffled = train.train_model(history, train.MONEYLINE)
+    games = assess.comparable_games(frame[frame["season"] == EVAL_SEASON], train.MONEYLINE)
+    evaluation = assess.evaluate_season(
+        games, train.MONEYLINE, shuffled.predict(games), 0.53, EVAL_SEASON
+    )
+
+    result = champion.register_and_decide(
+        tracking_uri=uri,
+        experiment_id=mlflow_store.ensure_experiment(
+            uri, "tests", Path(loaded["BULLPEN_HOME"]) / "a"
+        ),
+        model=shuffled,
+        evaluation=evaluation,
+        eval_games=games,
+        fingerprint=train.training_fingerprint(history, train.MONEYLINE, shuffled.params),
+    )
+
+    assert result.decision.promote is False
+    assert "does not beat champion" in result.decision.reason
+    assert result.decision.champion_log_loss is not None
+    assert result.decision.champion_log_loss < result.decision.challenger_log_loss
+    champion_after = mlflow_store.get_alias_version(uri, "bullpen-moneyline", "champion")
+    assert champion_after is not None and champion_after.version == champion_before.version
+
+
+def test_evaluate_cli_scores_a_season_the_database_never_saw(loaded: dict[str, str]) -> None:
+    odds_file = DATA / "odds" / "mlb_odds_2019.csv.gz"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bullpen.cli", "evaluate", "--odds-file", str(odds_file), "--json"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+
+    assert result["season"] == 2019
+    for key in ("model", "market_open", "market_close", "home_rate"):
+        assert set(result[key]) == {"log_loss", "brier", "accuracy", "ece", "n"}
+        assert 2000 < result[key]["n"] < 2500
+        assert 0.60 < result[key]["log_loss"] < 0.70
+    assert result["market_close"]["log_loss"] < result["home_rate"]["log_loss"]
+    assert abs(result["model"]["log_loss"] - result["market_close"]["log_loss"]) < 0.015
+    assert set(result["models"]) == {"moneyline", "totals"}

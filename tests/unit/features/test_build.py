@@ -1,0 +1,81 @@
+"""Leak-freeness of the pre-game features, on real bundled seasons."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bullpen.collect.sbr import parse_sbr_file
+from bullpen.features.build import MONEYLINE_FEATURES, TOTALS_FEATURES, build_feature_frame
+from bullpen.features.dataset import game_frame_from_records
+from tests.conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def games() -> pd.DataFrame:
+    records = []
+    for season in (2018, 2019):
+        path = DATA / "odds" / f"mlb_odds_{season}.csv.gz"
+        records += parse_sbr_file(
+            gzip.decompress(path.read_bytes()).decode(), season, path.name
+        ).games
+    return game_frame_from_records(records)
+
+
+def _features(frame: pd.DataFrame) -> pd.DataFrame:
+    return build_feature_frame(frame).set_index("game_id")[list(TOTALS_FEATURES)]
+
+
+@pytest.mark.parametrize("cut", ["2018-04-02", "2018-09-30", "2019-03-21", "2019-07-04"])
+def test_build_feature_frame_unchanged_when_later_games_are_deleted(
+    games: pd.DataFrame, cut: str
+) -> None:
+    day = pd.Timestamp(cut).date()
+    full = _features(games)
+    truncated = _features(games[games["game_date"] <= day])
+    on_day = games.loc[games["game_date"] == day, "game_id"]
+    assert len(on_day) > 0
+    pd.testing.assert_frame_equal(full.loc[on_day], truncated.loc[on_day])
+
+
+def test_build_feature_frame_ignores_own_and_same_day_results(games: pd.DataFrame) -> None:
+    day = pd.Timestamp("2019-06-15").date()
+    scrambled = games.copy()
+    same_day = scrambled["game_date"] == day
+    scrambled.loc[same_day, ["home_score", "away_score"]] = scrambled.loc[
+        same_day, ["away_score", "home_score"]
+    ].to_numpy()
+    on_day = games.loc[same_day, "game_id"]
+    pd.testing.assert_frame_equal(_features(games).loc[on_day], _features(scrambled).loc[on_day])
+
+
+def test_build_feature_frame_uses_earlier_results(games: pd.DataFrame) -> None:
+    """The converse: features do move when an earlier result changes (the test above could fail)."""
+    earlier = games["game_date"] == pd.Timestamp("2019-06-14").date()
+    flipped = games.copy()
+    flipped.loc[earlier, ["home_score", "away_score"]] = flipped.loc[
+        earlier, ["away_score", "home_score"]
+    ].to_numpy()
+    later = games.loc[games["game_date"] == pd.Timestamp("2019-06-15").date(), "game_id"]
+    assert not _features(games).loc[later].equals(_features(flipped).loc[later])
+
+
+def test_build_feature_frame_labels_and_market(games: pd.DataFrame) -> None:
+    frame = build_feature_frame(games)
+    played = frame[frame["home_score"].notna()]
+    assert set(played["home_win"].unique()) <= {0.0, 1.0}
+    pushes = played["total_runs"] == played["close_total"]
+    assert played.loc[pushes, "over_close"].isna().all()
+    market = frame["mkt_open_home_prob"].dropna()
+    assert ((market > 0) & (market < 1)).all()
+    assert (
+        not frame[list(MONEYLINE_FEATURES)]
+        .drop(columns=list(frame.columns[frame.columns.str.startswith("mkt")]))
+        .isna()
+        .all()
+        .any()
+    )
+    assert np.isfinite(frame["elo_diff"]).all()
