@@ -244,5 +244,5 @@ def _redact(url: str) -> str:
     return url
 
 
-if __name__ == "__main__":
-    app()
+# Sub-command groups, one module per area (each imports its heavy libraries lazily).
+# -- sub-apps: keep one line per area, in this block --

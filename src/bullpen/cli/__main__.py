@@ -1,0 +1,5 @@
+"""`python -m bullpen.cli`."""
+
+from bullpen.cli import app
+
+app()
