@@ -14,13 +14,12 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import astuple
 from pathlib import Path
 
 from bullpen.collect.history import read_season_files
 from bullpen.collect.replay import find_season_files
 from bullpen.db import engine
-from bullpen.db.store import GAME_COLUMNS, write_history_file
+from bullpen.db.store import GAME_COLUMNS, game_row, write_history_file
 from bullpen.runtime import prepare_database, repo_root
 
 
@@ -84,13 +83,12 @@ def naive_path(url: str, seasons: list) -> None:
 
 def raw_copy_path(url: str, seasons: list) -> None:
     with engine.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"CREATE UNLOGGED TABLE IF NOT EXISTS raw_games ({', '.join(c + ' text' for c in GAME_COLUMNS)})"
-        )
+        columns = ", ".join(f"{c} text" for c in GAME_COLUMNS)
+        cur.execute(f"CREATE UNLOGGED TABLE IF NOT EXISTS raw_games ({columns})")
         with cur.copy(f"COPY raw_games ({', '.join(GAME_COLUMNS)}) FROM STDIN") as copy:
             for _, parsed in seasons:
                 for g in parsed.games:
-                    copy.write_row(astuple(g))
+                    copy.write_row(game_row(g))
         conn.commit()
 
 
@@ -106,9 +104,8 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="bp-bench-"))
         server = engine.start_embedded(tmp / "pgdata")
     print(f"# ingest benchmark: {rows} game records from {len(seasons)} real season files")
-    print(
-        f"# python {platform.python_version()}, {os.cpu_count()} cores, PostgreSQL via {'embedded' if tmp else 'given URL'}"
-    )
+    where = "embedded server" if tmp else "BULLPEN_BENCH_DATABASE_URL"
+    print(f"# python {platform.python_version()}, {os.cpu_count()} cores, PostgreSQL: {where}")
     rates = {}
     for name, path in (
         ("collector (COPY->stage->merge)", collector_path),
@@ -122,9 +119,8 @@ def main() -> None:
         rates[name] = rows / seconds
         print(f"{name:<38} {seconds:8.2f} s  {rows / seconds:12,.0f} records/s")
     collector, naive, raw = rates.values()
-    print(
-        f"collector / raw COPY = {collector / raw:.2f}   collector / naive = {collector / naive:.1f}x"
-    )
+    print(f"collector / raw COPY = {collector / raw:.2f}")
+    print(f"collector / naive    = {collector / naive:.1f}x")
     if tmp is not None:
         engine.stop_embedded(tmp / "pgdata")
         shutil.rmtree(tmp, ignore_errors=True)

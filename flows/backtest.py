@@ -1,5 +1,4 @@
-"""Backtest the moneyline champion on the evaluation season: bet at the opening price when the
-model's edge over the vig-free line clears a threshold, fractional Kelly, judged by result and CLV."""
+"""Backtest the moneyline champion: bets at opening prices, fractional Kelly, judged by CLV."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ class Settings(BaseSettings):
     database_url: str | None = None
     mlflow_tracking_uri: str | None = None
     data_dir: Path | None = None  # bundled seasons; defaults to the repo's data/
-    eval_season: int = 2019
     devig_method: str = "shin"
 
     @property

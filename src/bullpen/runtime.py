@@ -19,7 +19,7 @@ def _embedded_server_url(pgdata: Path) -> str:
 
 
 def database_url(settings: Settings | None = None) -> str:
-    """BULLPEN_DATABASE_URL, or the `bullpen` database of the embedded server (started if needed)."""
+    """BULLPEN_DATABASE_URL, else the embedded server's `bullpen` database (started if needed)."""
     settings = settings or get_settings()
     if settings.database_url:
         return settings.database_url

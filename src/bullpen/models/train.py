@@ -153,13 +153,8 @@ def training_fingerprint(frame: pd.DataFrame, spec: ModelSpec, params: dict[str,
     """Hash of the training rows and settings: equal fingerprints mean an identical model."""
     data = labelled(frame, spec)
     digest = hashlib.sha256()
-    digest.update(
-        json.dumps(
-            {"spec": spec.name, "features": spec.features, "base_margin": spec.base_margin, "params": params},
-            sort_keys=True,
-            default=str,
-        ).encode()
-    )
+    settings = {"spec": spec.name, "features": spec.features, "base_margin": spec.base_margin}
+    digest.update(json.dumps({**settings, "params": params}, sort_keys=True, default=str).encode())
     digest.update(
         pd.util.hash_pandas_object(data[[*spec.features, spec.target]], index=False)
         .to_numpy()

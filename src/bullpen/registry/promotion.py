@@ -1,4 +1,4 @@
-"""Champion rule: a new version becomes champion only if there is none or it beats it on the same games."""
+"""Champion rule: a version takes `champion` only if there is none or it wins on the same games."""
 
 from __future__ import annotations
 

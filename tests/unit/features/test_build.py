@@ -66,16 +66,28 @@ def test_build_feature_frame_uses_earlier_results(games: pd.DataFrame) -> None:
 def test_build_feature_frame_labels_and_market(games: pd.DataFrame) -> None:
     frame = build_feature_frame(games)
     played = frame[frame["home_score"].notna()]
-    assert set(played["home_win"].unique()) <= {0.0, 1.0}
+    assert set(played["home_win"].dropna().unique()) == {0.0, 1.0}
     pushes = played["total_runs"] == played["close_total"]
-    assert played.loc[pushes, "over_close"].isna().all()
+    assert pushes.any() and played.loc[pushes, "over_close"].isna().all()
     market = frame["mkt_open_home_prob"].dropna()
-    assert ((market > 0) & (market < 1)).all()
-    assert (
-        not frame[list(MONEYLINE_FEATURES)]
-        .drop(columns=list(frame.columns[frame.columns.str.startswith("mkt")]))
-        .isna()
-        .all()
-        .any()
+    assert len(market) > 0.99 * len(frame) and ((market > 0) & (market < 1)).all()
+    # Team and Elo features exist for every game; only market and pitcher-hand ones may be missing.
+    always = [f for f in MONEYLINE_FEATURES if not f.startswith("mkt") and "sp_left" not in f]
+    assert not frame[always].isna().any().any()
+
+
+def test_add_labels_tie_has_no_winner() -> None:
+    """SBR keeps a few tied finals (suspended or called games, e.g. 2016-09-29 CUB@PIT 1-1)."""
+    from bullpen.features.build import add_labels
+
+    frame = pd.DataFrame(
+        {
+            "home_score": [1.0, 3.0, np.nan],
+            "away_score": [1.0, 2.0, np.nan],
+            "close_total": [7.0, 4.5, 8.0],
+        }
     )
-    assert np.isfinite(frame["elo_diff"]).all()
+    labelled = add_labels(frame)
+    assert np.isnan(labelled["home_win"][0]) and labelled["home_win"][1] == 1.0
+    assert np.isnan(labelled["home_win"][2])
+    assert labelled["over_close"].tolist()[:2] == [0.0, 1.0]
