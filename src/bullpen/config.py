@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,11 +19,28 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BULLPEN_", env_file=".env", extra="ignore")
 
     home: Path = Field(default_factory=_default_home)
-    # Any Postgres URL; unset means the embedded server under `home`/pgdata.
-    database_url: str | None = None
-    mlflow_tracking_uri: str | None = None
+    # Any Postgres URL; unset means the embedded server under `home`/pgdata. URLs may carry a
+    # password, so they stay out of repr (and thus out of logs and tracebacks).
+    database_url: str | None = Field(default=None, repr=False)
+    mlflow_tracking_uri: str | None = Field(default=None, repr=False)
     data_dir: Path | None = None  # bundled seasons; defaults to the repo's data/
     devig_method: str = "shin"
+    # -- backups (docs/backup.md); blocks bullpen-backups / bullpen-aws / bullpen-backup-key win
+    s3_endpoint_url: str | None = None  # non-AWS S3, e.g. the local rclone server
+    s3_bucket: str = "bullpen-backups"
+    s3_prefix: str = "backups"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None  # unset: boto3's default credential chain
+    s3_secret_access_key: SecretStr | None = None
+    backup_key: SecretStr | None = None  # 32 bytes, base64: `bullpen backup keygen`
+    pg_bin_dir: Path | None = None  # pg_dump/pg_restore of the server's major version
+    # -- live collection (docs/collectors.md); the Secret block bullpen-odds-api-key wins
+    mlb_stats_base_url: str = "https://statsapi.mlb.com"
+    odds_api_base_url: str = "https://api.the-odds-api.com"
+    odds_api_key: SecretStr | None = None
+    odds_api_min_remaining: int = 30  # stop before the monthly quota falls below this reserve
+    http_timeout_seconds: float = 20.0
+    http_max_attempts: int = 4  # per request; only transient errors are retried
 
     @property
     def pgdata(self) -> Path:
