@@ -1,0 +1,179 @@
+"""Back up bullpen to S3 (flow backup), restore a backup into new databases (flow restore) and
+prove that a backup restores (flow backup-verify)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+
+from bullpen import runtime
+from bullpen.backup import archive, dump, s3, snapshot
+from bullpen.backup import restore as restoring
+from bullpen.backup.retention import RetentionPolicy
+from bullpen.config import get_settings
+from bullpen.db import engine
+
+
+def retry_s3(task: object, task_run: object, state: Any) -> bool:
+    """Retry only S3 failures that can pass: unreachable endpoint, timeouts, throttling, 5xx."""
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - classifying the failure is the point
+        return s3.is_transient(exc)
+    return False
+
+
+@task(cache_policy=NONE)
+def create_backup(key: archive.BackupKey, work_dir: Path, kind: str) -> snapshot.CreatedBackup:
+    settings = get_settings()
+    sources, tools = runtime.backup_sources(settings), runtime.pg_bin_dirs(settings)
+    return snapshot.create_backup(
+        sources, key, work_dir, kind=kind, config=settings.model_dump(), tools_dirs=tools
+    )
+
+
+@task(cache_policy=NONE, retry_condition_fn=retry_s3, task_run_name="upload-backup-{created.id}")
+def upload_backup(target: s3.BackupTarget, created: snapshot.CreatedBackup) -> None:
+    s3.upload_backup(target, created.id, created.payload, created.manifest)
+
+
+@task(cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=retry_s3)
+def apply_retention(target: s3.BackupTarget, policy: RetentionPolicy, uploaded: str) -> list[str]:
+    return s3.apply_retention(target, policy, datetime.now(UTC), uploaded)
+
+
+@task(
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_s3,
+    task_run_name="fetch-verified-{backup_id}",
+)
+def fetch_verified(
+    target: s3.BackupTarget, backup_id: str, key: archive.BackupKey, work_dir: Path
+) -> restoring.VerifiedBackup:
+    return restoring.fetch_verified(target, backup_id, key, work_dir)
+
+
+@task(cache_policy=NONE)
+def restore_backup(
+    verified: restoring.VerifiedBackup, targets: restoring.RestoreTargets
+) -> restoring.RestoreReport:
+    return restoring.restore_backup(verified, targets, runtime.pg_bin_dirs())
+
+
+@task(cache_policy=NONE)
+def check_models(mlflow_url: str, verified: restoring.VerifiedBackup) -> list[str]:
+    return restoring.check_models(engine.sqlalchemy_url(mlflow_url), verified.manifest.models)
+
+
+def _work_dir(kind: str) -> Path:
+    root = get_settings().home / "backup-work"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=root))
+
+
+@flow(name="backup")
+def backup(
+    kind: str = "manual",
+    keep_hourly: int = 24,
+    keep_daily: int = 7,
+    keep_weekly: int = 4,
+    keep_monthly: int = 12,
+    upload_retry_delays: tuple[float, ...] = (10, 60, 300),
+) -> dict[str, Any]:
+    """Snapshot both databases, MLflow artifacts and config; upload; then apply retention."""
+    settings = get_settings()
+    policy = RetentionPolicy(keep_hourly, keep_daily, keep_weekly, keep_monthly)
+    key, target = runtime.backup_key(settings), runtime.backup_target(settings)
+    work = _work_dir("backup")
+    try:
+        created = create_backup(key, work, kind)
+        upload = upload_backup.with_options(
+            retries=len(upload_retry_delays), retry_delay_seconds=list(upload_retry_delays)
+        )
+        upload(target, created)
+        # Only after a successful upload; retention itself also re-checks that it is listed.
+        deleted = apply_retention(target, policy, created.id)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "id": created.id,
+        "payload_bytes": created.payload_bytes,
+        "plain_bytes": created.plain_bytes,
+        "database_bytes": created.database_bytes,
+        "deleted": deleted,
+    }
+
+
+@flow(name="restore")
+def restore(
+    backup_id: str,
+    target_url: str,
+    mlflow_target_url: str | None = None,
+    artifact_dir: str | None = None,
+    switch: bool = False,
+) -> dict[str, Any]:
+    """Verify `backup_id`, restore it into new databases, compare every table, maybe switch."""
+    settings = get_settings()
+    for url in (target_url, mlflow_target_url):
+        if url and dump.has_password(url):  # flow parameters are stored by the Prefect API
+            raise ValueError("pass the database password in PGPASSWORD, not in the URL")
+    name = dump.database_name(target_url)
+    targets = restoring.RestoreTargets(
+        bullpen_url=target_url,
+        mlflow_url=mlflow_target_url or engine.with_database(target_url, f"{name}_mlflow"),
+        artifact_dir=Path(artifact_dir or settings.home / "restores" / backup_id / "mlartifacts"),
+    )
+    restoring.check_targets_free(targets)  # fail fast; checked again right before restoring
+    key, source = runtime.backup_key(settings), runtime.backup_target(settings)
+    work = _work_dir("restore")
+    try:
+        report = restore_backup(fetch_verified(source, backup_id, key, work), targets)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result: dict[str, Any] = asdict(report)
+    if switch:
+        sources = runtime.backup_sources(settings)
+        live = restoring.RestoreTargets(
+            sources.bullpen_url, sources.mlflow_url, sources.artifact_root
+        )
+        result["switched"] = restoring.switch_live(targets, live)
+    return result
+
+
+@flow(name="backup-verify")
+def verify_backup(backup_id: str | None = None, load_models: bool = True) -> dict[str, Any]:
+    """Restore a backup (default: the latest complete one) into scratch databases beside the
+    live ones, compare every table, load the aliased models, then drop the scratch copy."""
+    settings = get_settings()
+    key, source = runtime.backup_key(settings), runtime.backup_target(settings)
+    backup_id = backup_id or s3.latest_complete(source)
+    live, tag = runtime.database_url(settings), uuid.uuid4().hex[:8]
+    work = _work_dir("verify")
+    targets = restoring.RestoreTargets(
+        bullpen_url=engine.with_database(live, f"bullpen_verify_{tag}"),
+        mlflow_url=engine.with_database(live, f"mlflow_verify_{tag}"),
+        artifact_dir=work / "mlartifacts",
+    )
+    try:
+        verified = fetch_verified(source, backup_id, key, work / "download")
+        report = restore_backup(verified, targets)
+        models = check_models(targets.mlflow_url, verified) if load_models else []
+    finally:
+        for url in (targets.bullpen_url, targets.mlflow_url):
+            dump.drop_database(url)
+        shutil.rmtree(work, ignore_errors=True)
+    return {**asdict(report), "models_loaded": models}
+
+
+if __name__ == "__main__":
+    backup()
