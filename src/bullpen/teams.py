@@ -255,3 +255,24 @@ def team_from_name(name: str) -> str:
     if team_id is None:
         raise UnknownTeamError(f"unknown team name {name!r}")
     return team_id
+
+
+def team_from_mlb(team_id: object, name: str | None = None) -> str:
+    """Canonical id for an MLB Stats API team object: its id, cross-checked with its name.
+
+    The id decides; a name no mapping knows yet (a future rename) is accepted, but a known name
+    of another team means the record is corrupt.
+
+    Raises:
+        UnknownTeamError: the id is not one of the 30 franchises', or id and name disagree.
+    """
+    if isinstance(team_id, bool) or not isinstance(team_id, int):
+        raise UnknownTeamError(f"MLB Stats API team id {team_id!r} is not an integer")
+    canonical = team_from_mlb_id(team_id)
+    if name is not None:
+        named = _NAMES.get(_name_key(name))
+        if named is not None and named != canonical:
+            raise UnknownTeamError(
+                f"MLB Stats API team id {team_id} is {canonical}, but its name {name!r} is {named}"
+            )
+    return canonical

@@ -1,0 +1,114 @@
+"""Collect live MLB games (MLB Stats API) and odds snapshots (The Odds API) into Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import rate_limit
+from prefect.exceptions import ObjectNotFound
+from pydantic import SecretStr
+
+from bullpen import runtime
+from bullpen.collect import http, live, mlb_stats, odds_api
+from bullpen.config import Settings, get_settings
+from bullpen.db import engine
+
+# Prefect global rate limits per API: (slots, slots freed per second); created when missing.
+RATE_LIMITS = {"mlb-stats-api": (10, 5.0), "odds-api": (1, 1.0)}
+_LIMIT_OF = {mlb_stats.SOURCE: "mlb-stats-api", odds_api.SOURCE: "odds-api"}
+# One breaker per API per worker process, so task retries see the failures before them.
+BREAKERS = {name: http.CircuitBreaker(name, failure_threshold=5) for name in _LIMIT_OF}
+
+
+@contextmanager
+def api_source(name: str, base_url: str, settings: Settings) -> Iterator[http.Source]:
+    with http.make_client(base_url, settings.http_timeout_seconds) as client:
+        yield http.Source(
+            name,
+            client,
+            http.RetryPolicy(max_attempts=settings.http_max_attempts),
+            BREAKERS[name],
+            acquire=lambda: rate_limit(_LIMIT_OF[name]),
+        )
+
+
+@task(cache_policy=NONE)
+def prepare(database_url: str) -> None:
+    runtime.prepare_database(database_url)
+    with get_client(sync_client=True) as client:
+        for name, (slots, decay) in RATE_LIMITS.items():
+            try:
+                client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                limit = GlobalConcurrencyLimitCreate(
+                    name=name, limit=slots, slot_decay_per_second=decay
+                )
+                client.create_global_concurrency_limit(limit)
+
+
+@task(
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=[30, 120],
+    retry_condition_fn=runtime.retry_transient,
+    task_run_name="collect-games-{start}-{end}",
+)
+def collect_schedule(database_url: str, start: date, end: date) -> dict[str, object]:
+    settings = get_settings()
+    with (
+        api_source(mlb_stats.SOURCE, settings.mlb_stats_base_url, settings) as source,
+        engine.connect(database_url) as conn,
+    ):
+        return asdict(live.collect_games(conn, source, start, end))
+
+
+@task(
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=[20, 60],
+    retry_condition_fn=runtime.retry_transient,
+    task_run_name="collect-odds-snapshot",
+)
+def collect_odds_snapshot(
+    database_url: str, request: odds_api.OddsRequest, api_key: SecretStr
+) -> dict[str, object]:
+    settings = get_settings()
+    with (
+        api_source(odds_api.SOURCE, settings.odds_api_base_url, settings) as source,
+        engine.connect(database_url) as conn,
+    ):
+        reserve = settings.odds_api_min_remaining
+        return asdict(live.collect_odds(conn, source, request, api_key, min_remaining=reserve))
+
+
+@flow(name="collect-games")
+def collect_games(start_date: date | None = None, end_date: date | None = None) -> dict:
+    """Schedule, status and results for start..end (default: yesterday and today, US Eastern)."""
+    yesterday, today = mlb_stats.default_dates(datetime.now(UTC))
+    start = start_date or yesterday
+    end = end_date or (start_date or today)
+    database_url = runtime.database_url()
+    prepare(database_url)
+    return collect_schedule(database_url, start, end)
+
+
+@flow(name="collect-odds")
+def collect_odds(
+    regions: str = "us", markets: str = "h2h,totals,spreads", odds_format: str = "american"
+) -> dict:
+    """One timestamped snapshot of every bookmaker's current MLB prices."""
+    database_url = runtime.database_url()
+    prepare(database_url)
+    request = odds_api.OddsRequest(regions=regions, markets=markets, odds_format=odds_format)
+    return collect_odds_snapshot(database_url, request, runtime.odds_api_key())
+
+
+if __name__ == "__main__":
+    collect_games()
