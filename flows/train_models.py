@@ -10,7 +10,7 @@ from prefect.cache_policies import NONE
 from bullpen import runtime
 from bullpen.config import get_settings
 from bullpen.features.dataset import load_feature_frame
-from bullpen.models import assess, train
+from bullpen.models import assess, train, tune
 from bullpen.registry import champion, mlflow_store
 
 EXPERIMENT = "bullpen-training"
@@ -23,7 +23,9 @@ def build_features(database_url: str, devig_method: str) -> pd.DataFrame:
 
 @task(cache_policy=NONE, task_run_name="train-{model}")
 def train_model(frame: pd.DataFrame, model: str, eval_season: int) -> train.TrainedModel:
-    return train.train_model(frame[frame["season"] < eval_season], train.SPECS[model])
+    # The latest study's best, if it beat the defaults in CV on seasons < eval_season; else None.
+    params = tune.load_tuned_params(runtime.database_url(), model, eval_season)
+    return train.train_model(frame[frame["season"] < eval_season], train.SPECS[model], params)
 
 
 @task(cache_policy=NONE, task_run_name="evaluate-{fitted.spec.name}")

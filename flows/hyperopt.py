@@ -1,0 +1,100 @@
+"""Tune the LightGBM models with Optuna: K workers add trials to one study in Postgres, then the
+best trial is logged to MLflow and saved as the tuned parameters that train-models picks up."""
+
+from __future__ import annotations
+
+import pandas as pd
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from bullpen import runtime
+from bullpen.config import get_settings
+from bullpen.features.dataset import load_feature_frame
+from bullpen.models import train, tune
+from bullpen.registry import mlflow_store
+
+# Upper bound on workers in one flow run; more workers means more flow runs (any machine).
+MAX_WORKERS = 16
+
+
+@task(cache_policy=NONE)
+def prepare_database(database_url: str) -> list[str]:
+    return runtime.prepare_database(database_url)  # 0003 creates Optuna's schema, tuned_params
+
+
+@task(cache_policy=NONE)
+def build_features(database_url: str, devig_method: str, eval_season: int) -> pd.DataFrame:
+    frame = load_feature_frame(database_url, devig_method)
+    return frame[frame["season"] < eval_season]  # the evaluation season never reaches a study
+
+
+@task(cache_policy=NONE, task_run_name="prepare-study-{model}")
+def prepare_study(
+    storage_url: str, frame: pd.DataFrame, model: str, eval_season: int, n_folds: int
+) -> tune.StudyRef:
+    spec = train.SPECS[model]
+    return tune.prepare_study(storage_url, frame, spec, eval_season, n_folds)
+
+
+@task(cache_policy=NONE, task_run_name="run-trials-{ref.model}-worker-{worker}")
+def run_trials(
+    ref: tune.StudyRef,
+    frame: pd.DataFrame,
+    n_trials: int,
+    worker: int,
+    seed: int | None,
+    num_threads: int,
+    pruning: bool,
+) -> tune.WorkerSummary:
+    spec = train.SPECS[ref.model]
+    opts = {"worker": worker, "seed": seed, "num_threads": num_threads, "pruning": pruning}
+    return tune.run_trials(ref, frame, spec, n_trials, **opts)
+
+
+@task(cache_policy=NONE, task_run_name="publish-best-{ref.model}")
+def publish_best(ref: tune.StudyRef, database_url: str) -> tune.TunedParams:
+    settings = get_settings()
+    uri = runtime.mlflow_tracking_uri(settings)
+    experiment = mlflow_store.ensure_experiment(uri, tune.EXPERIMENT, settings.artifact_root)
+    return tune.publish_best(ref, database_url, uri, experiment)
+
+
+@flow(name="optimize-models", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+def optimize_models(
+    models: tuple[str, ...] = ("moneyline", "totals"),
+    n_trials: int = 40,
+    workers: int = 2,
+    seed: int | None = None,
+    eval_season: int = 2019,
+    n_folds: int = 3,
+    pruning: bool = True,
+) -> dict[str, dict]:
+    """Add `n_trials` trials per model to its study (created on first use, resumed after),
+    spread over `workers` concurrent task runs; return each study's best against the defaults.
+
+    Only seasons before `eval_season` are ever looked at.
+    """
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be 1..{MAX_WORKERS}, got {workers}")
+    settings = get_settings()
+    database_url = runtime.database_url(settings)
+    storage_url = tune.optuna_storage_url(database_url)
+    prepare_database(database_url)
+    frame = build_features(database_url, settings.devig_method, eval_season)
+    threads = tune.threads_per_worker(workers)
+    summary = {}
+    for model in models:
+        ref = prepare_study(storage_url, frame, model, eval_season, n_folds)
+        futures = [
+            run_trials.submit(ref, frame, share, worker, seed, threads, pruning)
+            for worker, share in enumerate(tune.split_trials(n_trials, workers))
+        ]
+        ran = [future.result() for future in futures]
+        best = publish_best(ref, database_url)
+        summary[model] = tune.describe_run(best, ran)
+    return summary
+
+
+if __name__ == "__main__":
+    optimize_models()

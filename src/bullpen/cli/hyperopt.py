@@ -1,0 +1,131 @@
+"""`bullpen hyperopt`: run the optimize-models flow and show a study's best against the defaults."""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import time
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help="Hyper-parameter search (Optuna studies in the bullpen database).", no_args_is_help=True
+)
+
+
+class Model(enum.StrEnum):
+    moneyline = "moneyline"
+    totals = "totals"
+
+
+MODEL = Annotated[Model, typer.Option("--model", help="Which model's study.")]
+EVAL_SEASON = Annotated[
+    int, typer.Option(help="Held-out season: the study only looks at earlier ones.")
+]
+
+
+def _setup() -> None:
+    import warnings
+
+    import optuna
+
+    from bullpen.config import get_settings
+    from bullpen.runtime import prefect_defaults
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Prefect cannot create its home under a BULLPEN_HOME that does not exist yet.
+    get_settings().home.mkdir(parents=True, exist_ok=True)
+    prefect_defaults()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is noise here
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+@app.command()
+def run(
+    model: MODEL,
+    trials: Annotated[int, typer.Option(min=1, help="Trials to add to the study.")] = 20,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Concurrent trial workers.")] = 2,
+    seed: Annotated[int | None, typer.Option(help="TPE seed (worker k uses seed + k).")] = None,
+    eval_season: EVAL_SEASON = 2019,
+    folds: Annotated[int, typer.Option(min=1, help="Walk-forward validation seasons.")] = 3,
+    pruning: Annotated[bool, typer.Option(help="Median-prune unpromising trials.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Emit JSON.")] = False,
+) -> None:
+    """Add trials to the model's study (flow optimize-models), then log and save its best."""
+    _setup()
+    from bullpen import runtime
+
+    started = time.perf_counter()
+    flow = runtime.load_flow("hyperopt.py:optimize_models")
+    result = flow(  # type: ignore[operator]
+        models=(model.value,),
+        n_trials=trials,
+        workers=workers,
+        seed=seed,
+        eval_season=eval_season,
+        n_folds=folds,
+        pruning=pruning,
+    )[model.value]
+    elapsed = time.perf_counter() - started
+    if as_json:
+        typer.echo(json.dumps({**result, "wall_seconds": round(elapsed, 1)}, indent=2))
+        return
+    typer.echo(
+        f"{model.value}: {result['trials_this_run']} trials on {result['workers']} workers in "
+        f"{result['seconds']:.1f} s (command {elapsed:.1f} s); study {result['study']} now has "
+        f"{result['n_complete']} complete, {result['n_pruned']} pruned"
+    )
+    typer.echo(_score_line(result["cv_log_loss"], result["default_cv_log_loss"]))
+    typer.echo(f"MLflow run {result['mlflow_run_id']}; details: bullpen hyperopt best --model ...")
+
+
+@app.command()
+def best(model: MODEL, eval_season: EVAL_SEASON = 2019) -> None:
+    """Show the best tuned parameters and their CV score next to the defaults'."""
+    logging.basicConfig(level=logging.WARNING)
+    from bullpen import runtime
+    from bullpen.models import train, tune
+
+    spec = train.SPECS[model.value]
+    tuned = tune.fetch_tuned_params(runtime.database_url(), spec, eval_season)
+    if tuned is None:
+        typer.echo(
+            f"no study for {model.value} before {eval_season} yet: "
+            f"run `bullpen hyperopt run --model {model.value}`",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(
+        f"{model.value}: study {tuned.study} (validation seasons "
+        f"{', '.join(map(str, tuned.valid_seasons))}; {tuned.n_complete} complete, "
+        f"{tuned.n_pruned} pruned trials); best trial #{tuned.best_trial}"
+    )
+    typer.echo(_score_line(tuned.cv_log_loss, tuned.default_cv_log_loss))
+    # LightGBM's own defaults for the keys DEFAULT_PARAMS leaves out.
+    defaults = {"lambda_l1": 0.0, "extra_trees": False, **train.DEFAULT_PARAMS}
+    typer.echo(_params_table(tuned.params, defaults))
+    verdict = "tuned parameters" if tuned.beats_defaults else "the defaults (tuning did not win)"
+    typer.echo(f"train-models (eval season {eval_season}) uses {verdict}")
+    typer.echo(f"MLflow run: {tuned.mlflow_run_id}")
+
+
+def _score_line(tuned: float, default: float) -> str:
+    return (
+        f"mean CV log loss: tuned {tuned:.6f}  defaults {default:.6f}  "
+        f"(tuned - defaults {tuned - default:+.6f})"
+    )
+
+
+def _params_table(params: dict[str, Any], defaults: dict[str, Any]) -> str:
+    lines = [f"  {'parameter':<18} {'tuned':>12} {'default':>12}"]
+    for key, value in params.items():
+        lines.append(f"  {key:<18} {_fmt(value):>12} {_fmt(defaults.get(key, '-')):>12}")
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
