@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
 
 from bullpen.config import Settings, get_settings
 from bullpen.db import engine
+
+if TYPE_CHECKING:
+    from bullpen.backup.archive import BackupKey
+    from bullpen.backup.s3 import BackupTarget
+    from bullpen.backup.snapshot import Sources
 
 BULLPEN_DATABASE = "bullpen"
 MLFLOW_DATABASE = "mlflow"
@@ -89,6 +97,8 @@ def prefect_defaults(settings: Settings | None = None) -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    # Prefect does not create its home's parents; a fresh BULLPEN_HOME must still work.
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
 
 
 def load_flow(entrypoint: str) -> object:
@@ -96,3 +106,137 @@ def load_flow(entrypoint: str) -> object:
     from prefect.flows import load_flow_from_entrypoint
 
     return load_flow_from_entrypoint(str(repo_root() / "flows" / entrypoint))
+
+
+# -- secrets and S3: saved blocks when a Prefect API is configured, else Settings -------------
+
+BACKUP_BUCKET_BLOCK = "bullpen-backups"  # prefect-aws S3Bucket (bucket, folder, credentials)
+AWS_CREDENTIALS_BLOCK = "bullpen-aws"  # prefect-aws AwsCredentials (keys, endpoint_url)
+BACKUP_KEY_BLOCK = "bullpen-backup-key"  # Secret: the 32-byte backup key, base64
+ODDS_API_KEY_BLOCK = "bullpen-odds-api-key"  # Secret: The Odds API key
+
+
+def _saved_block(block_type: Any, name: str) -> Any | None:
+    """A saved block, or None when no Prefect API is configured here or no such block exists.
+
+    Without an API (plain CLI use) loading would start a temporary server only to find nothing.
+    """
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value() and FlowRunContext.get() is None:
+        return None
+    try:
+        return block_type.load(name)
+    except ValueError:  # no block document by that name
+        return None
+
+
+def backup_key(settings: Settings | None = None) -> BackupKey:
+    """The backup key: Secret block `bullpen-backup-key`, else BULLPEN_BACKUP_KEY."""
+    from prefect.blocks.system import Secret
+
+    from bullpen.backup.archive import BackupKey
+    from bullpen.backup.errors import BackupError
+
+    settings = settings or get_settings()
+    block = _saved_block(Secret, BACKUP_KEY_BLOCK)
+    if block is not None:
+        return BackupKey.parse(str(block.get()))
+    if settings.backup_key is not None:
+        return BackupKey.parse(settings.backup_key.get_secret_value())
+    raise BackupError(
+        f"no backup key: save the Secret block {BACKUP_KEY_BLOCK} or set BULLPEN_BACKUP_KEY "
+        "(generate one with `bullpen backup keygen`)"
+    )
+
+
+def odds_api_key(settings: Settings | None = None) -> SecretStr:
+    """The Odds API key: Secret block `bullpen-odds-api-key`, else BULLPEN_ODDS_API_KEY."""
+    from prefect.blocks.system import Secret
+
+    from bullpen.collect.odds_api import SourceError
+
+    settings = settings or get_settings()
+    block = _saved_block(Secret, ODDS_API_KEY_BLOCK)
+    if block is not None:
+        return SecretStr(str(block.get()))
+    if settings.odds_api_key is not None:
+        return settings.odds_api_key
+    raise SourceError(
+        f"no Odds API key: save the Secret block {ODDS_API_KEY_BLOCK} or set BULLPEN_ODDS_API_KEY"
+    )
+
+
+def backup_target(settings: Settings | None = None) -> BackupTarget:
+    """S3 client, bucket and prefix for backups.
+
+    The S3Bucket block `bullpen-backups` (with its credentials) wins; else the AwsCredentials
+    block `bullpen-aws` with BULLPEN_S3_BUCKET; else BULLPEN_S3_* alone (no keys: boto3's default
+    chain). BULLPEN_S3_ENDPOINT_URL applies when the credentials name no endpoint.
+    """
+    import boto3
+    from botocore.config import Config
+    from prefect_aws import AwsCredentials, S3Bucket
+
+    from bullpen.backup.s3 import BackupTarget
+
+    settings = settings or get_settings()
+    bucket_block = _saved_block(S3Bucket, BACKUP_BUCKET_BLOCK)
+    credentials = (
+        bucket_block.credentials
+        if bucket_block is not None
+        else _saved_block(AwsCredentials, AWS_CREDENTIALS_BLOCK)
+    )
+    endpoint = settings.s3_endpoint_url
+    if credentials is not None:
+        session = credentials.get_boto3_session()
+        params = getattr(credentials, "aws_client_parameters", None)
+        endpoint = getattr(params, "endpoint_url", None) or endpoint
+    else:
+
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        session = boto3.session.Session(
+            aws_access_key_id=secret(settings.s3_access_key_id),
+            aws_secret_access_key=secret(settings.s3_secret_access_key),
+        )
+    # Few, quick retries here: the backup flow's upload task retries with longer backoff.
+    options: dict[str, Any] = {
+        "retries": {"max_attempts": 3, "mode": "standard"},
+        "connect_timeout": 5,
+        "read_timeout": 60,
+    }
+    if endpoint:
+        options["s3"] = {"addressing_style": "path"}  # S3-compatible servers on a bare host:port
+    client = session.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=session.region_name or settings.s3_region,
+        config=Config(**options),
+    )
+    if bucket_block is not None:
+        return BackupTarget(
+            client, bucket_block.bucket_name, bucket_block.bucket_folder or settings.s3_prefix
+        )
+    return BackupTarget(client, settings.s3_bucket, settings.s3_prefix)
+
+
+def backup_sources(settings: Settings | None = None) -> Sources:
+    """What a backup covers: the bullpen database, MLflow's database and its artifact root."""
+    from bullpen.backup.dump import libpq_url
+    from bullpen.backup.snapshot import Sources
+
+    settings = settings or get_settings()
+    return Sources(
+        bullpen_url=database_url(settings),
+        mlflow_url=libpq_url(mlflow_tracking_uri(settings)),
+        artifact_root=settings.artifact_root,
+    )
+
+
+def pg_bin_dirs(settings: Settings | None = None) -> tuple[Path, ...]:
+    """Extra places to look for pg_dump/pg_restore (BULLPEN_PG_BIN_DIR) before the defaults."""
+    settings = settings or get_settings()
+    return (settings.pg_bin_dir,) if settings.pg_bin_dir else ()

@@ -6,6 +6,7 @@ them, so `bullpen --help` answers at once.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
@@ -247,4 +248,5 @@ def _redact(url: str) -> str:
 
 
 # Sub-command groups, one module per area (each imports its heavy libraries lazily).
-# -- sub-apps: keep one line per area, in this block --
+for _area in ("backup", "collect", "hyperopt"):
+    app.add_typer(importlib.import_module(f"bullpen.cli.{_area}").app, name=_area)
