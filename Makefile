@@ -33,9 +33,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src flows tests bench && $(BIN)/ruff check --fix src flows tests bench
 
-# Ingest write-path benchmark (figures go to docs/benchmarks.md).
+# Ingest write-path benchmarks: live odds snapshots, then the season replay (docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest_history.py
 
 # Re-resolve requirements.in into the lock file after changing a pin.
 lock: $(STAMP)
