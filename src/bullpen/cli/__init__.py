@@ -20,6 +20,7 @@ app = typer.Typer(
     help="bullpen: MLB betting models on Prefect, judged against the market.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: importing rich's markdown renderer costs ~0.4 s
 )
 db_app = typer.Typer(
     help="The bullpen database (embedded PostgreSQL by default).", no_args_is_help=True
@@ -100,6 +101,19 @@ def train(eval_season: EVAL_SEASON = 2019) -> None:
 
 
 @app.command()
+def retrain(
+    model: Annotated[str, typer.Option("--model", help="moneyline or totals.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit trail).")] = "manual",
+    force: Annotated[bool, typer.Option(help="Promote even if not better (audited).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Emit JSON.")] = False,
+) -> None:
+    """Retrain with champion/challenger gates (same as `bullpen model retrain`)."""
+    from bullpen.cli.model import Model, run_retrain
+
+    run_retrain(Model(model), reason, force, None, as_json)
+
+
+@app.command()
 def backtest(eval_season: EVAL_SEASON = 2019) -> None:
     """Backtest the moneyline champion and write the HTML report (flow backtest)."""
     _setup()
@@ -146,9 +160,12 @@ def _demo_table(trained: dict, tested: dict, season: int) -> str:
             f"(champion v{result['champion_version']}: {result['decision']})"
         )
         lines.append(format_comparison({k: Metrics(**v) for k, v in result["comparison"].items()}))
+    # With no bets the mean CLV is undefined (NaN): say so rather than print "nan".
+    clv = tested["mean_clv"]
+    clv_text = f"{clv:+.2%}" if clv == clv else "n/a (no bets)"
     lines.append(
         f"\nbacktest (moneyline champion, {season}): {tested['bets']} bets, "
-        f"ROI {tested['roi']:+.2%}, mean CLV {tested['mean_clv']:+.2%}, "
+        f"ROI {tested['roi']:+.2%}, mean CLV {clv_text}, "
         f"bankroll 100 -> {tested['final_bankroll']:.1f}"
     )
     return "\n".join(lines)
@@ -247,6 +264,37 @@ def _redact(url: str) -> str:
     return url
 
 
+@app.command()
+def health(
+    as_json: Annotated[bool, typer.Option("--json", help="Emit JSON instead of lines.")] = False,
+) -> None:
+    """Check database, replica, S3, Prefect API, MLflow, disk and data; exit 1 if any fails."""
+    from bullpen import runtime
+    from bullpen.health import is_healthy, run_checks
+
+    targets, problem = runtime.ops_targets()
+    checks = run_checks(targets, database_problem=problem)
+    healthy = is_healthy(checks)
+    if as_json:
+        typer.echo(json.dumps({"healthy": healthy, "checks": [c.as_dict() for c in checks]}))
+    else:
+        for check in checks:
+            typer.echo(f"{check.status.upper():<5} {check.name:<11} {check.reason}")
+        typer.echo("healthy" if healthy else "UNHEALTHY")
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command()
+def status() -> None:
+    """One screen: deployments and last runs, champion models and quality, backups, data age."""
+    from bullpen import runtime
+    from bullpen.status import render_status
+
+    targets, problem = runtime.ops_targets()
+    typer.echo(render_status(targets, problem))
+
+
 # Sub-command groups, one module per area (each imports its heavy libraries lazily).
-for _area in ("backup", "collect", "hyperopt"):
+_AREAS = ("backup", "collect", "hyperopt", "metrics", "blocks", "stack", "automations")
+for _area in (*_AREAS, "model", "drift"):
     app.add_typer(importlib.import_module(f"bullpen.cli.{_area}").app, name=_area)
