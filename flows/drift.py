@@ -1,0 +1,116 @@
+"""Compare the recent window of games with the champion's training reference (Evidently), store
+the numbers and the HTML report, and emit `bullpen.drift.detected` when retraining is due."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from prefect import flow, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.cache_policies import NONE
+from prefect.events import emit_event
+
+from bullpen import runtime
+from bullpen.config import get_settings
+from bullpen.db import engine
+from bullpen.drift import check, store
+from bullpen.drift.policy import DriftThresholds
+from bullpen.features.dataset import load_feature_frame
+from bullpen.models.train import SPECS
+
+
+@task(cache_policy=NONE)
+def prepare_database(database_url: str) -> list[str]:
+    return runtime.prepare_database(database_url)  # 0004 creates drift_checks, model_audit
+
+
+@task(cache_policy=NONE)
+def build_features(database_url: str, devig_method: str) -> pd.DataFrame:
+    return load_feature_frame(database_url, devig_method)
+
+
+@task(cache_policy=NONE, task_run_name="check-champion-{model}")
+def check_champion(frame: pd.DataFrame, model: str, options: dict) -> store.DriftCheck:
+    settings = get_settings()
+    return check.check_champion(
+        frame, SPECS[model], tracking_uri=runtime.mlflow_tracking_uri(settings),
+        reports_dir=settings.reports_dir, artifact_root=settings.artifact_root, **options,
+    )  # fmt: skip
+
+
+@task(cache_policy=NONE)
+def write_drift_check(result: store.DriftCheck) -> int:
+    with engine.connect(runtime.database_url()) as conn:
+        return store.write_drift_check(conn, result)
+
+
+@flow(name="check-drift", log_prints=True)
+def check_drift(
+    model: str = "moneyline",
+    window_days: int = 30,
+    as_of: date | None = None,
+    max_drift_share: float = 0.5,
+    prediction_p_value: float = 0.001,
+    max_relative_degradation: float = 0.05,
+    max_gap_increase: float = 0.005,
+    confidence: float = 0.95,
+) -> dict:
+    """Returns the verdict, its reasons and the numbers behind them (also in `drift_checks`)."""
+    settings = get_settings()
+    database_url = runtime.database_url(settings)
+    prepare_database(database_url)
+    frame = build_features(database_url, settings.devig_method)
+    result = check_champion(
+        frame,
+        model,
+        {
+            "window_days": window_days,
+            "as_of": as_of,
+            "thresholds": DriftThresholds(
+                max_drift_share, max_relative_degradation, max_gap_increase
+            ),
+            "prediction_p_value": prediction_p_value,
+            "confidence": confidence,
+        },
+    )
+    check_id = write_drift_check(result)
+    verdict, drift, perf = result.verdict, result.drift, result.performance
+
+    # Decisions become artifacts and events: the retrain-models/on-drift trigger listens.
+    create_link_artifact(
+        link=str(result.report_uri), link_text="Evidently drift report (MLflow artifact)",
+        key=f"drift-report-{model}", description=f"{model}: {verdict.verdict}",
+    )  # fmt: skip
+    create_markdown_artifact(
+        f"**{model}** v{result.champion_version} {result.window_start}..{result.window_end}: "
+        f"**{verdict.verdict}**\n\n" + "\n".join(f"- {r}" for r in verdict.reasons),
+        key=f"drift-verdict-{model}",
+    )
+    if verdict.retrain:
+        emit_event(
+            event="bullpen.drift.detected",
+            resource={
+                "prefect.resource.id": f"bullpen.model.{model}",
+                "prefect.resource.name": model,
+            },
+            payload={"reason": "; ".join(verdict.reasons), "check_id": check_id},
+        )
+    return {
+        "model": model,
+        "champion_version": result.champion_version,
+        "window": [str(result.window_start), str(result.window_end)],
+        "verdict": verdict.verdict,
+        "reasons": verdict.reasons,
+        "drift_share": drift.drift_share,
+        "drifted": drift.drifted_columns(),
+        "prediction_drift_p": drift.prediction.value if drift.prediction else None,
+        "n_settled": perf.n if perf else 0,
+        "relative_gap": perf.relative_gap if perf else None,
+        "check_id": check_id,
+        "report_uri": result.report_uri,
+    }
+
+
+if __name__ == "__main__":
+    check_drift()

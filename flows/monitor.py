@@ -1,0 +1,90 @@
+"""After a promotion, judge the new champion on the games settled since, against
+previous-champion on the same games; roll back automatically when it is significantly worse."""
+
+from __future__ import annotations
+
+import pandas as pd
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+from prefect.events import emit_event
+
+from bullpen import runtime
+from bullpen.config import get_settings
+from bullpen.db import engine
+from bullpen.features.dataset import load_feature_frame
+from bullpen.models.train import SPECS
+from bullpen.registry import monitor
+
+
+@task(cache_policy=NONE)
+def prepare_database(database_url: str) -> list[str]:
+    return runtime.prepare_database(database_url)  # 0004 creates drift_checks, model_audit
+
+
+@task(cache_policy=NONE)
+def build_features(database_url: str, devig_method: str) -> pd.DataFrame:
+    return load_feature_frame(database_url, devig_method)
+
+
+@task(cache_policy=NONE, task_run_name="judge-champion-{model}")
+def judge_champion(
+    frame: pd.DataFrame, model: str, min_games: int, confidence: float, n_boot: int
+) -> monitor.MonitorResult:
+    with engine.connect(runtime.database_url()) as conn:
+        return monitor.judge_champion(
+            conn, runtime.mlflow_tracking_uri(), SPECS[model], frame,
+            min_games=min_games, confidence=confidence, n_boot=n_boot,
+        )  # fmt: skip
+
+
+@task(cache_policy=NONE, task_run_name="rollback-{model}")
+def rollback(model: str, result: monitor.MonitorResult, frame: pd.DataFrame) -> int:
+    with engine.connect(runtime.database_url()) as conn:
+        return monitor.rollback_champion(
+            conn, runtime.mlflow_tracking_uri(), SPECS[model], stage="monitor",
+            trigger="monitor-champion", reason=result.decision.reason, interval=result.interval,
+            numbers={"n_settled": result.n_settled}, data_through=max(frame["game_date"]),
+        )  # fmt: skip
+
+
+@flow(name="monitor-champion", log_prints=True)
+def monitor_champion(
+    model: str = "moneyline", min_games: int = 100, confidence: float = 0.95, n_boot: int = 2000
+) -> dict:
+    """Returns the comparison and whether the champion was rolled back."""
+    settings = get_settings()
+    database_url = runtime.database_url(settings)
+    prepare_database(database_url)
+    frame = build_features(database_url, settings.devig_method)
+    result = judge_champion(frame, model, min_games, confidence, n_boot)
+    audit_id = None
+    if result.decision.promote:
+        audit_id = rollback(model, result, frame)
+        emit_event(
+            event="bullpen.model.rolled_back",
+            resource={"prefect.resource.id": f"bullpen.model.{model}",
+                      "prefect.resource.name": model},
+            payload={"from_version": result.champion, "to_version": result.previous,
+                     "reason": result.decision.reason},
+        )  # fmt: skip
+    action = "rolled back" if audit_id is not None else "kept"
+    create_markdown_artifact(
+        f"**{model}** champion v{result.champion} {action}: {result.decision.reason}",
+        key=f"monitor-{model}",
+    )
+    print(f"{model}: champion v{result.champion} {action}: {result.decision.reason}")
+    return {
+        "model": model,
+        "rolled_back": audit_id is not None,
+        "audit_id": audit_id,
+        "champion": result.champion,
+        "previous_champion": result.previous,
+        "n_settled": result.n_settled,
+        "reason": result.decision.reason,
+        "interval": result.interval.as_dict() if result.interval else None,
+    }
+
+
+if __name__ == "__main__":
+    monitor_champion()

@@ -1,0 +1,152 @@
+"""Retrain a model and promote it only when it earns it: data-quality gate, challenger, paired
+bootstrap against the champion on the same games, behaviour checks, audited alias move."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+from prefect.events import emit_event
+
+from bullpen import runtime
+from bullpen.config import get_settings
+from bullpen.db import engine
+from bullpen.features.dataset import load_feature_frame
+from bullpen.models import checks, tune
+from bullpen.models.train import SPECS
+from bullpen.registry import challenger, mlflow_store, promotion, quality
+from bullpen.registry.challenger import Comparison, Window
+
+EXPERIMENT = "bullpen-retraining"
+
+
+@task(cache_policy=NONE)
+def prepare_database(database_url: str) -> list[str]:
+    return runtime.prepare_database(database_url)  # 0004 creates drift_checks, model_audit
+
+
+@task(cache_policy=NONE)
+def build_features(database_url: str, devig_method: str) -> pd.DataFrame:
+    return load_feature_frame(database_url, devig_method)
+
+
+@task(cache_policy=NONE, task_run_name="check-data-{model}")
+def check_data(
+    window: Window, model: str, as_of: date | None, thresholds: quality.QualityThresholds
+) -> quality.QualityReport:
+    market = challenger.MARKET_FEATURE[SPECS[model].target]
+    return quality.check_training_data(
+        window.train, window.evaluation, target=SPECS[model].target, market_column=market,
+        as_of=as_of or window.as_of, thresholds=thresholds,
+    )  # fmt: skip
+
+
+@task(cache_policy=NONE, task_run_name="train-challenger-{model}")
+def train_challenger(window: Window, model: str, trigger: str) -> str:
+    uri, settings = runtime.mlflow_tracking_uri(), get_settings()
+    params = tune.load_tuned_params(runtime.database_url(settings), model, window.eval_season)
+    experiment = mlflow_store.ensure_experiment(uri, EXPERIMENT, settings.artifact_root)
+    return challenger.train_and_register(
+        window, SPECS[model], params, tracking_uri=uri, experiment_id=experiment, trigger=trigger
+    )
+
+
+@task(cache_policy=NONE, task_run_name="compare-{model}")
+def compare(window: Window, model: str, version: str, confidence: float, n_boot: int) -> Comparison:
+    return challenger.compare_with_champion(
+        runtime.mlflow_tracking_uri(), SPECS[model], version, window.evaluation,
+        confidence=confidence, n_boot=n_boot,
+    )  # fmt: skip
+
+
+@task(cache_policy=NONE)
+def record_decision(model: str, decision: promotion.PromotionDecision, comparison: Comparison,
+                    trigger: str, data_through: date) -> int:  # fmt: skip
+    with engine.connect(runtime.database_url()) as conn:
+        return challenger.record_decision(
+            conn, runtime.mlflow_tracking_uri(), SPECS[model], decision, comparison,
+            trigger=trigger, data_through=data_through,
+        )  # fmt: skip
+
+
+@task(cache_policy=NONE)
+def record_stop(model: str, report: quality.QualityReport, trigger: str, window: Window) -> int:
+    champion = challenger.champion_version(runtime.mlflow_tracking_uri(), SPECS[model])
+    with engine.connect(runtime.database_url()) as conn:
+        return challenger.record_stop(
+            conn, SPECS[model], report.reasons, report.numbers, trigger=trigger,
+            champion_version=champion, data_through=window.data_through,
+        )  # fmt: skip
+
+
+@flow(name="retrain-models", log_prints=True)
+def retrain_models(
+    model: str = "moneyline",
+    reason: str = "scheduled",
+    force: bool = False,
+    eval_season: int | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    as_of: date | None = None,
+    min_train_games: int = 2000,
+    min_eval_games: int = 300,
+) -> dict:
+    """Returns the decision, its reason, the bootstrap interval and the audit row id."""
+    settings = get_settings()
+    database_url = runtime.database_url(settings)
+    prepare_database(database_url)
+    frame = build_features(database_url, settings.devig_method)
+    window = challenger.split_window(frame, SPECS[model], eval_season)
+    trigger = f"{reason} (--force)" if force else reason
+    summary: dict = {"model": model, "trigger": trigger, "eval_season": window.eval_season,
+                     "n_eval_games": len(window.evaluation)}  # fmt: skip
+
+    # Gate 1: data quality. Failing data stops the run and registers nothing.
+    limits = quality.QualityThresholds(
+        min_train_games=min_train_games, min_eval_games=min_eval_games
+    )
+    report = check_data(window, model, as_of, limits)
+    if not report.passed:
+        audit_id = record_stop(model, report, trigger, window)
+        reason_text = "; ".join(report.reasons)
+        print(f"{model}: stopped at the data-quality gate: {reason_text}")
+        return {**summary, "action": "stopped", "reason": reason_text, "audit_id": audit_id}
+
+    # Challenger vs champion on the same evaluation games; behaviour checks; decision.
+    version = train_challenger(window, model, trigger)
+    comparison = compare(window, model, version, confidence, n_boot)
+    decision = promotion.decide_promotion(
+        comparison.interval, checks.failed(comparison.checks), force=force,
+        identical=version == comparison.champion_version,
+    )  # fmt: skip
+    audit_id = record_decision(model, decision, comparison, trigger, window.data_through)
+
+    action = "promoted" if decision.promote else "rejected"
+    create_markdown_artifact(
+        f"**{model}**: challenger v{version} **{action}**{' (forced)' * decision.forced}: "
+        f"{decision.reason} (trigger: {trigger})",
+        key=f"retrain-decision-{model}",
+    )
+    if decision.promote:
+        emit_event(
+            event="bullpen.model.promoted",
+            resource={"prefect.resource.id": f"bullpen.model.{model}",
+                      "prefect.resource.name": model},
+            payload={"version": version, "reason": decision.reason, "forced": decision.forced},
+        )  # fmt: skip
+    print(f"{model}: challenger v{version} {action}: {decision.reason}")
+    return {
+        **summary, "action": action, "forced": decision.forced, "reason": decision.reason,
+        "audit_id": audit_id, "challenger_version": version,
+        "champion_before": comparison.champion_version,
+        "challenger_log_loss": comparison.challenger_log_loss,
+        "champion_log_loss": comparison.champion_log_loss,
+        "interval": comparison.interval.as_dict() if comparison.interval else None,
+    }  # fmt: skip
+
+
+if __name__ == "__main__":
+    retrain_models()

@@ -1,0 +1,94 @@
+"""Persist a drift check: the numbers to `drift_checks`, the HTML report to MLflow."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from bullpen.drift.performance import Performance
+from bullpen.drift.policy import Verdict
+from bullpen.drift.report import DriftResult
+
+
+@dataclass(frozen=True)
+class DriftCheck:
+    model: str
+    champion_version: str
+    window_start: date
+    window_end: date
+    reference_seasons: list[int]
+    drift: DriftResult
+    performance: Performance | None
+    verdict: Verdict
+    report_uri: str | None = None
+    mlflow_run_id: str | None = None
+
+
+def write_drift_check(conn: psycopg.Connection, check: DriftCheck) -> int:
+    d, p = check.drift, check.performance
+    with conn.transaction():
+        row = conn.execute(
+            """INSERT INTO drift_checks (model, champion_version, window_start, window_end,
+                   reference_seasons, n_reference, n_current, n_features, n_drifted, drift_share,
+                   prediction_drift, prediction_drift_p, n_settled, model_log_loss,
+                   close_log_loss, relative_gap, gap_lower, gap_upper, verdict, reasons,
+                   per_feature, report_uri, mlflow_run_id)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                       %s, %s, %s, %s, %s)
+               RETURNING check_id""",
+            (
+                check.model, check.champion_version, check.window_start, check.window_end,
+                check.reference_seasons, d.n_reference, d.n_current, len(d.features),
+                d.n_drifted, d.drift_share,
+                bool(d.prediction and d.prediction.drifted),
+                d.prediction.value if d.prediction else None,
+                p.n if p else 0, p.model_log_loss if p else None,
+                p.close_log_loss if p else None, p.relative_gap if p else None,
+                p.interval.lower if p else None, p.interval.upper if p else None,
+                check.verdict.verdict, check.verdict.reasons,
+                json.dumps({c.column: c.as_dict() for c in d.features}),
+                check.report_uri, check.mlflow_run_id,
+            ),
+        ).fetchone()  # fmt: skip
+    assert row is not None
+    return int(row[0])
+
+
+def log_drift_run(
+    tracking_uri: str, experiment_id: str, check: DriftCheck, html_path: Path
+) -> tuple[str, str]:
+    """An MLflow run holding the check's numbers and its Evidently HTML; (run_id, html URI)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    metrics = {
+        "drift_share": check.drift.drift_share,
+        "n_drifted": float(check.drift.n_drifted),
+        "n_current": float(check.drift.n_current),
+    }
+    if check.drift.prediction is not None:
+        metrics["prediction_drift_p"] = check.drift.prediction.value
+    if check.performance is not None:
+        metrics.update(
+            model_log_loss=check.performance.model_log_loss,
+            close_log_loss=check.performance.close_log_loss,
+            relative_gap=check.performance.relative_gap,
+        )
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"drift-{check.model}-{check.window_end}"
+    ) as run:
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags(
+            {
+                "bullpen.model": check.model,
+                "bullpen.champion_version": check.champion_version,
+                "bullpen.verdict": check.verdict.verdict,
+            }
+        )
+        mlflow.log_artifact(str(html_path))
+        uri = f"{run.info.artifact_uri}/{html_path.name}"
+    return run.info.run_id, uri
