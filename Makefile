@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint format bench lock db-stop mlflow-ui check-infra validate-infra
+.PHONY: install demo test test-unit lint format bench lock db-stop mlflow-ui up down check-infra validate-infra
 
 # Create .venv and install the locked dependency set (uv: ~1 min cold, bytecode compiled).
 $(STAMP): requirements.lock pyproject.toml
@@ -30,10 +30,10 @@ test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src flows tests bench && $(BIN)/ruff format --check src flows tests bench
+	$(BIN)/ruff check src flows tests bench infra blocks && $(BIN)/ruff format --check src flows tests bench infra blocks
 
 format: $(STAMP)
-	$(BIN)/ruff format src flows tests bench && $(BIN)/ruff check --fix src flows tests bench
+	$(BIN)/ruff format src flows tests bench infra blocks && $(BIN)/ruff check --fix src flows tests bench infra blocks
 
 # Ingest write-path benchmarks: live odds snapshots, then the season replay (docs/benchmarks.md).
 bench: $(STAMP)
@@ -43,6 +43,14 @@ bench: $(STAMP)
 # Re-resolve requirements.in into the lock file after changing a pin.
 lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.in -p 3.11 --no-header --no-annotate -o requirements.lock
+
+# The local stack: embedded Postgres, Prefect server on it + a worker (pool bullpen-pool), MLflow,
+# S3, metrics exporter. State lives under .bullpen/ and survives `make down`.
+up: $(STAMP)
+	$(BIN)/bullpen stack up
+
+down: $(STAMP)
+	$(BIN)/bullpen stack down
 
 db-stop: $(STAMP)
 	$(BIN)/bullpen db stop

@@ -23,8 +23,11 @@ class Settings(BaseSettings):
     # password, so they stay out of repr (and thus out of logs and tracebacks).
     database_url: str | None = Field(default=None, repr=False)
     mlflow_tracking_uri: str | None = Field(default=None, repr=False)
+    # A streaming replica of the bullpen database, checked by `bullpen health` and the exporter.
+    replica_database_url: str | None = Field(default=None, repr=False)
     data_dir: Path | None = None  # bundled seasons; defaults to the repo's data/
     devig_method: str = "shin"
+    log_json: bool = False  # JSON lines (with the flow-run id) for logger `bullpen` on stderr
     # -- backups (docs/backup.md); blocks bullpen-backups / bullpen-aws / bullpen-backup-key win
     s3_endpoint_url: str | None = None  # non-AWS S3, e.g. the local rclone server
     s3_bucket: str = "bullpen-backups"

