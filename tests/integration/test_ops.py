@@ -618,3 +618,60 @@ def test_blocks_bootstrap_is_idempotent_and_runtime_reads_them(
         )  # type: ignore[index]
     assert buckets.split()[:2] == [s3_server.bucket, s3_server.bucket]
     assert key == "odds-key-for-test"
+
+
+def test_a_deployment_failing_repeatedly_is_paused_and_announced(
+    prefect_api: tuple[str, Path], tmp_path: Path
+) -> None:
+    """With `--failures 2`, two failed runs of one deployment pause it, and the automation's
+    webhook posts `bullpen.deployment.paused` for that deployment to the Prefect API."""
+    api, home = prefect_api
+    cli = _prefect_env(home, api)
+    applied = subprocess.run(
+        [BULLPEN, "automations", "apply", "--failures", "2", "--reschedule-after", "40"],
+        env=cli,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    deployment_id = _deployment_id(api, "collect-games/daily")
+    assert _api(api, "GET", f"deployments/{deployment_id}")["paused"] is False  # type: ignore[index]
+
+    # A database nobody listens on: each run fails at its first task, a real failure.
+    nowhere = f"postgresql://postgres@127.0.0.1:{local_s3.free_port()}/bullpen"
+    env = _worker_env(home, api, nowhere, tmp_path / "data", "p")
+    for attempt in range(2):
+        run_id = _create_run(api, deployment_id)
+        worker = subprocess.run(
+            [PREFECT, "worker", "start", "--pool", POOL, "--name", f"ops-fail-{attempt}"]
+            + ["--run-once"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        state = _run_state(api, run_id)["state_type"]
+        assert state == "FAILED", worker.stdout[-3000:] + worker.stderr[-3000:]
+
+    _wait_for(
+        lambda: _api(api, "GET", f"deployments/{deployment_id}")["paused"],  # type: ignore[index]
+        60,
+        "the deployment to be paused",
+    )
+
+    def paused_events() -> list[dict]:
+        found = _api(
+            api,
+            "POST",
+            "events/filter",
+            json={"filter": {"event": {"name": ["bullpen.deployment.paused"]}}, "limit": 50},
+        )
+        return [
+            e
+            for e in found["events"]  # type: ignore[index]
+            if e["resource"]["prefect.resource.id"] == f"prefect.deployment.{deployment_id}"
+        ]
+
+    events = _wait_for(paused_events, 60, "the bullpen.deployment.paused event")
+    assert "too many failed runs" in events[0]["payload"]["reason"]  # type: ignore[index]
