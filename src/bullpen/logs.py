@@ -14,10 +14,10 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 def current_flow_run_id() -> str | None:
-    if "prefect.context" in sys.modules:  # already imported by the flow: cheap to ask
-        from prefect.context import FlowRunContext
-
-        ctx = FlowRunContext.get()
+    # Ask Prefect only when a flow already imported it: logging must never import Prefect.
+    prefect_context = sys.modules.get("prefect.context")
+    if prefect_context is not None:
+        ctx = prefect_context.FlowRunContext.get()
         if ctx is not None and getattr(ctx, "flow_run", None) is not None:
             return str(ctx.flow_run.id)
     return os.environ.get("PREFECT__FLOW_RUN_ID") or None

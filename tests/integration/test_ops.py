@@ -399,7 +399,6 @@ def _worker_env(home: Path, api: str, db_url: str, data_dir: Path, tag: str) -> 
         BULLPEN_DATABASE_URL=db_url,
         BULLPEN_DATA_DIR=str(data_dir),
         BULLPEN_HOME=str(home / f"bullpen-{tag}"),
-        BULLPEN_MLFLOW_TRACKING_URI=f"sqlite:///{home / f'mlflow-{tag}.db'}",
     )
     return env
 

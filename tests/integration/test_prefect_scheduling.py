@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from pathlib import Path
+import uuid
+
+from bullpen.db.engine import ensure_database
 
 
-def test_the_scheduler_creates_runs_for_an_interval_deployment(tmp_path: Path) -> None:
+def test_the_scheduler_creates_runs_for_an_interval_deployment(pg_server_url: str) -> None:
+    """On the Postgres backend the local stack gives the Prefect server."""
     from prefect.server import models, schemas
     from prefect.server.database import provide_database_interface
     from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, temporary_settings
@@ -40,8 +43,8 @@ def test_the_scheduler_creates_runs_for_an_interval_deployment(tmp_path: Path) -
         async with db.session_context(begin_transaction=True) as session:
             return len(await models.deployments.schedule_runs(session, deployment_id=deployment.id))
 
-    with temporary_settings(
-        updates={PREFECT_API_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"}
-    ):
+    database = ensure_database(pg_server_url, f"prefect_{uuid.uuid4().hex[:8]}")
+    asyncpg_url = database.replace("postgresql://", "postgresql+asyncpg://", 1)
+    with temporary_settings(updates={PREFECT_API_DATABASE_CONNECTION_URL: asyncpg_url}):
         created = asyncio.run(schedule())
     assert created >= 3
