@@ -8,19 +8,14 @@ import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
+from shared_tasks import build_features
 
 from bullpen import report, runtime
 from bullpen.betting.backtest import BacktestConfig, BacktestResult, run_backtest
 from bullpen.config import get_settings
-from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess
 from bullpen.models.predict import predict_with_alias
 from bullpen.models.train import MONEYLINE
-
-
-@task(cache_policy=NONE)
-def build_features(database_url: str, devig_method: str) -> pd.DataFrame:
-    return load_feature_frame(database_url, devig_method)
 
 
 @task(cache_policy=NONE)

@@ -7,14 +7,10 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
+from shared_tasks import prepare_database
 
 from bullpen import runtime
 from bullpen.collect import replay
-
-
-@task(cache_policy=NONE)
-def prepare_database(database_url: str) -> list[str]:
-    return runtime.prepare_database(database_url)
 
 
 @task(

@@ -10,24 +10,14 @@ from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.events import emit_event
+from shared_tasks import build_features, prepare_database
 
 from bullpen import runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.drift import check, store
 from bullpen.drift.policy import DriftThresholds
-from bullpen.features.dataset import load_feature_frame
 from bullpen.models.train import SPECS
-
-
-@task(cache_policy=NONE)
-def prepare_database(database_url: str) -> list[str]:
-    return runtime.prepare_database(database_url)  # 0004 creates drift_checks, model_audit
-
-
-@task(cache_policy=NONE)
-def build_features(database_url: str, devig_method: str) -> pd.DataFrame:
-    return load_feature_frame(database_url, devig_method)
 
 
 @task(cache_policy=NONE, task_run_name="check-champion-{model}")

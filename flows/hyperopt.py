@@ -7,6 +7,7 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
+from shared_tasks import prepare_database
 
 from bullpen import runtime
 from bullpen.config import get_settings
@@ -16,11 +17,6 @@ from bullpen.registry import mlflow_store
 
 # Upper bound on workers in one flow run; more workers means more flow runs (any machine).
 MAX_WORKERS = 16
-
-
-@task(cache_policy=NONE)
-def prepare_database(database_url: str) -> list[str]:
-    return runtime.prepare_database(database_url)  # 0003 creates Optuna's schema, tuned_params
 
 
 @task(cache_policy=NONE)

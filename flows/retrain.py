@@ -5,32 +5,21 @@ from __future__ import annotations
 
 from datetime import date
 
-import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.events import emit_event
+from shared_tasks import build_features, prepare_database
 
 from bullpen import runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
-from bullpen.features.dataset import load_feature_frame
 from bullpen.models import checks, tune
 from bullpen.models.train import SPECS
 from bullpen.registry import challenger, mlflow_store, promotion, quality
 from bullpen.registry.challenger import Comparison, Window
 
 EXPERIMENT = "bullpen-retraining"
-
-
-@task(cache_policy=NONE)
-def prepare_database(database_url: str) -> list[str]:
-    return runtime.prepare_database(database_url)  # 0004 creates drift_checks, model_audit
-
-
-@task(cache_policy=NONE)
-def build_features(database_url: str, devig_method: str) -> pd.DataFrame:
-    return load_feature_frame(database_url, devig_method)
 
 
 @task(cache_policy=NONE, task_run_name="check-data-{model}")

@@ -6,19 +6,14 @@ from __future__ import annotations
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
+from shared_tasks import build_features
 
 from bullpen import runtime
 from bullpen.config import get_settings
-from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess, train, tune
 from bullpen.registry import champion, mlflow_store
 
 EXPERIMENT = "bullpen-training"
-
-
-@task(cache_policy=NONE)
-def build_features(database_url: str, devig_method: str) -> pd.DataFrame:
-    return load_feature_frame(database_url, devig_method)
 
 
 @task(cache_policy=NONE, task_run_name="train-{model}")

@@ -23,6 +23,7 @@ from bullpen.collect.parse_live import (
     OddsSnapshot,
 )
 from bullpen.collect.records import QuarantinedRecord
+from bullpen.db.store import table_fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -573,11 +574,4 @@ LIVE_CHECKSUM_QUERIES = {
 
 def live_fingerprints(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
     """(row count, md5 of ordered content) per live-collection table."""
-    out: dict[str, tuple[int, str]] = {}
-    for table, query in LIVE_CHECKSUM_QUERIES.items():
-        row = conn.execute(
-            f"SELECT count(*), coalesce(md5(string_agg(x, E'\\n')), '') FROM ({query}) q(x)"
-        ).fetchone()
-        assert row is not None
-        out[table] = (int(row[0]), str(row[1]))
-    return out
+    return table_fingerprints(conn, LIVE_CHECKSUM_QUERIES)

@@ -220,10 +220,13 @@ _CHECKSUM_QUERIES = {
 }
 
 
-def table_fingerprints(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
-    """(row count, md5 of ordered content) per data table."""
+def table_fingerprints(
+    conn: psycopg.Connection, queries: dict[str, str] | None = None
+) -> dict[str, tuple[int, str]]:
+    """(row count, md5 of ordered content) per table; `queries` maps a table to a query giving
+    one text row per table row in a stable order (default: the history tables)."""
     out: dict[str, tuple[int, str]] = {}
-    for table, query in _CHECKSUM_QUERIES.items():
+    for table, query in (queries or _CHECKSUM_QUERIES).items():
         row = conn.execute(
             f"SELECT count(*), coalesce(md5(string_agg(x, E'\\n')), '') FROM ({query}) q(x)"
         ).fetchone()
