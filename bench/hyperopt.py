@@ -45,10 +45,13 @@ def run_study(
     seed: int,
     eval_season: int,
     threads: int | None = None,
+    n_folds: int = 3,
 ) -> tuple[tune.StudyRef, float, float]:
     """A fresh study; returns it and the wall and CPU seconds of its trials (the defaults'
     scoring excluded). CPU seconds hardly depend on what other users run on the machine."""
-    ref = tune.prepare_study(storage_url, frame, spec, eval_season, name=name, num_threads=2)
+    ref = tune.prepare_study(
+        storage_url, frame, spec, eval_season, n_folds, name=name, num_threads=2
+    )
     threads = threads or tune.threads_per_worker(workers)
     started = time.perf_counter()
     cpu_started = time.process_time()
@@ -150,13 +153,20 @@ def speed(storage_url: str, frame: pd.DataFrame, budget: int, seed: int, eval_se
 
 
 def quality(
-    storage_url: str, frame: pd.DataFrame, model: str, trials: int, seed: int, eval_season: int
+    storage_url: str,
+    frame: pd.DataFrame,
+    model: str,
+    trials: int,
+    seed: int,
+    eval_season: int,
+    n_folds: int,
 ) -> None:
     spec = train.SPECS[model]
     # One worker: with a seed, the same study every run (two workers interleave by timing).
     ref, seconds, _ = run_study(
         storage_url, frame, spec, f"bench-{model}-{time.time_ns()}",
         trials=trials, workers=1, pruning=True, seed=seed, eval_season=eval_season,
+        n_folds=n_folds,
     )  # fmt: skip
     with tune.open_study(storage_url, ref.name) as study:
         tuned = tune.summarise_study(study)
@@ -224,6 +234,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--eval-season", type=int, default=2019)
+    parser.add_argument("--folds", type=int, default=3, help="validation seasons (quality part)")
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -250,7 +261,7 @@ def main() -> None:
             calibrate(frame[frame["season"] < eval_season])
             speed(storage_url, frame, args.budget, args.seed, eval_season)
         for model in args.models:
-            quality(storage_url, frame, model, args.trials, args.seed, eval_season)
+            quality(storage_url, frame, model, args.trials, args.seed, eval_season, args.folds)
     finally:
         with engine.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')

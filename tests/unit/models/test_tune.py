@@ -212,7 +212,9 @@ def test_reported_values_never_rise_and_trials_record_their_folds(frame: pd.Data
     trial = study.trials[0]
     steps = sorted(trial.intermediate_values)
     values = [trial.intermediate_values[step] for step in steps]
-    assert steps == list(range(tune.REPORT_EVERY, steps[-1] + 1, tune.REPORT_EVERY))
+    # Nothing before the pruner's warm-up: a report no decision reads is a wasted transaction.
+    first = tune.PRUNE_WARMUP_ROUNDS
+    assert steps == list(range(first, steps[-1] + 1, tune.REPORT_EVERY))
     # A trial's best reported value is its latest: what MedianPruner compares must be current.
     assert values == sorted(values, reverse=True)
     data = tune.prepare_folds(frame, train.MONEYLINE, folds)
@@ -225,7 +227,7 @@ def test_reported_values_never_rise_and_trials_record_their_folds(frame: pd.Data
 def test_median_pruner_stops_a_reckless_trial_early(frame: pd.DataFrame) -> None:
     folds = tune.season_folds(frame["season"], EVAL_SEASON, 2)
     objective = tune.make_objective(frame, train.MONEYLINE, folds)
-    study = _memory_study(optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=10))
+    study = _memory_study(tune.SnapshotMedianPruner(n_startup_trials=1, n_warmup_steps=30))
     study.enqueue_trial(tune.default_trial_params())
     study.enqueue_trial(RECKLESS)
 
@@ -315,3 +317,98 @@ def test_summarise_study_without_complete_trials_fails() -> None:
     study = _memory_study()
     with pytest.raises(ValueError, match="no complete trial"):
         tune.summarise_study(study)
+
+
+def _reports(rng: np.random.Generator, last_step: int) -> dict[int, float]:
+    """Intermediate values every 10 steps, some missing and some NaN, as real reports can be."""
+    values = {}
+    for step in range(10, last_step + 1, 10):
+        if rng.uniform() < 0.1:
+            continue
+        values[step] = float("nan") if rng.uniform() < 0.05 else float(rng.normal())
+    return values
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_snapshot_median_pruner_decides_as_optuna_median_pruner(direction: str) -> None:
+    rng = np.random.default_rng(5)
+    decisions = 0
+    for _ in range(60):
+        study = optuna.create_study(direction=direction)
+        for _ in range(int(rng.integers(0, 9))):
+            study.add_trial(
+                optuna.trial.create_trial(
+                    value=float(rng.normal()),
+                    intermediate_values=_reports(rng, int(rng.integers(10, 150))),
+                )
+            )
+        startup, warmup = int(rng.integers(0, 6)), int(rng.choice([0, 20, 30]))
+        ours = tune.SnapshotMedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
+        optunas = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
+        reports = _reports(rng, 150)
+        for last in sorted(reports):
+            running = optuna.trial.create_trial(
+                state=optuna.trial.TrialState.RUNNING,
+                intermediate_values={s: v for s, v in reports.items() if s <= last},
+            )
+            assert ours.prune(study, running) == optunas.prune(study, running)
+            decisions += optunas.prune(study, running)
+    assert decisions > 20  # the comparison covered pruning decisions, not only "keep going"
+
+
+def test_snapshot_median_pruner_reads_the_completed_trials_once_per_trial() -> None:
+    study = optuna.create_study()
+    for value in (0.1, 0.2, 0.3):
+        study.add_trial(
+            optuna.trial.create_trial(value=value, intermediate_values={30: value, 40: value})
+        )
+    reads = []
+    real_get_trials = study.get_trials
+    study.get_trials = lambda *a, **k: reads.append(1) or real_get_trials(*a, **k)  # type: ignore[method-assign]
+    pruner = tune.SnapshotMedianPruner(n_startup_trials=1, n_warmup_steps=30)
+    trial = study.ask()
+    trial.report(0.15, 30)
+    trial.report(0.15, 40)
+
+    for _ in range(5):
+        assert not pruner.prune(study, study._storage.get_trial(trial._trial_id))
+    assert len(reads) == 1
+    trial.report(0.5, 50)  # no completed trial reached step 50: no median to compare with
+    assert not pruner.prune(study, study._storage.get_trial(trial._trial_id))
+
+
+def test_early_stopping_keeps_its_round_once_patience_runs_out() -> None:
+    stopping = tune.EarlyStopping(patience=3)
+    for loss in (0.70, 0.69, 0.695, 0.694, 0.693):  # no better round for 3 rounds after round 2
+        stopping.add(loss)
+    assert stopping.patience_over and stopping.best_round == 2
+
+    stopping.add(0.60)  # a booster that keeps running for another fold finds a lower loss
+
+    assert stopping.best_round == 2  # lgb.train would have stopped at round 5 and kept round 2
+    assert stopping.best == 0.60  # the optimistic score sees every round
+
+
+def test_early_stopping_matches_lightgbm_on_a_real_curve(frame: pd.DataFrame) -> None:
+    params = {
+        **train.DEFAULT_PARAMS,
+        "learning_rate": 0.2,
+        "num_leaves": 32,
+        "min_data_in_leaf": 20,
+    }
+    train_set = train._dataset(frame[frame["season"] < 2017], train.MONEYLINE, params)
+    valid_set = train._dataset(frame[frame["season"] == 2017], train.MONEYLINE, params)
+    curve: dict[str, dict[str, list[float]]] = {}
+    booster = lgb.train(
+        {**train._lgb_params(train.MONEYLINE, params, 7), "num_threads": 1},
+        train_set,
+        num_boost_round=500,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(20, verbose=False), lgb.record_evaluation(curve)],
+    )
+    stopping = tune.EarlyStopping(patience=20)
+    for loss in curve["valid_0"]["binary_logloss"]:
+        stopping.add(loss)
+
+    assert stopping.patience_over
+    assert stopping.best_round == booster.best_iteration
