@@ -16,7 +16,9 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import optuna
@@ -33,6 +35,20 @@ SCRATCH = "bullpen_bench_hyperopt"
 States = optuna.trial.TrialState
 
 
+@contextmanager
+def scratch_storage(database_url: str, name: str = SCRATCH) -> Iterator[str]:
+    """Optuna storage in a fresh database `name` on the same server, dropped afterwards."""
+    with engine.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    scratch = engine.ensure_database(database_url, name)
+    runtime.prepare_database(scratch)
+    try:
+        yield tune.optuna_storage_url(scratch)
+    finally:
+        with engine.connect(database_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def run_study(
     storage_url: str,
     frame: pd.DataFrame,
@@ -46,6 +62,7 @@ def run_study(
     eval_season: int,
     threads: int | None = None,
     n_folds: int = 3,
+    n_warmup_steps: int = tune.PRUNE_WARMUP_ROUNDS,
 ) -> tuple[tune.StudyRef, float, float]:
     """A fresh study; returns it and the wall and CPU seconds of its trials (the defaults'
     scoring excluded). CPU seconds hardly depend on what other users run on the machine."""
@@ -67,6 +84,7 @@ def run_study(
                 seed=seed,
                 num_threads=threads,
                 pruning=pruning,
+                n_warmup_steps=n_warmup_steps,
             )  # fmt: skip
             for w, share in enumerate(tune.split_trials(trials, workers))
         ]
@@ -251,20 +269,12 @@ def main() -> None:
           f"{frame['season'].max()}, built in {time.perf_counter() - started:.1f} s; "
           f"evaluation season {eval_season} (never seen by a study)")  # fmt: skip
 
-    scratch = engine.with_database(url, SCRATCH)
-    with engine.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
-    runtime.prepare_database(engine.ensure_database(url, SCRATCH))
-    storage_url = tune.optuna_storage_url(scratch)
-    try:
+    with scratch_storage(url) as storage_url:
         if not args.skip_speed:
             calibrate(frame[frame["season"] < eval_season])
             speed(storage_url, frame, args.budget, args.seed, eval_season)
         for model in args.models:
             quality(storage_url, frame, model, args.trials, args.seed, eval_season, args.folds)
-    finally:
-        with engine.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
     print(f"\ntotal {time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f}")
 
 

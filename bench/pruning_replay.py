@@ -13,17 +13,15 @@ Studies go to a scratch database, dropped at the end; the evaluation season is n
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import optuna
+from hyperopt import run_study, scratch_storage  # bench/hyperopt.py, beside this script
 
 from bullpen import runtime
 from bullpen.config import get_settings
-from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import train, tune
 
@@ -85,41 +83,17 @@ def main() -> None:
     frame = load_feature_frame(url, settings.devig_method)
     frame = frame[frame["season"] < args.eval_season]
     spec = train.SPECS[args.model]
-    scratch = engine.with_database(url, SCRATCH)
-    with engine.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
-    runtime.prepare_database(engine.ensure_database(url, SCRATCH))
-    storage_url = tune.optuna_storage_url(scratch)
-    try:
-        ref = tune.prepare_study(storage_url, frame, spec, args.eval_season, name="replay")
-        started = time.perf_counter()
-        with ThreadPoolExecutor(2) as pool:
-            futures = [
-                pool.submit(
-                    tune.run_trials,
-                    ref,
-                    frame,
-                    spec,
-                    share,
-                    worker=w,
-                    seed=args.seed,
-                    pruning=False,
-                    n_warmup_steps=10,
-                )  # fmt: skip
-                for w, share in enumerate(tune.split_trials(args.trials, 2))
-            ]
-            for future in futures:
-                future.result()
-        seconds = time.perf_counter() - started
+    with scratch_storage(url, SCRATCH) as storage_url:
+        ref, seconds, _ = run_study(
+            storage_url, frame, spec, "replay", trials=args.trials, workers=2, pruning=False,
+            seed=args.seed, eval_season=args.eval_season, n_warmup_steps=10,
+        )  # fmt: skip
         with tune.open_study(storage_url, ref.name) as study:
             complete = [
                 t for t in study.get_trials(deepcopy=False)
                 if t.state == optuna.trial.TrialState.COMPLETE and t.intermediate_values
             ]  # fmt: skip
             defaults = study.user_attrs["default_cv_log_loss"]
-    finally:
-        with engine.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
 
     curves = [(dict(t.intermediate_values), float(t.value)) for t in complete]  # type: ignore[arg-type]
     last = [max(values) for values, _ in curves]
