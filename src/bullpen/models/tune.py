@@ -46,9 +46,9 @@ EXPERIMENT = "bullpen-hyperopt"
 # Reporting every round made storage writes dominate (TOOLCHAIN.md); every 10th is cheap.
 REPORT_EVERY = 10
 # No pruning in the first rounds: a small learning rate has barely moved by round 10 and would
-# be cut for being slow rather than bad. Replaying the median rule on the full CV curves of 100
-# moneyline and 66 totals trials kept the same best trial with a warm-up of 20, 30 or 40 rounds
-# (docs/hyperopt.md). Nothing is reported before it either: a report is a Postgres
+# be cut for being slow rather than bad. Replaying the median rule on the complete CV curves of
+# 80 moneyline and 50 totals trials (bench/pruning_replay.py) kept the same best trial with any
+# warm-up from 10 to 40 rounds. Nothing is reported before it either: a report is a Postgres
 # transaction, and one that no pruning decision reads is pure cost.
 PRUNE_WARMUP_ROUNDS = 20
 # Complete trials before the median rule applies. Optuna's default is 5; in the same replay 3
