@@ -1,7 +1,8 @@
 """Self-healing as code: bullpen's Prefect automations, applied idempotently by name.
 
-Like runtime.py this module is Prefect glue (it builds Prefect's own automation models, so the
-installed Prefect validates every field); the library never imports it.
+The automations are plain documents in the shape of Prefect's automation API (what
+`prefect automation create --from-json` takes); `runtime.apply_automations` validates them
+against the installed Prefect and saves them, so this module stays free of Prefect.
 
 - `bullpen-reschedule-crashed`: a flow run of a deployment that crashed on its first run
   (label `prefect.run-count` = 1) and saw no other state for `reschedule_after` (60 s) is set
@@ -64,23 +65,18 @@ def automations(
     window: timedelta = timedelta(hours=24),
     heartbeat_grace: timedelta = timedelta(seconds=90),
     reschedule_after: timedelta = timedelta(seconds=60),
-) -> list[Any]:
-    """The automations (prefect.automations.Automation), not yet saved."""
-    from prefect.automations import Automation
-    from prefect.client.schemas.objects import StateType
-    from prefect.events.actions import CallWebhook, ChangeFlowRunState, PauseDeployment
-    from prefect.events.schemas.automations import EventTrigger, Posture
-
-    final = {
+) -> list[dict[str, Any]]:
+    """The automation documents (fields of prefect.automations.Automation), not yet saved."""
+    final = [
         "prefect.flow-run.Completed",
         "prefect.flow-run.Failed",
         "prefect.flow-run.Cancelled",
         "prefect.flow-run.Crashed",
-    }
+    ]
     return [
-        Automation(
-            name=RESCHEDULE_CRASHED,
-            description=(
+        {
+            "name": RESCHEDULE_CRASHED,
+            "description": (
                 "Reschedule a deployment's flow run once when its first run crashed and nothing "
                 f"else touched it within {reschedule_after}."
             ),
@@ -88,100 +84,82 @@ def automations(
             # Reacting at once loses a race: a process worker reports the crash twice (its
             # runner at once, the worker again after loading the flow's on_crashed hooks, ~20 s
             # on a busy host), and the late report would crash the rescheduled run again.
-            trigger=EventTrigger(
-                match={"prefect.resource.id": "prefect.flow-run.*", "prefect.run-count": "1"},
-                match_related={"prefect.resource.role": "deployment"},
-                after={"prefect.flow-run.Crashed"},
-                expect={f"prefect.flow-run.{state}" for state in _STATES_AFTER_A_CRASH},
-                for_each={"prefect.resource.id"},
-                posture=Posture.Proactive,
-                threshold=1,
-                within=reschedule_after,
-            ),
-            actions=[
-                ChangeFlowRunState(
-                    state=StateType.SCHEDULED,
-                    name="Rescheduled",
-                    message="bullpen: rescheduled once after a crash",
-                )
+            "trigger": {
+                "type": "event",
+                "match": {"prefect.resource.id": "prefect.flow-run.*", "prefect.run-count": "1"},
+                "match_related": {"prefect.resource.role": "deployment"},
+                "after": ["prefect.flow-run.Crashed"],
+                "expect": [f"prefect.flow-run.{state}" for state in _STATES_AFTER_A_CRASH],
+                "for_each": ["prefect.resource.id"],
+                "posture": "Proactive",
+                "threshold": 1,
+                "within": reschedule_after.total_seconds(),
+            },
+            "actions": [
+                {
+                    "type": "change-flow-run-state",
+                    "state": "SCHEDULED",
+                    "name": "Rescheduled",
+                    "message": "bullpen: rescheduled once after a crash",
+                }
             ],
-        ),
-        Automation(
-            name=PAUSE_FAILING,
-            description=(
+        },
+        {
+            "name": PAUSE_FAILING,
+            "description": (
                 f"Pause a deployment after {failures} failed or crashed runs within {window}, "
                 f"and emit {PAUSED_EVENT}."
             ),
-            trigger=EventTrigger(
-                match={"prefect.resource.id": "prefect.flow-run.*"},
-                match_related={"prefect.resource.role": "deployment"},
-                expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
-                for_each={"related:deployment:prefect.resource.id"},
-                posture=Posture.Reactive,
-                threshold=failures,
-                within=window,
-            ),
-            actions=[
-                PauseDeployment(source="inferred"),
-                CallWebhook(block_document_id=webhook_block_id, payload=_PAUSED_EVENT_TEMPLATE),
+            "trigger": {
+                "type": "event",
+                "match": {"prefect.resource.id": "prefect.flow-run.*"},
+                "match_related": {"prefect.resource.role": "deployment"},
+                "expect": ["prefect.flow-run.Failed", "prefect.flow-run.Crashed"],
+                "for_each": ["related:deployment:prefect.resource.id"],
+                "posture": "Reactive",
+                "threshold": failures,
+                "within": window.total_seconds(),
+            },
+            "actions": [
+                {"type": "pause-deployment", "source": "inferred"},
+                {
+                    "type": "call-webhook",
+                    "block_document_id": str(webhook_block_id),
+                    "payload": _PAUSED_EVENT_TEMPLATE,
+                },
             ],
-        ),
-        Automation(
-            name=CRASH_ZOMBIES,
-            description="Mark a flow run Crashed when its heartbeats stop (dead worker machine).",
-            trigger=EventTrigger(
-                match={"prefect.resource.id": "prefect.flow-run.*"},
-                after={"prefect.flow-run.heartbeat"},
-                expect={"prefect.flow-run.heartbeat", *final},
-                for_each={"prefect.resource.id"},
-                posture=Posture.Proactive,
-                threshold=1,
-                within=heartbeat_grace,
+        },
+        {
+            "name": CRASH_ZOMBIES,
+            "description": (
+                "Mark a flow run Crashed when its heartbeats stop (dead worker machine)."
             ),
-            actions=[
-                ChangeFlowRunState(
-                    state=StateType.CRASHED,
-                    message=f"bullpen: no heartbeat for {heartbeat_grace}",
-                )
+            "trigger": {
+                "type": "event",
+                "match": {"prefect.resource.id": "prefect.flow-run.*"},
+                "after": ["prefect.flow-run.heartbeat"],
+                "expect": ["prefect.flow-run.heartbeat", *final],
+                "for_each": ["prefect.resource.id"],
+                "posture": "Proactive",
+                "threshold": 1,
+                "within": heartbeat_grace.total_seconds(),
+            },
+            "actions": [
+                {
+                    "type": "change-flow-run-state",
+                    "state": "CRASHED",
+                    "message": f"bullpen: no heartbeat for {heartbeat_grace}",
+                }
             ],
-        ),
+        },
     ]
 
 
-def save_events_webhook(api_url: str) -> Any:
-    """The Webhook block that posts events to this Prefect API; returns its document id."""
-    from prefect.blocks.webhook import Webhook
-
-    block = Webhook(
-        method="POST",
-        url=f"{api_url.rstrip('/')}/events",
-        headers={"Content-Type": "application/json"},
-        allow_private_urls=True,
-    )
-    return block.save(EVENTS_WEBHOOK_BLOCK, overwrite=True)
-
-
-def apply(
-    api_url: str,
-    failures: int = 3,
-    window: timedelta = timedelta(hours=24),
-    reschedule_after: timedelta = timedelta(seconds=60),
-) -> list[str]:
-    """Create or update every bullpen automation by name; return what was done per name."""
-    from prefect.automations import Automation
-
-    webhook_id = save_events_webhook(api_url)
-    done = []
-    for wanted in automations(webhook_id, failures, window, reschedule_after=reschedule_after):
-        try:
-            existing = Automation.read(name=wanted.name)
-        except ValueError:
-            existing = None
-        if existing is None:
-            wanted.create()
-            done.append(f"{wanted.name}: created")
-        else:
-            wanted.id = existing.id
-            wanted.update()
-            done.append(f"{wanted.name}: updated")
-    return done
+def events_webhook(api_url: str) -> dict[str, Any]:
+    """Fields of the Webhook block that posts events to this Prefect API."""
+    return {
+        "method": "POST",
+        "url": f"{api_url.rstrip('/')}/events",
+        "headers": {"Content-Type": "application/json"},
+        "allow_private_urls": True,
+    }

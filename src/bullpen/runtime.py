@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,6 +129,48 @@ def load_flow(entrypoint: str) -> object:
     from prefect.flows import load_flow_from_entrypoint
 
     return load_flow_from_entrypoint(str(repo_root() / "flows" / entrypoint))
+
+
+def start_ephemeral_prefect() -> None:
+    """Start the temporary Prefect server the first flow would start (none if an API is set)."""
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        SubprocessASGIServer().start()
+
+
+def apply_automations(
+    api_url: str,
+    failures: int = 3,
+    window: timedelta = timedelta(hours=24),
+    reschedule_after: timedelta = timedelta(seconds=60),
+) -> list[str]:
+    """Create or update every bullpen automation by name; return what was done per name."""
+    from prefect.automations import Automation
+    from prefect.blocks.webhook import Webhook
+
+    from bullpen import automations
+
+    webhook = Webhook(**automations.events_webhook(api_url))
+    webhook_id = webhook.save(automations.EVENTS_WEBHOOK_BLOCK, overwrite=True)
+    documents = automations.automations(
+        webhook_id, failures, window, reschedule_after=reschedule_after
+    )
+    done = []
+    for wanted in map(Automation.model_validate, documents):
+        try:
+            existing = Automation.read(name=wanted.name)
+        except ValueError:
+            existing = None
+        if existing is None:
+            wanted.create()
+            done.append(f"{wanted.name}: created")
+        else:
+            wanted.id = existing.id
+            wanted.update()
+            done.append(f"{wanted.name}: updated")
+    return done
 
 
 # -- secrets and S3: saved blocks when a Prefect API is configured, else Settings -------------

@@ -139,7 +139,7 @@ def demo(eval_season: EVAL_SEASON = 2019) -> None:
 
     # A fresh home pays for two sets of schema migrations (Prefect's and MLflow's, ~35 s on 2
     # cores): run them beside the database start and the replay instead of in front of them.
-    prefect_ready = _Background(_start_ephemeral_prefect)
+    prefect_ready = _Background(runtime.start_ephemeral_prefect)
     typer.echo("1/4 database: starting PostgreSQL and applying migrations")
     url = runtime.database_url()
     runtime.prepare_database(url)
@@ -186,15 +186,6 @@ class _Background(threading.Thread):
         super().join(timeout)
         if self._error is not None:
             raise self._error
-
-
-def _start_ephemeral_prefect() -> None:
-    """Start the temporary Prefect server the first flow would start (none if an API is set)."""
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL
-
-    if not PREFECT_API_URL.value():
-        SubprocessASGIServer().start()
 
 
 def _create_mlflow_tables() -> None:

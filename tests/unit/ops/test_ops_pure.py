@@ -112,9 +112,11 @@ def test_connection_components_round_trip(url: str, expected: dict[str, object])
 
 
 def test_automations_validate_against_installed_prefect() -> None:
+    from prefect.automations import Automation
+
     from bullpen import automations
 
-    built = automations.automations(uuid.uuid4(), failures=4)
+    built = [Automation.model_validate(a) for a in automations.automations(uuid.uuid4(), 4)]
     by_name = {a.name: a for a in built}
     assert set(by_name) == {
         automations.RESCHEDULE_CRASHED,
