@@ -5,6 +5,7 @@ BULLPEN_DATABASE_URL); studies go to a scratch database on the same server, drop
 Workers are threads, as in the flow's ThreadPoolTaskRunner. The evaluation season is scored
 once per model, after the studies are over: nothing in the search looks at it.
 
+    BULLPEN_HOME=/tmp/bp-hyperopt .venv/bin/bullpen collect-history   # once
     BULLPEN_HOME=/tmp/bp-hyperopt .venv/bin/python bench/hyperopt.py [--budget 30] [--trials 60]
 """
 
@@ -27,6 +28,7 @@ import pandas as pd
 from bullpen import runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
+from bullpen.db.games import seasons_with_results
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess, train, tune
 from bullpen.models.evaluate import log_loss_per_game, score_probabilities
@@ -260,6 +262,13 @@ def main() -> None:
 
     settings = get_settings()
     url = runtime.database_url(settings)
+    runtime.prepare_database(url)
+    with engine.connect(url) as conn:
+        seasons = seasons_with_results(conn)
+    try:
+        tune.season_folds(seasons, args.eval_season, args.folds)
+    except tune.TooFewSeasons as exc:
+        raise SystemExit(f"{exc}: load seasons first (`bullpen collect-history`)") from exc
     started = time.perf_counter()
     frame = load_feature_frame(url, settings.devig_method)
     eval_season = args.eval_season

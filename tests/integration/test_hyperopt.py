@@ -97,6 +97,23 @@ def test_optimize_models_runs_two_workers_and_resumes_the_study(
         assert rows.fetchone() == (1,)  # upserted, not duplicated
 
 
+def test_hyperopt_run_without_enough_seasons_says_so_and_starts_no_study(
+    loaded: dict[str, str], storage_url: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from bullpen.cli import app
+
+    before = optuna.get_all_study_names(tune.make_storage(storage_url))
+    ran = CliRunner().invoke(app, ["hyperopt", "run", "--model", "totals", "--eval-season", "2015"])
+
+    assert ran.exit_code == 2, ran.output
+    assert "3 folds need 5 seasons before 2015, found 2013, 2014" in ran.stderr
+    assert "bullpen collect-history" in ran.stderr
+    assert "Traceback" not in ran.output
+    assert optuna.get_all_study_names(tune.make_storage(storage_url)) == before
+
+
 def _workers_overlapped(trials: list[optuna.trial.FrozenTrial]) -> bool:
     """Some trial of worker 0 ran while a trial of worker 1 was running."""
     spans: dict[int, list[tuple[datetime, datetime]]] = {0: [], 1: []}

@@ -58,6 +58,7 @@ def run(
     from bullpen import runtime
 
     started = time.perf_counter()
+    _require_seasons(runtime.database_url(), eval_season, folds)
     flow = runtime.load_flow("hyperopt.py:optimize_models")
     result = flow(  # type: ignore[operator]
         models=(model.value,),
@@ -109,6 +110,23 @@ def best(model: MODEL, eval_season: EVAL_SEASON = 2019) -> None:
     verdict = "tuned parameters" if tuned.beats_defaults else "the defaults (tuning did not win)"
     typer.echo(f"train-models (eval season {eval_season}) uses {verdict}")
     typer.echo(f"MLflow run: {tuned.mlflow_run_id}")
+
+
+def _require_seasons(database_url: str, eval_season: int, folds: int) -> None:
+    """Fail fast, before a flow run, when the database cannot fill the folds."""
+    from bullpen import runtime
+    from bullpen.db import engine
+    from bullpen.db.games import seasons_with_results
+    from bullpen.models import tune
+
+    runtime.prepare_database(database_url)
+    with engine.connect(database_url) as conn:
+        seasons = seasons_with_results(conn)
+    try:
+        tune.season_folds(seasons, eval_season, folds)
+    except tune.TooFewSeasons as exc:
+        typer.echo(f"error: {exc}; load seasons with `bullpen collect-history`", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _score_line(tuned: float, default: float) -> str:

@@ -36,6 +36,14 @@ def load_game_frame(
     return normalise_game_frame(frame)
 
 
+def seasons_with_results(conn: psycopg.Connection) -> list[int]:
+    """Seasons that have at least one game with a final score."""
+    rows = conn.execute(
+        "SELECT DISTINCT g.season FROM games g JOIN results r USING (game_id) ORDER BY 1"
+    ).fetchall()
+    return [int(season) for (season,) in rows]
+
+
 def normalise_game_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Give a game frame stable dtypes (floats with NaN for missing numbers)."""
     numeric = [

@@ -138,6 +138,10 @@ class TunedParams:
 # -- folds and search space -------------------------------------------------------------------
 
 
+class TooFewSeasons(ValueError):
+    """The database holds too few seasons before the evaluation season for the folds asked."""
+
+
 def season_folds(
     seasons: Iterable[int], eval_season: int, n_folds: int = 3, min_train_seasons: int = 2
 ) -> list[Fold]:
@@ -148,14 +152,15 @@ def season_folds(
     where `train_model` would pick the number of rounds, hence two training seasons at least.
 
     Raises:
-        ValueError: when there are too few seasons before `eval_season` for `n_folds` folds.
+        TooFewSeasons: when there are too few seasons before `eval_season` for `n_folds` folds.
     """
     before = sorted({int(s) for s in seasons if int(s) < eval_season})
     candidates = before[min_train_seasons:]
     if n_folds < 1 or len(candidates) < n_folds:
-        raise ValueError(
+        found = ", ".join(map(str, before)) or "none"
+        raise TooFewSeasons(
             f"{n_folds} folds need {n_folds + min_train_seasons} seasons before {eval_season}, "
-            f"found {before}"
+            f"found {found}"
         )
     return [Fold(tuple(s for s in before if s < v), v) for v in candidates[-n_folds:]]
 

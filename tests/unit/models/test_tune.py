@@ -89,7 +89,7 @@ def test_season_folds_never_train_on_a_later_season(
 
 
 def test_season_folds_reject_too_few_seasons() -> None:
-    with pytest.raises(ValueError, match="3 folds need 5 seasons before 2019"):
+    with pytest.raises(tune.TooFewSeasons, match="3 folds need 5 seasons before 2019"):
         tune.season_folds([2015, 2016, 2017, 2018, 2019, 2020], 2019, 3)
 
 
