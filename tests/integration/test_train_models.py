@@ -118,3 +118,21 @@ def test_evaluate_cli_scores_a_season_the_database_never_saw(loaded: dict[str, s
     assert result["market_close"]["log_loss"] < result["home_rate"]["log_loss"]
     assert abs(result["model"]["log_loss"] - result["market_close"]["log_loss"]) < 0.015
     assert set(result["models"]) == {"moneyline", "totals"}
+
+
+@pytest.mark.parametrize("command", ["train", "backtest"])
+def test_cli_refuses_a_season_the_database_lacks_before_any_flow_run(
+    loaded: dict[str, str], command: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from bullpen.cli import app
+
+    ran = CliRunner().invoke(app, [command, "--eval-season", "2019"])
+
+    assert ran.exit_code == 2, ran.output
+    assert (
+        "evaluating on 2019 needs that season and an earlier one with results, "
+        "found 2015, 2016, 2017, 2018; load seasons with `bullpen collect-history`"
+    ) in ran.stderr
+    assert "Traceback" not in ran.output and "prefect" not in ran.output.lower()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -53,6 +53,33 @@ def _setup() -> None:
         from bullpen.logs import configure_logging
 
         configure_logging()
+
+
+def seasons_with_results() -> list[int]:
+    """Seasons with final scores in the database (migrated first): a check before a flow run."""
+    from bullpen import runtime
+    from bullpen.db import engine
+    from bullpen.db.games import seasons_with_results as query
+
+    url = runtime.database_url()
+    runtime.prepare_database(url)
+    with engine.connect(url) as conn:
+        return query(conn)
+
+
+def exit_for_missing_seasons(problem: str) -> NoReturn:
+    typer.echo(f"error: {problem}; load seasons with `bullpen collect-history`", err=True)
+    raise typer.Exit(2)
+
+
+def _require_evaluable(eval_season: int) -> None:
+    seasons = seasons_with_results()
+    if eval_season not in seasons or seasons[0] >= eval_season:
+        found = ", ".join(map(str, seasons)) or "none"
+        exit_for_missing_seasons(
+            f"evaluating on {eval_season} needs that season and an earlier one with results, "
+            f"found {found}"
+        )
 
 
 def _run_flow(entrypoint: str, **params: Any) -> Any:
@@ -103,6 +130,7 @@ def collect_history(data_dir: Annotated[Path | None, typer.Option()] = None) -> 
 def train(eval_season: EVAL_SEASON = 2019) -> None:
     """Train, evaluate, register and maybe promote both models (flow train-models)."""
     _setup()
+    _require_evaluable(eval_season)
     typer.echo(
         json.dumps(_run_flow("train_models.py:train_models", eval_season=eval_season), indent=2)
     )
@@ -125,6 +153,7 @@ def retrain(
 def backtest(eval_season: EVAL_SEASON = 2019) -> None:
     """Backtest the moneyline champion and write the HTML report (flow backtest)."""
     _setup()
+    _require_evaluable(eval_season)
     typer.echo(
         json.dumps(_run_flow("backtest.py:backtest_champion", eval_season=eval_season), indent=2)
     )

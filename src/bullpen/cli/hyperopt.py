@@ -58,7 +58,7 @@ def run(
     from bullpen import runtime
 
     started = time.perf_counter()
-    _require_seasons(runtime.database_url(), eval_season, folds)
+    _require_seasons(eval_season, folds)
     flow = runtime.load_flow("hyperopt.py:optimize_models")
     result = flow(  # type: ignore[operator]
         models=(model.value,),
@@ -112,21 +112,15 @@ def best(model: MODEL, eval_season: EVAL_SEASON = 2019) -> None:
     typer.echo(f"MLflow run: {tuned.mlflow_run_id}")
 
 
-def _require_seasons(database_url: str, eval_season: int, folds: int) -> None:
+def _require_seasons(eval_season: int, folds: int) -> None:
     """Fail fast, before a flow run, when the database cannot fill the folds."""
-    from bullpen import runtime
-    from bullpen.db import engine
-    from bullpen.db.games import seasons_with_results
+    from bullpen.cli import exit_for_missing_seasons, seasons_with_results
     from bullpen.models import tune
 
-    runtime.prepare_database(database_url)
-    with engine.connect(database_url) as conn:
-        seasons = seasons_with_results(conn)
     try:
-        tune.season_folds(seasons, eval_season, folds)
+        tune.season_folds(seasons_with_results(), eval_season, folds)
     except tune.TooFewSeasons as exc:
-        typer.echo(f"error: {exc}; load seasons with `bullpen collect-history`", err=True)
-        raise typer.Exit(2) from exc
+        exit_for_missing_seasons(str(exc))
 
 
 def _score_line(tuned: float, default: float) -> str:
