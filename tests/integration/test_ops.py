@@ -376,7 +376,8 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 def _api(api: str, method: str, path: str, **kwargs: object) -> object:
     import httpx
 
-    response = httpx.request(method, f"{api}/{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
+    # Generous: the SQLite-backed test server has stalled for 30 s+ on a loaded machine.
+    response = httpx.request(method, f"{api}/{path}", timeout=90, **kwargs)  # type: ignore[arg-type]
     response.raise_for_status()
     return response.json() if response.content else None
 
