@@ -1,0 +1,116 @@
+"""When should train-models adopt tuned parameters? Two rules, scored on seasons no study saw.
+
+- current: search on the 3 seasons before the evaluation season E; adopt when the best trial's
+  CV log loss beats the defaults' (it always does: the best of N trials is scored on the folds
+  that chose it).
+- confirm: search on the 3 seasons before E - 1; adopt only when the best trial, trained as
+  train-models trains, also beats the defaults on season E - 1, which the search never scored.
+
+Each rule's parameters (or the defaults, when not adopted) are then trained on the seasons
+before E and scored on E, as train-models would. Nothing here chooses anything by looking at E.
+
+    BULLPEN_HOME=/tmp/bp-hyperopt .venv/bin/bullpen collect-history   # once
+    BULLPEN_HOME=/tmp/bp-hyperopt .venv/bin/python bench/tuning_rules.py --eval-seasons 2018 2019
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import optuna
+import pandas as pd
+from hyperopt import eval_log_loss, run_study, scratch_storage  # bench/hyperopt.py, beside this
+
+from bullpen import runtime
+from bullpen.config import get_settings
+from bullpen.features.dataset import load_feature_frame
+from bullpen.models import assess, train, tune
+from bullpen.models.evaluate import log_loss_per_game
+
+
+def tuned_params(
+    storage_url: str,
+    frame: pd.DataFrame,
+    spec: train.ModelSpec,
+    eval_season: int,
+    trials: int,
+    seed: int,
+) -> tune.TunedParams:
+    """The best trial of a fresh study whose folds end the season before `eval_season`."""
+    ref, _, _ = run_study(
+        storage_url, frame, spec, f"rules-{spec.name}-{time.time_ns()}",
+        trials=trials, workers=1, pruning=True, seed=seed, eval_season=eval_season,
+    )  # fmt: skip
+    with tune.open_study(storage_url, ref.name) as study:
+        return tune.summarise_study(study)
+
+
+def season_score(
+    frame: pd.DataFrame, spec: train.ModelSpec, season: int, params: dict | None
+) -> tuple[float, np.ndarray]:
+    games = assess.comparable_games(frame[frame["season"] == season], spec)
+    loss, _, p = eval_log_loss(frame[frame["season"] < season], games, spec, params)
+    return loss, log_loss_per_game(games[spec.target].to_numpy(float), p)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eval-seasons", type=int, nargs="+", default=[2018, 2019])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
+    parser.add_argument("--models", nargs="+", default=["moneyline", "totals"])
+    parser.add_argument("--trials", type=int, default=60)
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+    settings = get_settings()
+    url = runtime.database_url(settings)
+    frame = load_feature_frame(url, settings.devig_method)
+    started = time.perf_counter()
+    print(f"{args.trials} trials per study, 1 worker, pruning; differences are tuned - "
+          "defaults on the evaluation season E (paired SE); 'confirm' adopts when better on "
+          "E - 1")  # fmt: skip
+    print(f"{'E':>4} {'model':<9} {'seed':>4} | {'current rule':>20} | "
+          f"{'confirm on E-1':>16} {'adopt':>5} | {'confirm rule':>20}")  # fmt: skip
+    rows = []
+    with scratch_storage(url, "bullpen_bench_tuning_rules") as storage_url:
+        for eval_season in args.eval_seasons:
+            for model in args.models:
+                spec = train.SPECS[model]
+                default_loss, default_games = season_score(frame, spec, eval_season, None)
+                confirm_default, _ = season_score(frame, spec, eval_season - 1, None)
+                for seed in args.seeds:
+                    search = {"trials": args.trials, "seed": seed}
+                    current = tuned_params(storage_url, frame, spec, eval_season, **search)
+                    loss_a, games_a = season_score(frame, spec, eval_season, current.params)
+                    early = tuned_params(storage_url, frame, spec, eval_season - 1, **search)
+                    confirm_tuned, _ = season_score(frame, spec, eval_season - 1, early.params)
+                    adopt = confirm_tuned < confirm_default
+                    if adopt:
+                        loss_b, games_b = season_score(frame, spec, eval_season, early.params)
+                    else:
+                        loss_b, games_b = default_loss, default_games
+                    row = (eval_season, model, seed, loss_a - default_loss,
+                           _se(games_a - default_games), confirm_tuned - confirm_default,
+                           adopt, loss_b - default_loss, _se(games_b - default_games))  # fmt: skip
+                    rows.append(row)
+                    print(f"{eval_season:>4} {model:<9} {seed:>4} | {row[3]:+.5f} ({row[4]:.5f}) | "
+                          f"{row[5]:+16.5f} {'yes' if adopt else 'no':>5} | "
+                          f"{row[7]:+.5f} ({row[8]:.5f})", flush=True)  # fmt: skip
+    for model in args.models:
+        mine = [r for r in rows if r[1] == model]
+        print(f"{model}: mean tuned - defaults on E: current {np.mean([r[3] for r in mine]):+.5f}"
+              f", confirm {np.mean([r[7] for r in mine]):+.5f}; adopted "
+              f"{sum(r[6] for r in mine)}/{len(mine)}")  # fmt: skip
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+def _se(diff: np.ndarray) -> float:
+    return float(diff.std(ddof=1) / np.sqrt(len(diff))) if diff.any() else 0.0
+
+
+if __name__ == "__main__":
+    main()
