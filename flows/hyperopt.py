@@ -1,5 +1,6 @@
 """Tune the LightGBM models with Optuna: K workers add trials to one study in Postgres, then the
-best trial is logged to MLflow and saved as the tuned parameters that train-models picks up."""
+best trial is confirmed on the season the study held out, logged to MLflow and saved as the tuned
+parameters that train-models picks up when they won both in CV and on that season."""
 
 from __future__ import annotations
 
@@ -49,11 +50,11 @@ def run_trials(
 
 
 @task(cache_policy=NONE, task_run_name="publish-best-{ref.model}")
-def publish_best(ref: tune.StudyRef, database_url: str) -> tune.TunedParams:
+def publish_best(ref: tune.StudyRef, frame: pd.DataFrame, database_url: str) -> tune.TunedParams:
     settings = get_settings()
     uri = runtime.mlflow_tracking_uri(settings)
     experiment = mlflow_store.ensure_experiment(uri, tune.EXPERIMENT, settings.artifact_root)
-    return tune.publish_best(ref, database_url, uri, experiment)
+    return tune.publish_best(ref, frame, database_url, uri, experiment)
 
 
 @flow(name="optimize-models", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
@@ -69,7 +70,8 @@ def optimize_models(
     """Add `n_trials` trials per model to its study (created on first use, resumed after),
     spread over `workers` concurrent task runs; return each study's best against the defaults.
 
-    Only seasons before `eval_season` are ever looked at.
+    Only seasons before `eval_season` are ever looked at. The study's folds end two seasons
+    before it: the season just before `eval_season` is held out to confirm the best trial.
     """
     if not 1 <= workers <= MAX_WORKERS:
         raise ValueError(f"workers must be 1..{MAX_WORKERS}, got {workers}")
@@ -81,13 +83,13 @@ def optimize_models(
     threads = tune.threads_per_worker(workers)
     summary = {}
     for model in models:
-        ref = prepare_study(storage_url, frame, model, eval_season, n_folds)
+        ref = prepare_study(storage_url, frame, model, eval_season - 1, n_folds)
         futures = [
             run_trials.submit(ref, frame, share, worker, seed, threads, pruning)
             for worker, share in enumerate(tune.split_trials(n_trials, workers))
         ]
         ran = [future.result() for future in futures]
-        best = publish_best(ref, database_url)
+        best = publish_best(ref, frame, database_url)
         summary[model] = tune.describe_run(best, ran)
     return summary
 

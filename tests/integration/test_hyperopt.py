@@ -17,8 +17,9 @@ from bullpen.models import train, tune
 from bullpen.registry import mlflow_store
 from tests.integration.conftest import stage_seasons
 
-SEASONS = [2013, 2014, 2015, 2016, 2017]
-EVAL_SEASON = 2017  # folds validate on 2015 and 2016; 2017 is never looked at
+SEASONS = [2012, 2013, 2014, 2015, 2016, 2017]
+EVAL_SEASON = 2017  # never looked at by a study
+HELD_OUT = 2016  # the flow's study for EVAL_SEASON validates on 2014, 2015 and confirms on 2016
 N_FOLDS = 2
 States = optuna.trial.TrialState
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
@@ -61,8 +62,15 @@ def test_optimize_models_runs_two_workers_and_resumes_the_study(
     assert trials[0].params == tune.default_trial_params()  # the study starts from the defaults
     with tune.open_study(storage_url, name) as study:
         assert study.best_trial.number == first["best_trial"]
-        assert study.user_attrs["valid_seasons"] == [2015, 2016]
+        assert study.user_attrs["valid_seasons"] == [2014, 2015]
+        assert study.user_attrs["eval_season"] == HELD_OUT
     assert first["cv_log_loss"] == min(t.value for t in trials if t.state == States.COMPLETE)
+    assert first["confirm_season"] == HELD_OUT
+    assert 0.6 < first["confirm_log_loss"] < 0.7 and 0.6 < first["default_confirm_log_loss"] < 0.7
+    assert first["beats_defaults"] == (
+        first["cv_log_loss"] < first["default_cv_log_loss"]
+        and first["confirm_log_loss"] < first["default_confirm_log_loss"]
+    )
 
     with engine.connect(loaded["BULLPEN_DATABASE_URL"]) as conn:
         schemas = conn.execute(
@@ -70,18 +78,19 @@ def test_optimize_models_runs_two_workers_and_resumes_the_study(
             " WHERE table_name = 'trials'"
         ).fetchall()
         row = conn.execute(
-            "SELECT best_trial, n_complete + n_pruned, mlflow_run_id FROM tuned_params"
-            " WHERE study = %s",
+            "SELECT best_trial, n_complete + n_pruned, mlflow_run_id, confirm_log_loss"
+            " FROM tuned_params WHERE study = %s",
             (name,),
         ).fetchone()
     assert schemas == [(tune.OPTUNA_SCHEMA,)]  # Optuna's tables stay out of the public schema
-    assert row == (first["best_trial"], 6, first["mlflow_run_id"])
+    assert row == (first["best_trial"], 6, first["mlflow_run_id"], first["confirm_log_loss"])
 
     uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
     run = mlflow_store.client(uri).get_run(first["mlflow_run_id"])
     assert run.data.tags["bullpen.study"] == name
     assert run.data.metrics["cv_log_loss"] == pytest.approx(first["cv_log_loss"])
     assert run.data.metrics["default_cv_log_loss"] > 0.6
+    assert run.data.metrics["confirm_log_loss"] == pytest.approx(first["confirm_log_loss"])
     assert run.data.params["learning_rate"] == str(first["params"]["learning_rate"])
     artifacts = {a.path for a in mlflow_store.client(uri).list_artifacts(run.info.run_id)}
     assert {"trials.csv", "optimization_history.png", "param_importances.png"} <= artifacts
@@ -108,7 +117,7 @@ def test_hyperopt_run_without_enough_seasons_says_so_and_starts_no_study(
     ran = CliRunner().invoke(app, ["hyperopt", "run", "--model", "totals", "--eval-season", "2015"])
 
     assert ran.exit_code == 2, ran.output
-    assert "3 folds need 5 seasons before 2015, found 2013, 2014" in ran.stderr
+    assert "3 folds need 5 seasons before 2014, found 2012, 2013 (and 2014 itself" in ran.stderr
     assert "bullpen collect-history" in ran.stderr
     assert "Traceback" not in ran.output
     assert optuna.get_all_study_names(tune.make_storage(storage_url)) == before
@@ -157,8 +166,8 @@ def test_train_models_uses_tuned_params_only_for_later_seasons(
         study="hand-made",
         model="moneyline",
         spec_signature=tune.spec_signature(train.MONEYLINE),
-        eval_season=EVAL_SEASON,
-        valid_seasons=(2015, 2016),
+        eval_season=HELD_OUT,
+        valid_seasons=(2014, 2015),
         best_trial=0,
         params={**tune.default_trial_params(), "learning_rate": 0.0123, "num_leaves": 5},
         cv_log_loss=0.5,  # better than any real study here, and the latest row
@@ -168,14 +177,17 @@ def test_train_models_uses_tuned_params_only_for_later_seasons(
         n_complete=1,
         n_pruned=0,
         n_failed=0,
+        confirm_log_loss=0.5,
+        default_confirm_log_loss=0.6,
     )
     tune.write_tuned_params(url, tuned)
 
     assert tune.load_tuned_params(url, "moneyline", EVAL_SEASON) == tuned.params
-    assert tune.load_tuned_params(url, "moneyline", 2016) is None  # 2016 was a validation season
+    assert tune.load_tuned_params(url, "moneyline", HELD_OUT) is None  # it confirmed on 2016
     assert tune.load_tuned_params(url, "totals", EVAL_SEASON) is None  # studies are per model
-    tune.write_tuned_params(url, replace(tuned, cv_log_loss=0.7))
-    assert tune.load_tuned_params(url, "moneyline", EVAL_SEASON) is None  # lost to defaults
+    for lost in ({"cv_log_loss": 0.7}, {"confirm_log_loss": 0.7}, {"confirm_log_loss": None}):
+        tune.write_tuned_params(url, replace(tuned, **lost))  # type: ignore[arg-type]
+        assert tune.load_tuned_params(url, "moneyline", EVAL_SEASON) is None, lost
     tune.write_tuned_params(url, tuned)
 
     flow = runtime.load_flow("train_models.py:train_models")

@@ -79,6 +79,14 @@ def run(
         f"{result['n_complete']} complete, {result['n_pruned']} pruned"
     )
     typer.echo(_score_line(result["cv_log_loss"], result["default_cv_log_loss"]))
+    typer.echo(
+        _confirm_line(
+            result["confirm_season"],
+            result["confirm_log_loss"],
+            result["default_confirm_log_loss"],
+            result["beats_defaults"],
+        )
+    )
     typer.echo(f"MLflow run {result['mlflow_run_id']}; details: bullpen hyperopt best --model ...")
 
 
@@ -107,26 +115,48 @@ def best(model: MODEL, eval_season: EVAL_SEASON = 2019) -> None:
     # LightGBM's own defaults for the keys DEFAULT_PARAMS leaves out.
     defaults = {"lambda_l1": 0.0, "extra_trees": False, **train.DEFAULT_PARAMS}
     typer.echo(_params_table(tuned.params, defaults))
-    verdict = "tuned parameters" if tuned.beats_defaults else "the defaults (tuning did not win)"
+    typer.echo(
+        _confirm_line(
+            tuned.eval_season,
+            tuned.confirm_log_loss,
+            tuned.default_confirm_log_loss,
+            tuned.beats_defaults,
+        )
+    )
+    verdict = "tuned parameters" if tuned.beats_defaults else "the defaults"
     typer.echo(f"train-models (eval season {eval_season}) uses {verdict}")
     typer.echo(f"MLflow run: {tuned.mlflow_run_id}")
 
 
 def _require_seasons(eval_season: int, folds: int) -> None:
-    """Fail fast, before a flow run, when the database cannot fill the folds."""
+    """Fail fast, before a flow run, when the database cannot fill the folds and the season
+    held out to confirm the best trial."""
     from bullpen.cli import exit_for_missing_seasons, seasons_with_results
     from bullpen.models import tune
 
+    seasons = seasons_with_results()
     try:
-        tune.season_folds(seasons_with_results(), eval_season, folds)
+        tune.season_folds(seasons, eval_season - 1, folds)
     except tune.TooFewSeasons as exc:
-        exit_for_missing_seasons(str(exc))
+        exit_for_missing_seasons(f"{exc} (and {eval_season - 1} itself, to confirm the best)")
+    if eval_season - 1 not in seasons:
+        exit_for_missing_seasons(f"season {eval_season - 1} confirms the best trial; it is missing")
 
 
 def _score_line(tuned: float, default: float) -> str:
     return (
         f"mean CV log loss: tuned {tuned:.6f}  defaults {default:.6f}  "
         f"(tuned - defaults {tuned - default:+.6f})"
+    )
+
+
+def _confirm_line(season: int, tuned: float | None, default: float | None, adopted: bool) -> str:
+    if tuned is None or default is None:
+        return f"not confirmed on {season}: train-models ignores this study"
+    verdict = "tuned wins" if adopted else "the defaults stay"
+    return (
+        f"held-out {season} (never scored by the study): tuned {tuned:.6f}  defaults "
+        f"{default:.6f}  (tuned - defaults {tuned - default:+.6f}): {verdict}"
     )
 
 

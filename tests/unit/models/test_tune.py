@@ -253,11 +253,48 @@ def test_threads_per_worker_shares_the_cores() -> None:
     assert tune.threads_per_worker(4, cpus=2) == 1
 
 
-def test_decide_use_tuned_needs_a_strictly_better_cv_score() -> None:
-    assert tune.decide_use_tuned(0.6740, 0.6741)
-    assert not tune.decide_use_tuned(0.6741, 0.6741)
-    assert not tune.decide_use_tuned(0.6742, 0.6741)
-    assert not tune.decide_use_tuned(float("nan"), 0.6741)
+def test_decide_use_tuned_needs_strictly_better_cv_and_held_out_scores() -> None:
+    confirmed = (0.6650, 0.6652)
+    assert tune.decide_use_tuned(0.6740, 0.6741, *confirmed)
+    assert not tune.decide_use_tuned(0.6741, 0.6741, *confirmed)
+    assert not tune.decide_use_tuned(0.6742, 0.6741, *confirmed)
+    assert not tune.decide_use_tuned(float("nan"), 0.6741, *confirmed)
+    assert not tune.decide_use_tuned(0.6740, 0.6741, 0.6652, 0.6652)  # CV alone is not enough
+    assert not tune.decide_use_tuned(0.6740, 0.6741, 0.6653, 0.6652)
+    assert not tune.decide_use_tuned(0.6740, 0.6741, float("nan"), 0.6652)
+    assert not tune.decide_use_tuned(0.6740, 0.6741, None, None)  # never confirmed
+
+
+def test_confirmation_scores_both_parameter_sets_as_train_models_would(
+    frame: pd.DataFrame,
+) -> None:
+    from bullpen.models import assess
+    from bullpen.models.evaluate import score_probabilities
+
+    priced = frame.assign(p_open_home=frame["mkt_open_home_prob"], p_close_home=0.5)
+    held_out = 2017
+    tuned = tune.TunedParams(
+        study="s", model="moneyline", spec_signature="x", eval_season=held_out,
+        valid_seasons=(2016,), best_trial=3, params=RECKLESS, cv_log_loss=0.69,
+        default_cv_log_loss=0.70, fold_log_loss=(), default_fold_log_loss=(), n_complete=4,
+        n_pruned=0, n_failed=0,
+    )  # fmt: skip
+
+    confirmed = tune.confirm_on_held_out_season(
+        priced[priced["season"] <= held_out], train.MONEYLINE, tuned
+    )
+
+    games = assess.comparable_games(priced[priced["season"] == held_out], train.MONEYLINE)
+    fitted = train.train_model(priced[priced["season"] < held_out], train.MONEYLINE, None)
+    expected = score_probabilities(games["home_win"], fitted.predict(games)).log_loss
+    assert confirmed.default_confirm_log_loss == pytest.approx(expected, abs=1e-12)
+    assert confirmed.confirm_log_loss != confirmed.default_confirm_log_loss
+    assert confirmed.beats_defaults == (
+        confirmed.confirm_log_loss < confirmed.default_confirm_log_loss  # type: ignore[operator]
+    )
+    # A later season in the frame changes nothing: only seasons up to the held-out one count.
+    again = tune.confirm_on_held_out_season(priced, train.MONEYLINE, tuned)
+    assert again.confirm_log_loss == confirmed.confirm_log_loss
 
 
 def test_optuna_storage_url_uses_psycopg_and_its_own_schema() -> None:
@@ -307,7 +344,8 @@ def test_summarise_study_picks_the_best_complete_trial(tmp_path: Path) -> None:
     assert tuned.cv_log_loss == 0.6747
     assert tuned.params == study.trials[1].params
     assert (tuned.n_complete, tuned.n_pruned, tuned.n_failed) == (3, 1, 0)
-    assert tuned.beats_defaults
+    assert not tuned.beats_defaults  # better in CV, but not confirmed on the held-out season
+    assert replace(tuned, confirm_log_loss=0.66, default_confirm_log_loss=0.67).beats_defaults
     artifacts = {p.name for p in tune.write_study_artifacts(study, tmp_path)}
     assert {"trials.csv", "optimization_history.png"} <= artifacts
     assert len((tmp_path / "trials.csv").read_text().splitlines()) == 5
