@@ -28,10 +28,10 @@ def build_features(database_url: str, devig_method: str, eval_season: int) -> pd
 
 @task(cache_policy=NONE, task_run_name="prepare-study-{model}")
 def prepare_study(
-    storage_url: str, frame: pd.DataFrame, model: str, eval_season: int, n_folds: int
+    storage_url: str, frame: pd.DataFrame, model: str, held_out_season: int, n_folds: int
 ) -> tune.StudyRef:
     spec = train.SPECS[model]
-    return tune.prepare_study(storage_url, frame, spec, eval_season, n_folds)
+    return tune.prepare_study(storage_url, frame, spec, held_out_season, n_folds)
 
 
 @task(cache_policy=NONE, task_run_name="run-trials-{ref.model}-worker-{worker}")
