@@ -242,6 +242,23 @@ def eval_log_loss(
     return score_probabilities(games[spec.target], p).log_loss, fitted.num_rounds, p
 
 
+def bench_features(eval_season: int, n_folds: int) -> tuple[str, pd.DataFrame]:
+    """Quiet Optuna, then the database URL and its feature frame; exits with a clear message
+    when the database cannot fill `n_folds` folds before `eval_season`."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    settings = get_settings()
+    url = runtime.database_url(settings)
+    runtime.prepare_database(url)
+    with engine.connect(url) as conn:
+        seasons = seasons_with_results(conn)
+    try:
+        tune.season_folds(seasons, eval_season, n_folds)
+    except tune.TooFewSeasons as exc:
+        raise SystemExit(f"{exc}: load seasons first (`bullpen collect-history`)") from exc
+    return url, load_feature_frame(url, settings.devig_method)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=30, help="trials per speed study")
@@ -257,20 +274,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=3, help="validation seasons (quality part)")
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-    settings = get_settings()
-    url = runtime.database_url(settings)
-    runtime.prepare_database(url)
-    with engine.connect(url) as conn:
-        seasons = seasons_with_results(conn)
-    try:
-        tune.season_folds(seasons, args.eval_season, args.folds)
-    except tune.TooFewSeasons as exc:
-        raise SystemExit(f"{exc}: load seasons first (`bullpen collect-history`)") from exc
     started = time.perf_counter()
-    frame = load_feature_frame(url, settings.devig_method)
+    url, frame = bench_features(args.eval_season, args.folds)
     eval_season = args.eval_season
     print(f"# bullpen tuning benchmark ({platform.python_version()}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f})")  # fmt: skip

@@ -13,16 +13,12 @@ Studies go to a scratch database, dropped at the end; the evaluation season is n
 from __future__ import annotations
 
 import argparse
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import optuna
-from hyperopt import run_study, scratch_storage  # bench/hyperopt.py, beside this script
+from hyperopt import bench_features, run_study, scratch_storage  # bench/hyperopt.py, beside
 
-from bullpen import runtime
-from bullpen.config import get_settings
-from bullpen.features.dataset import load_feature_frame
 from bullpen.models import train, tune
 
 SCRATCH = "bullpen_bench_pruning"
@@ -75,12 +71,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--eval-season", type=int, default=2019)
     args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-    settings = get_settings()
-    url = runtime.database_url(settings)
-    frame = load_feature_frame(url, settings.devig_method)
+    url, frame = bench_features(args.eval_season, 3)
     frame = frame[frame["season"] < args.eval_season]
     spec = train.SPECS[args.model]
     with scratch_storage(url, SCRATCH) as storage_url:

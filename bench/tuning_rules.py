@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
 import numpy as np
-import optuna
 import pandas as pd
-from hyperopt import eval_log_loss, run_study, scratch_storage  # bench/hyperopt.py, beside this
+from hyperopt import (  # bench/hyperopt.py, beside this
+    bench_features,
+    eval_log_loss,
+    run_study,
+    scratch_storage,
+)
 
-from bullpen import runtime
-from bullpen.config import get_settings
-from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess, train, tune
 from bullpen.models.evaluate import log_loss_per_game
 
@@ -63,12 +63,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["moneyline", "totals"])
     parser.add_argument("--trials", type=int, default=60)
     args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-    settings = get_settings()
-    url = runtime.database_url(settings)
-    frame = load_feature_frame(url, settings.devig_method)
+    # The earliest study holds out min(E) - 1 and validates on the 3 seasons before it.
+    url, frame = bench_features(min(args.eval_seasons) - 1, 3)
     started = time.perf_counter()
     print(f"{args.trials} trials per study, 1 worker, pruning; differences are tuned - "
           "defaults on the evaluation season E (paired SE); 'confirm' adopts when better on "
