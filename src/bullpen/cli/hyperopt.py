@@ -22,7 +22,11 @@ class Model(enum.StrEnum):
 
 MODEL = Annotated[Model, typer.Option("--model", help="Which model's study.")]
 EVAL_SEASON = Annotated[
-    int, typer.Option(help="Held-out season: the study only looks at earlier ones.")
+    int,
+    typer.Option(
+        help="Evaluation season E: the study searches seasons before E - 1 and confirms its "
+        "best on E - 1; it never looks at E."
+    ),
 ]
 
 
@@ -92,7 +96,7 @@ def run(
 
 @app.command()
 def best(model: MODEL, eval_season: EVAL_SEASON = 2019) -> None:
-    """Show the best tuned parameters and their CV score next to the defaults'."""
+    """Show the best tuned parameters, their CV and held-out scores next to the defaults'."""
     logging.basicConfig(level=logging.WARNING)
     from bullpen import runtime
     from bullpen.models import train, tune
