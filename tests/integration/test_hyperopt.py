@@ -158,6 +158,22 @@ def test_pruning_prunes_reckless_trials_on_postgres(
     assert all(t.last_step < trials[0].last_step for t in pruned)
 
 
+def test_backtest_without_a_champion_says_so_before_any_flow_run(loaded: dict[str, str]) -> None:
+    from typer.testing import CliRunner
+
+    from bullpen.cli import app
+    from bullpen.registry.challenger import champion_version
+
+    uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
+    assert champion_version(uri, train.MONEYLINE) is None  # the next test trains the first one
+
+    ran = CliRunner().invoke(app, ["backtest", "--eval-season", str(EVAL_SEASON)])
+
+    assert ran.exit_code == 2, ran.output
+    assert "bullpen-moneyline has no champion yet: run `bullpen train`" in ran.stderr
+    assert "Traceback" not in ran.output
+
+
 def test_train_models_uses_tuned_params_only_for_later_seasons(
     loaded: dict[str, str], prefect_server: None
 ) -> None:

@@ -154,6 +154,15 @@ def backtest(eval_season: EVAL_SEASON = 2019) -> None:
     """Backtest the moneyline champion and write the HTML report (flow backtest)."""
     _setup()
     _require_evaluable(eval_season)
+    from bullpen import runtime
+    from bullpen.models.train import MONEYLINE
+    from bullpen.registry.challenger import champion_version
+
+    if champion_version(runtime.mlflow_tracking_uri(), MONEYLINE) is None:
+        typer.echo(
+            f"error: {MONEYLINE.registered_name} has no champion yet: run `bullpen train`", err=True
+        )
+        raise typer.Exit(2)
     typer.echo(
         json.dumps(_run_flow("backtest.py:backtest_champion", eval_season=eval_season), indent=2)
     )
