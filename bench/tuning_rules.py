@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=60)
     args = parser.parse_args()
     # The earliest study holds out min(E) - 1 and validates on the 3 seasons before it.
-    url, frame = bench_features(min(args.eval_seasons) - 1, 3)
+    url, frame = bench_features(tune.held_out_season(min(args.eval_seasons)), 3)
     started = time.perf_counter()
     print(f"{args.trials} trials per study, 1 worker, pruning; differences are tuned - "
           "defaults on the evaluation season E (paired SE); 'confirm' adopts when better on "
@@ -77,13 +77,14 @@ def main() -> None:
             for model in args.models:
                 spec = train.SPECS[model]
                 default_loss, default_games = season_score(frame, spec, eval_season, None)
-                confirm_default, _ = season_score(frame, spec, eval_season - 1, None)
+                held_out = tune.held_out_season(eval_season)
+                confirm_default, _ = season_score(frame, spec, held_out, None)
                 for seed in args.seeds:
                     search = {"trials": args.trials, "seed": seed}
                     current = tuned_params(storage_url, frame, spec, eval_season, **search)
                     loss_a, games_a = season_score(frame, spec, eval_season, current.params)
-                    early = tuned_params(storage_url, frame, spec, eval_season - 1, **search)
-                    confirm_tuned, _ = season_score(frame, spec, eval_season - 1, early.params)
+                    early = tuned_params(storage_url, frame, spec, held_out, **search)
+                    confirm_tuned, _ = season_score(frame, spec, held_out, early.params)
                     adopt = confirm_tuned < confirm_default
                     if adopt:
                         loss_b, games_b = season_score(frame, spec, eval_season, early.params)

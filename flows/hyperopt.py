@@ -83,7 +83,7 @@ def optimize_models(
     threads = tune.threads_per_worker(workers)
     summary = {}
     for model in models:
-        ref = prepare_study(storage_url, frame, model, eval_season - 1, n_folds)
+        ref = prepare_study(storage_url, frame, model, tune.held_out_season(eval_season), n_folds)
         futures = [
             run_trials.submit(ref, frame, share, worker, seed, threads, pruning)
             for worker, share in enumerate(tune.split_trials(n_trials, workers))

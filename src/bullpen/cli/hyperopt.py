@@ -139,12 +139,13 @@ def _require_seasons(eval_season: int, folds: int) -> None:
     from bullpen.models import tune
 
     seasons = seasons_with_results()
+    held_out = tune.held_out_season(eval_season)
     try:
-        tune.season_folds(seasons, eval_season - 1, folds)
+        tune.season_folds(seasons, held_out, folds)
     except tune.TooFewSeasons as exc:
-        exit_for_missing_seasons(f"{exc} (and {eval_season - 1} itself, to confirm the best)")
-    if eval_season - 1 not in seasons:
-        exit_for_missing_seasons(f"season {eval_season - 1} confirms the best trial; it is missing")
+        exit_for_missing_seasons(f"{exc} (and {held_out} itself, to confirm the best)")
+    if held_out not in seasons:
+        exit_for_missing_seasons(f"season {held_out} confirms the best trial; it is missing")
 
 
 def _score_line(tuned: float, default: float) -> str:

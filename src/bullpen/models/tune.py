@@ -235,6 +235,12 @@ def threads_per_worker(workers: int, cpus: int | None = None) -> int:
     return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
 
 
+def held_out_season(eval_season: int) -> int:
+    """The season a study for `eval_season` holds out to confirm its best trial: the last one
+    before `eval_season`. The study's folds all precede it."""
+    return eval_season - 1
+
+
 def decide_use_tuned(
     cv_log_loss: float,
     default_cv_log_loss: float,
