@@ -1,0 +1,131 @@
+"""Do the moneyline features carry information the opening price does not? A check without LightGBM.
+
+Tuning can only beat the defaults if there is something beyond the market to learn. This fits a
+ridge logistic regression that starts from the logit of the vig-free opening price (an offset,
+as the moneyline model's base margin) and adds the features, walk-forward by season exactly as
+the study's folds are laid out, and prints the change in log loss against the opening price
+alone on each validation season: all features at once (three ridge strengths), then each
+feature alone. It also prints how well calibrated the opening price is on the training seasons
+(intercept 0 and slope 1 mean it needs no correction). Nothing here looks at the evaluation
+season or anything after it.
+
+    BULLPEN_HOME=/tmp/bp-hyperopt .venv/bin/bullpen collect-history   # once
+    BULLPEN_HOME=/tmp/bp-hyperopt .venv/bin/python bench/market_residual.py
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+from hyperopt import bench_features  # bench/hyperopt.py, beside this
+
+from bullpen.models import train, tune
+from bullpen.models.evaluate import log_loss_per_game
+
+RIDGE_STRENGTHS = (1e-2, 1e-3, 1e-4)
+
+
+def fit_offset_logistic(
+    x: np.ndarray, y: np.ndarray, offset: np.ndarray, ridge: float
+) -> np.ndarray:
+    """Newton's method for mean log loss + ridge * |coefficients|^2; the intercept (column 0)
+    is not penalised."""
+    beta = np.zeros(x.shape[1])
+    penalty = np.full(x.shape[1], 2 * ridge)
+    penalty[0] = 0.0
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(offset + x @ beta)))
+        gradient = x.T @ (p - y) / len(y) + penalty * beta
+        hessian = (x.T * (p * (1 - p))) @ x / len(y) + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return beta
+
+
+def design(frame: pd.DataFrame, features: list[str], mean: pd.Series, sd: pd.Series) -> np.ndarray:
+    """An intercept column and the features standardised on the training rows (missing: mean)."""
+    z = ((frame[features] - mean) / sd).fillna(0.0).to_numpy(float)
+    return np.column_stack([np.ones(len(frame)), z])
+
+
+def residual_gain(
+    train_rows: pd.DataFrame, valid_rows: pd.DataFrame, features: list[str], ridge: float
+) -> np.ndarray:
+    """Per validation game: log loss of opening price + fitted correction minus opening price."""
+    mean = train_rows[features].mean()
+    sd = train_rows[features].std().replace(0.0, 1.0).fillna(1.0)
+    beta = fit_offset_logistic(
+        design(train_rows, features, mean, sd),
+        train_rows["home_win"].to_numpy(float),
+        train.base_margin_logit(train_rows, "mkt_open_home_prob"),
+        ridge,
+    )
+    offset = train.base_margin_logit(valid_rows, "mkt_open_home_prob")
+    corrected = 1.0 / (1.0 + np.exp(-(offset + design(valid_rows, features, mean, sd) @ beta)))
+    market = 1.0 / (1.0 + np.exp(-offset))
+    y = valid_rows["home_win"].to_numpy(float)
+    return log_loss_per_game(y, corrected) - log_loss_per_game(y, market)
+
+
+def _mean_se(diff: np.ndarray) -> str:
+    return f"{diff.mean():+.5f} ({diff.std(ddof=1) / np.sqrt(len(diff)):.5f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eval-season", type=int, default=2019)
+    parser.add_argument("--folds", type=int, default=4, help="validation seasons before it")
+    args = parser.parse_args()
+
+    _, frame = bench_features(args.eval_season, args.folds)
+    rows = frame[frame["home_win"].notna() & frame["mkt_open_home_prob"].notna()]
+    rows = rows[rows["season"] < args.eval_season]
+    folds = tune.season_folds(rows["season"].unique(), args.eval_season, args.folds)
+    features = [f for f in train.MONEYLINE.features if f != train.MONEYLINE.base_margin]
+    print(f"{len(features)} features beside the opening price; validation seasons "
+          f"{', '.join(str(f.valid_season) for f in folds)}; log loss change against the "
+          "vig-free opening price (paired SE), negative = the features help")  # fmt: skip
+
+    train_all = rows[rows["season"] < folds[-1].valid_season]
+    calibration = fit_offset_logistic(
+        np.column_stack(
+            [np.ones(len(train_all)), train.base_margin_logit(train_all, "mkt_open_home_prob")]
+        ),
+        train_all["home_win"].to_numpy(float),
+        np.zeros(len(train_all)),
+        ridge=0.0,
+    )
+    print(f"\nopening price calibration on seasons before {folds[-1].valid_season}: "
+          f"intercept {calibration[0]:+.3f}, slope {calibration[1]:.3f}")  # fmt: skip
+
+    def split(fold: tune.Fold) -> tuple[pd.DataFrame, pd.DataFrame]:
+        fold_train = rows[rows["season"].isin(fold.train_seasons)]
+        return fold_train, rows[rows["season"] == fold.valid_season]
+
+    print("\nall features at once")
+    print(
+        f"{'ridge':>8}  " + "  ".join(f"{f.valid_season:>20}" for f in folds) + f"  {'pooled':>20}"
+    )
+    for ridge in RIDGE_STRENGTHS:
+        gains = [residual_gain(*split(fold), features, ridge) for fold in folds]
+        print(f"{ridge:>8g}  " + "  ".join(f"{_mean_se(g):>20}" for g in gains)
+              + f"  {_mean_se(np.concatenate(gains)):>20}")  # fmt: skip
+
+    print(f"\neach feature alone (ridge {RIDGE_STRENGTHS[-1]:g}), pooled over the validation "
+          "seasons, best first")  # fmt: skip
+    singles = []
+    for feature in features:
+        gain = np.concatenate(
+            [residual_gain(*split(fold), [feature], RIDGE_STRENGTHS[-1]) for fold in folds]
+        )
+        singles.append((gain.mean(), feature, _mean_se(gain)))
+    for _, feature, text in sorted(singles):
+        print(f"  {feature:<24} {text}")
+
+
+if __name__ == "__main__":
+    main()
