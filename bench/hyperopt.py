@@ -2,8 +2,10 @@
 
 Data are the seasons in the bullpen database (BULLPEN_HOME's embedded server, or
 BULLPEN_DATABASE_URL); studies go to a scratch database on the same server, dropped at the end.
-Workers are threads, as in the flow's ThreadPoolTaskRunner. The evaluation season is scored
-once per model, after the studies are over: nothing in the search looks at it.
+Workers are threads, as in the flow's ThreadPoolTaskRunner. The quality part does what
+optimize-models and train-models do for the evaluation season E: search on the folds before E - 1,
+confirm the best trial on E - 1, adopt it only if it wins both. E is scored once per model,
+after that: nothing in the search or the adoption looks at it.
 
     BULLPEN_HOME=/tmp/bp-hyperopt .venv/bin/bullpen collect-history   # once
     BULLPEN_HOME=/tmp/bp-hyperopt .venv/bin/python bench/hyperopt.py [--budget 30] [--trials 60]
@@ -181,15 +183,18 @@ def quality(
     eval_season: int,
     n_folds: int,
 ) -> None:
+    """What optimize-models and train-models do for `eval_season`, scored on it afterwards:
+    search on the folds before the held-out season, confirm there, adopt or keep the defaults."""
     spec = train.SPECS[model]
+    held_out = tune.held_out_season(eval_season)
     # One worker: with a seed, the same study every run (two workers interleave by timing).
     ref, seconds, _ = run_study(
         storage_url, frame, spec, f"bench-{model}-{time.time_ns()}",
-        trials=trials, workers=1, pruning=True, seed=seed, eval_season=eval_season,
+        trials=trials, workers=1, pruning=True, seed=seed, eval_season=held_out,
         n_folds=n_folds,
     )  # fmt: skip
     with tune.open_study(storage_url, ref.name) as study:
-        tuned = tune.summarise_study(study)
+        tuned = tune.confirm_on_held_out_season(frame, spec, tune.summarise_study(study))
         optimistic = (
             np.mean(study.user_attrs["default_fold_best_log_loss"]),
             np.mean(study.best_trial.user_attrs["fold_best_log_loss"]),
@@ -211,6 +216,11 @@ def quality(
         print(f"  fold {season}: defaults {d:.5f}  tuned {t:.5f}  ({t - d:+.5f})")
     print(f"  (optimistic, rounds picked on the scored season: defaults {optimistic[0]:.5f}  "
           f"tuned {optimistic[1]:.5f})")  # fmt: skip
+    assert tuned.confirm_log_loss is not None and tuned.default_confirm_log_loss is not None
+    verdict = "adopted" if tuned.beats_defaults else "train-models keeps the defaults"
+    gap = tuned.confirm_log_loss - tuned.default_confirm_log_loss
+    print(f"held-out {held_out}: defaults {tuned.default_confirm_log_loss:.5f}  tuned "
+          f"{tuned.confirm_log_loss:.5f}  ({gap:+.5f}): {verdict}")  # fmt: skip
 
     history = frame[frame["season"] < eval_season]
     games = assess.comparable_games(frame[frame["season"] == eval_season], spec)
@@ -225,6 +235,8 @@ def quality(
     print(f"  defaults       {defaults:.5f}  ({default_rounds} rounds)")
     print(f"  tuned          {tuned_loss:.5f}  ({tuned_rounds} rounds)  "
           f"tuned - defaults {tuned_loss - defaults:+.5f} (paired SE {se:.5f})")  # fmt: skip
+    adopted = tuned_loss if tuned.beats_defaults else defaults
+    print(f"  train-models   {adopted:.5f}  ({verdict})")
     print(f"  market open    {score_probabilities(y, games[open_col]).log_loss:.5f}")
     print(f"  market close   {score_probabilities(y, games[close_col]).log_loss:.5f}"
           "  (vig-free closing line)")  # fmt: skip
@@ -275,7 +287,8 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     started = time.perf_counter()
-    url, frame = bench_features(args.eval_season, args.folds)
+    # The quality studies hold out the season before the evaluation season (as the flow does).
+    url, frame = bench_features(tune.held_out_season(args.eval_season), args.folds)
     eval_season = args.eval_season
     print(f"# bullpen tuning benchmark ({platform.python_version()}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f})")  # fmt: skip
