@@ -229,7 +229,7 @@ def quality(
     # Paired standard error of the difference: the same games, scored by both models.
     y = games[spec.target].to_numpy(float)
     diff = log_loss_per_game(y, tuned_p) - log_loss_per_game(y, default_p)
-    se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    se = paired_se(diff)
     open_col, close_col = assess.MARKET_COLUMNS[spec.target]
     print(f"evaluation season {eval_season} ({len(games)} games), log loss:")
     print(f"  defaults       {defaults:.5f}  ({default_rounds} rounds)")
@@ -243,6 +243,11 @@ def quality(
     # Chooses nothing: shows how far the evaluation score moves among near-equal CV scores.
     top = [eval_log_loss(history, games, spec, t.params)[0] for t in complete[:5]]
     print("  5 best CV trials on the evaluation season: " + "  ".join(f"{v:.5f}" for v in top))
+
+
+def paired_se(diff: np.ndarray) -> float:
+    """Standard error of the mean of per-game differences between two models on the same games."""
+    return float(diff.std(ddof=1) / np.sqrt(len(diff)))
 
 
 def eval_log_loss(

@@ -22,7 +22,7 @@ import argparse
 
 import numpy as np
 import pandas as pd
-from hyperopt import bench_features  # bench/hyperopt.py, beside this
+from hyperopt import bench_features, paired_se  # bench/hyperopt.py, beside this
 
 from bullpen.models import train, tune
 from bullpen.models.evaluate import log_loss_per_game
@@ -31,6 +31,10 @@ RIDGE_STRENGTHS = (1e-2, 1e-3, 1e-4)
 MARKET_PRICE = {"moneyline": ("p_open_home", "opening"), "totals": ("p_close_over", "closing")}
 # The same price under the name the model's feature list uses.
 SAME_AS_PRICE = {"moneyline": "mkt_open_home_prob"}
+
+
+def _probability(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 def fit_offset_logistic(
@@ -42,7 +46,7 @@ def fit_offset_logistic(
     penalty = np.full(x.shape[1], 2 * ridge)
     penalty[0] = 0.0
     for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(offset + x @ beta)))
+        p = _probability(offset + x @ beta)
         gradient = x.T @ (p - y) / len(y) + penalty * beta
         hessian = (x.T * (p * (1 - p))) @ x / len(y) + np.diag(penalty)
         step = np.linalg.solve(hessian, gradient)
@@ -76,14 +80,14 @@ def residual_gain(
         ridge,
     )
     offset = train.base_margin_logit(valid_rows, price)
-    corrected = 1.0 / (1.0 + np.exp(-(offset + design(valid_rows, features, mean, sd) @ beta)))
-    market = 1.0 / (1.0 + np.exp(-offset))
+    corrected = _probability(offset + design(valid_rows, features, mean, sd) @ beta)
+    market = _probability(offset)
     y = valid_rows[target].to_numpy(float)
     return log_loss_per_game(y, corrected) - log_loss_per_game(y, market)
 
 
 def _mean_se(diff: np.ndarray) -> str:
-    return f"{diff.mean():+.5f} ({diff.std(ddof=1) / np.sqrt(len(diff)):.5f})"
+    return f"{diff.mean():+.5f} ({paired_se(diff):.5f})"
 
 
 def main() -> None:
@@ -109,7 +113,7 @@ def main() -> None:
     calibration = fit_offset_logistic(
         x, train_all[spec.target].to_numpy(float), np.zeros(len(train_all)), ridge=0.0
     )
-    p = 1.0 / (1.0 + np.exp(-(x @ calibration)))
+    p = _probability(x @ calibration)
     slope_se = float(np.sqrt(np.linalg.inv((x.T * (p * (1 - p))) @ x)[1, 1]))
     print(f"\n{price_name} price calibration on seasons before {folds[-1].valid_season}: "
           f"intercept {calibration[0]:+.3f}, slope {calibration[1]:.3f} "

@@ -23,6 +23,7 @@ import pandas as pd
 from hyperopt import (  # bench/hyperopt.py, beside this
     bench_features,
     eval_log_loss,
+    paired_se,
     run_study,
     scratch_storage,
 )
@@ -90,9 +91,10 @@ def main() -> None:
                         loss_b, games_b = season_score(frame, spec, eval_season, early.params)
                     else:
                         loss_b, games_b = default_loss, default_games
-                    row = (eval_season, model, seed, loss_a - default_loss,
-                           _se(games_a - default_games), confirm_tuned - confirm_default,
-                           adopt, loss_b - default_loss, _se(games_b - default_games))  # fmt: skip
+                    row = (eval_season, model, seed,
+                           loss_a - default_loss, paired_se(games_a - default_games),
+                           confirm_tuned - confirm_default, adopt,
+                           loss_b - default_loss, paired_se(games_b - default_games))  # fmt: skip
                     rows.append(row)
                     print(f"{eval_season:>4} {model:<9} {seed:>4} | {row[3]:+.5f} ({row[4]:.5f}) | "
                           f"{row[5]:+16.5f} {'yes' if adopt else 'no':>5} | "
@@ -103,10 +105,6 @@ def main() -> None:
               f", confirm {np.mean([r[7] for r in mine]):+.5f}; adopted "
               f"{sum(r[6] for r in mine)}/{len(mine)}")  # fmt: skip
     print(f"total {time.perf_counter() - started:.0f} s")
-
-
-def _se(diff: np.ndarray) -> float:
-    return float(diff.std(ddof=1) / np.sqrt(len(diff))) if diff.any() else 0.0
 
 
 if __name__ == "__main__":
