@@ -263,6 +263,8 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Emit JSON instead of a table.")] = False,
 ) -> None:
     """Score the current champions on a season file the database may never have seen."""
+    import zlib
+
     logging.basicConfig(level=logging.WARNING)
     from bullpen import runtime
     from bullpen.config import get_settings
@@ -279,6 +281,11 @@ def evaluate(
         )
     except (LookupError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        # A corrupt or truncated gzip, or a path that cannot be read: one line, not a traceback.
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+        typer.echo(f"error: cannot read {odds_file}: {reason or type(exc).__name__}", err=True)
         raise typer.Exit(2) from exc
     if as_json:
         typer.echo(json.dumps(result.as_json(), indent=2))
