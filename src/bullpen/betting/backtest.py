@@ -36,6 +36,8 @@ BET_COLUMNS: tuple[str, ...] = (
     "stake",
     "profit",
     "clv",
+    "clv_pp",
+    "ev_close",
     "bankroll_after",
 )
 
@@ -47,6 +49,8 @@ class BacktestConfig:
     edge_threshold: float = 0.03
     kelly_multiplier: float = 0.25
     max_stake_fraction: float = 0.03
+    # Most of the start-of-day bankroll that one date's bets may stake together.
+    max_day_exposure: float = 1.0
     starting_bankroll: float = 100.0
     devig_method: str = DEFAULT_DEVIG_METHOD
 
@@ -57,6 +61,8 @@ class BacktestConfig:
             raise ValueError("kelly_multiplier must be >= 0")
         if not 0.0 <= self.max_stake_fraction <= 1.0:
             raise ValueError("max_stake_fraction must be in [0, 1]")
+        if not 0.0 < self.max_day_exposure <= 1.0:
+            raise ValueError("max_day_exposure must be in (0, 1]")
         if self.starting_bankroll <= 0.0:
             raise ValueError("starting_bankroll must be > 0")
         if self.devig_method not in DEVIG_METHODS:
@@ -91,10 +97,13 @@ def run_backtest(games: pd.DataFrame, config: BacktestConfig) -> BacktestResult:
 
     Games are settled in date order. All stakes of one date are sized from the bankroll at the
     start of that date, because every bet is placed before any of that day's results are known;
-    if a day's stakes would exceed that bankroll they are scaled down pro rata (unreachable with
-    the default 3% cap unless a date has more than 33 bets). Games with a missing or impossible
-    price (open or close), model probability, result or date are skipped and counted in
-    `n_skipped`. CLV = opening decimal price * vig-free closing probability of the bet side - 1.
+    if a day's stakes would exceed `max_day_exposure` of that bankroll they are scaled down pro
+    rata (with the defaults: the whole bankroll, unreachable unless a date has more than 33 bets).
+    Games with a missing or impossible price (open or close), model probability, result or date
+    are skipped and counted in `n_skipped`. Per bet: `ev_close` (also `clv`, its older name) =
+    opening decimal price * vig-free closing probability of the bet side - 1; `clv_pp` =
+    vig-free closing minus vig-free opening probability of the bet side (both defined in
+    bullpen.betting.metrics).
 
     Raises:
         ValueError: if a required column is missing.
@@ -205,13 +214,16 @@ def _settle_day(day_bets: pd.DataFrame, bankroll: float, config: BacktestConfig)
         ]
     )
     exposure = stakes.sum()
-    if exposure > bankroll > 0.0:
-        stakes *= bankroll / exposure
+    limit = bankroll * config.max_day_exposure
+    if exposure > limit > 0.0:
+        stakes *= limit / exposure
     price = day_bets["price_decimal"].to_numpy()
     profit = np.where(day_bets["won"].to_numpy(), stakes * (price - 1.0), -stakes)
     day_bets["stake"] = stakes
     day_bets["profit"] = profit
     day_bets["clv"] = price * day_bets["p_close_fair"].to_numpy() - 1.0
+    day_bets["ev_close"] = day_bets["clv"]
+    day_bets["clv_pp"] = day_bets["p_close_fair"] - day_bets["p_open_fair"]
     day_bets["bankroll_after"] = bankroll + np.cumsum(profit)
     return day_bets
 

@@ -26,6 +26,9 @@ class ModelSpec:
     # A probability column whose logit is the starting score: the trees learn only a correction
     # to it (e.g. the market's vig-free price), and early stopping decides how much is real.
     base_margin: str | None = None
+    # "binary" for 0/1 outcomes; "cross_entropy" for a probability target in [0, 1] (e.g. the
+    # vig-free closing price), which LightGBM fits by the same log loss with soft labels.
+    objective: str = "binary"
 
     @property
     def registered_name(self) -> str:
@@ -93,7 +96,7 @@ def _lgb_params(spec: ModelSpec, params: dict[str, Any], seed: int) -> dict[str,
         k: v for k, v in params.items() if k not in ("num_boost_round", "early_stopping_rounds")
     }
     core.update(
-        metric="binary_logloss",
+        metric="binary_logloss" if spec.objective == "binary" else "cross_entropy",
         verbosity=-1,
         seed=seed,
         deterministic=True,
@@ -129,7 +132,7 @@ def train_model(
     held out, then the model is refit on all seasons with that many rounds, so the caller's
     evaluation season is never used for any choice.
     """
-    params = {**DEFAULT_PARAMS, **(params or {})}
+    params = {**DEFAULT_PARAMS, "objective": spec.objective, **(params or {})}
     data = labelled(frame, spec)
     seasons = sorted(int(s) for s in data["season"].unique())
     lgb_params = _lgb_params(spec, params, seed)

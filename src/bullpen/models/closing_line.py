@@ -1,0 +1,83 @@
+"""The closing-line model: predict where the market will close from what is known at the open.
+
+Nobody beats the closing line on log loss with public data; the edge is in timing. This model
+starts from the vig-free opening home probability (its logit is the base margin) and learns the
+open-to-close move from open-time features only (the listed starters, bullpens, lineups from
+previous games). Its target is the vig-free closing home probability, fitted by LightGBM's
+cross-entropy objective (log loss with a probability as the label), so its prediction is a
+probability that the opener strategy (bullpen.betting.opener) compares with the opening prices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bullpen.betting.metrics import logit, r2_of_move
+from bullpen.features.build import MARKET_OPEN_FEATURES
+from bullpen.models.train import ModelSpec, TrainedModel, train_model
+
+TARGET = "p_close_home"
+BASE = "p_open_home"
+
+
+def closing_line_spec(open_time_features: Sequence[str]) -> ModelSpec:
+    """The spec over the market's opening numbers plus `open_time_features` (never game-time)."""
+    return ModelSpec(
+        "closing-line",
+        TARGET,
+        (*MARKET_OPEN_FEATURES, *open_time_features),
+        base_margin=BASE,
+        objective="cross_entropy",
+    )
+
+
+def usable_games(frame: pd.DataFrame) -> pd.DataFrame:
+    """Games with both vig-free prices: the ones whose move is known (the label)."""
+    return frame[frame[TARGET].notna() & frame[BASE].notna()]
+
+
+def predicted_move(frame: pd.DataFrame, p_close_pred: np.ndarray) -> np.ndarray:
+    return logit(p_close_pred) - logit(frame[BASE].to_numpy(float))
+
+
+def actual_move(frame: pd.DataFrame) -> np.ndarray:
+    return logit(frame[TARGET].to_numpy(float)) - logit(frame[BASE].to_numpy(float))
+
+
+@dataclass
+class SeasonForecast:
+    """One season's out-of-sample closing-line predictions from a model fit on earlier seasons."""
+
+    season: int
+    train_seasons: list[int]
+    games: pd.DataFrame  # usable games of the season, with column p_close_pred
+    r2_move: float
+    model: TrainedModel
+
+
+def forecast_season(
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    season: int,
+    *,
+    first_season: int | None = None,
+    params: dict | None = None,
+) -> SeasonForecast:
+    """Fit on every usable season before `season` (from `first_season`), predict `season`."""
+    data = usable_games(frame)
+    train = data[data["season"] < season]
+    if first_season is not None:
+        train = train[train["season"] >= first_season]
+    if train.empty:
+        raise ValueError(f"no usable season before {season} to fit the closing-line model on")
+    model = train_model(train, spec, params)
+    games = data[data["season"] == season].copy()
+    if games.empty:
+        raise ValueError(f"season {season} has no game with both opening and closing prices")
+    games["p_close_pred"] = model.predict(games)
+    r2 = r2_of_move(actual_move(games), predicted_move(games, games["p_close_pred"].to_numpy()))
+    return SeasonForecast(season, model.train_seasons, games, r2, model)
