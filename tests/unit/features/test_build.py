@@ -41,15 +41,47 @@ def test_build_feature_frame_unchanged_when_later_games_are_deleted(
     pd.testing.assert_frame_equal(full.loc[on_day], truncated.loc[on_day])
 
 
-def test_build_feature_frame_ignores_own_and_same_day_results(games: pd.DataFrame) -> None:
-    day = pd.Timestamp("2019-06-15").date()
+def _teams_playing_twice(games: pd.DataFrame, day: object) -> set[str]:
+    on_day = games[games["game_date"] == day]
+    teams = pd.concat([on_day["home_team"], on_day["away_team"]]).value_counts()
+    return set(teams[teams > 1].index)
+
+
+# 2019-06-15 has no doubleheader; 2018-07-09 and 2019-06-08 have two each. Only a date on which a
+# team plays twice can show state updated per game instead of per day (game 1 leaking into game 2).
+@pytest.mark.parametrize("date", ["2019-06-15", "2018-07-09", "2019-06-08"])
+def test_build_feature_frame_ignores_own_and_same_day_results(
+    games: pd.DataFrame, date: str
+) -> None:
+    day = pd.Timestamp(date).date()
     scrambled = games.copy()
     same_day = scrambled["game_date"] == day
     scrambled.loc[same_day, ["home_score", "away_score"]] = scrambled.loc[
         same_day, ["away_score", "home_score"]
     ].to_numpy()
     on_day = games.loc[same_day, "game_id"]
+    if date != "2019-06-15":
+        assert _teams_playing_twice(games, day), f"{date} should have a doubleheader"
     pd.testing.assert_frame_equal(_features(games).loc[on_day], _features(scrambled).loc[on_day])
+
+
+@pytest.mark.parametrize("date", ["2018-07-09", "2019-06-08"])
+def test_doubleheader_game_two_does_not_see_game_one(games: pd.DataFrame, date: str) -> None:
+    """Both games of a doubleheader get the same team state: game 1's result is not known yet
+    when the day's games are featurised (the bets are placed before the first pitch)."""
+    day = pd.Timestamp(date).date()
+    twice = _teams_playing_twice(games, day)
+    assert len(twice) >= 2  # the date really has a doubleheader
+    frame = build_feature_frame(games)
+    on_day = frame[frame["game_date"] == day]
+    for team in twice:
+        played = on_day[(on_day["home_team"] == team) | (on_day["away_team"] == team)]
+        assert len(played) == 2
+        games_played = [
+            row["home_games_played"] if row["home_team"] == team else row["away_games_played"]
+            for _, row in played.iterrows()
+        ]
+        assert games_played[0] == games_played[1]
 
 
 def test_build_feature_frame_uses_earlier_results(games: pd.DataFrame) -> None:
