@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bullpen.models import checks
 from bullpen.models.assess import SeasonEvaluation
 from bullpen.models.evaluate import score_probabilities
 from bullpen.models.train import TrainedModel, predict_booster
-from bullpen.registry import mlflow_store
+from bullpen.registry import challenger, mlflow_store
 from bullpen.registry.promotion import ChampionDecision, decide_champion
 from bullpen.report import plot_calibration
 
@@ -26,7 +27,7 @@ class Registration:
     run_id: str
     reused: bool  # an identical model (same fingerprint) was already registered
     decision: ChampionDecision
-    champion_version: str
+    champion_version: str | None  # None: no champion (the first model failed its checks)
 
 
 def register_and_decide(
@@ -75,12 +76,19 @@ def register_and_decide(
         champion_loss = score_probabilities(
             eval_games[model.spec.target].to_numpy(float), p
         ).log_loss
-    decision = decide_champion(evaluation.model_log_loss(), champion_loss)
+    # The same behaviour gate as retrain-models: this path decides the very first champion.
+    market = challenger.MARKET_FEATURE[model.spec.target]
+    failed = checks.failed(checks.run_behaviour_checks(model.predict, eval_games, market))
+    decision = decide_champion(evaluation.model_log_loss(), champion_loss, failed_checks=failed)
     if decision.promote:
         mlflow_store.set_alias(tracking_uri, name, mlflow_store.CHAMPION, version)
-    champion_version = version if decision.promote else str(champion.version)  # type: ignore[union-attr]
+    champion_version = version if decision.promote else _version_or_none(champion)
     log.info("%s v%s: %s", name, version, decision.reason)
     return Registration(name, version, run_id, reused, decision, champion_version)
+
+
+def _version_or_none(registered: object) -> str | None:
+    return None if registered is None else str(registered.version)  # type: ignore[attr-defined]
 
 
 def _log_run(

@@ -16,12 +16,24 @@ class ChampionDecision:
 
 
 def decide_champion(
-    challenger_log_loss: float, champion_log_loss: float | None, min_improvement: float = 0.0
+    challenger_log_loss: float,
+    champion_log_loss: float | None,
+    min_improvement: float = 0.0,
+    failed_checks: list[str] | None = None,
 ) -> ChampionDecision:
     """Both log losses must come from the same evaluation games.
 
     Ties keep the current champion, so rerunning an identical training never moves the alias.
+    Failed behaviour checks refuse the alias before anything else, also when there is no
+    champion yet: the first model would otherwise take bets unchecked.
     """
+    if failed_checks:
+        return ChampionDecision(
+            False,
+            "behaviour checks failed: " + "; ".join(failed_checks),
+            challenger_log_loss,
+            champion_log_loss,
+        )
     if champion_log_loss is None:
         return ChampionDecision(True, "no champion yet", challenger_log_loss, None)
     gain = champion_log_loss - challenger_log_loss

@@ -1,0 +1,61 @@
+"""Each comparison in the promotion and rollback rules, exactly at its boundary."""
+
+from __future__ import annotations
+
+import pytest
+
+from bullpen.registry.bootstrap import BootstrapInterval
+from bullpen.registry.promotion import decide_champion, decide_promotion, decide_rollback
+
+
+def _ci(lower: float, upper: float, n: int = 2000) -> BootstrapInterval:
+    return BootstrapInterval((lower + upper) / 2, lower, upper, 0.95, n, 2000)
+
+
+def test_promotion_needs_the_upper_bound_strictly_below_zero() -> None:
+    # upper == 0: the challenger may be exactly as good as the champion, not better.
+    at_zero = decide_promotion(_ci(-0.004, 0.0), [])
+    assert at_zero.promote is False and at_zero.stage == "bootstrap"
+    assert "CI upper bound >= 0" in at_zero.reason
+    assert decide_promotion(_ci(-0.004, -1e-12), []).promote is True
+
+
+def test_forcing_a_challenger_at_the_boundary_is_recorded_as_forced() -> None:
+    decision = decide_promotion(_ci(-0.004, 0.0), [], force=True)
+    assert decision.promote is True and decision.forced is True
+    assert decision.reason.startswith("forced although not better")
+
+
+def test_identical_version_beats_everything_else() -> None:
+    decision = decide_promotion(_ci(-0.02, -0.01), ["market_monotone: 1 game"], identical=True)
+    assert (decision.promote, decision.stage) == (False, "identical")
+
+
+@pytest.mark.parametrize(
+    ("n", "min_games", "judged"),
+    [(99, 100, False), (100, 100, True), (101, 100, True), (0, 0, True)],
+)
+def test_rollback_waits_for_exactly_min_games(n: int, min_games: int, judged: bool) -> None:
+    decision = decide_rollback(_ci(0.001, 0.01, n=n), min_games=min_games)
+    assert decision.promote is judged
+    assert decision.reason.endswith(": wait") is not judged
+
+
+def test_rollback_needs_the_lower_bound_strictly_above_zero() -> None:
+    at_zero = decide_rollback(_ci(0.0, 0.01))
+    assert at_zero.promote is False
+    assert at_zero.reason.startswith("champion not significantly worse")
+    assert decide_rollback(_ci(1e-12, 0.01)).promote is True
+
+
+def test_rollback_default_min_games_is_100() -> None:
+    assert decide_rollback(_ci(0.001, 0.01, n=99)).promote is False
+    assert decide_rollback(_ci(0.001, 0.01, n=100)).promote is True
+
+
+def test_champion_gain_must_exceed_min_improvement_exactly() -> None:
+    # gain 0.5 - 0.25 = 0.25 exactly (binary fractions): equal to the minimum is not enough.
+    assert decide_champion(0.25, 0.5, min_improvement=0.25).promote is False
+    assert decide_champion(0.25, 0.5, min_improvement=0.2499).promote is True
+    decision = decide_champion(0.25, 0.5)
+    assert decision.champion_log_loss == 0.5 and decision.challenger_log_loss == 0.25
