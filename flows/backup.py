@@ -1,5 +1,6 @@
-"""Back up bullpen to S3 (flow backup), restore a backup into new databases (flow restore) and
-prove that a backup restores (flow backup-verify)."""
+"""Back up bullpen to S3 (flow backup), restore a backup into new databases (flow restore),
+prove that a backup restores (flow backup-verify) and apply retention alone (flow
+backup-retention, for the identity that may delete: docs/backup.md)."""
 
 from __future__ import annotations
 
@@ -46,8 +47,13 @@ def upload_backup(target: s3.BackupTarget, created: snapshot.CreatedBackup) -> N
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=retry_s3)
-def apply_retention(target: s3.BackupTarget, policy: RetentionPolicy, uploaded: str) -> list[str]:
-    return s3.apply_retention(target, policy, datetime.now(UTC), uploaded)
+def apply_retention(
+    target: s3.BackupTarget,
+    key: archive.BackupKey,
+    policy: RetentionPolicy,
+    uploaded: str | None,
+) -> list[str]:
+    return s3.apply_retention(target, key, policy, datetime.now(UTC), uploaded)
 
 
 @task(
@@ -88,11 +94,18 @@ def backup(
     keep_daily: int = 7,
     keep_weekly: int = 4,
     keep_monthly: int = 12,
+    min_verified: int = RetentionPolicy.min_verified,
     upload_retry_delays: tuple[float, ...] = (10, 60, 300),
+    retention: bool = True,
 ) -> dict[str, Any]:
-    """Snapshot both databases, MLflow artifacts and config; upload; then apply retention."""
+    """Snapshot both databases, MLflow artifacts and config; upload; then apply retention.
+
+    Retention judges only backups whose manifest verifies with the key and never deletes the
+    one just made. `retention=False` where the worker may not delete (production: the
+    backup-retention flow runs with the retention role instead).
+    """
     settings = get_settings()
-    policy = RetentionPolicy(keep_hourly, keep_daily, keep_weekly, keep_monthly)
+    policy = RetentionPolicy(keep_hourly, keep_daily, keep_weekly, keep_monthly, min_verified)
     key, target = runtime.backup_key(settings), runtime.backup_target(settings)
     work = _work_dir("backup")
     try:
@@ -101,8 +114,9 @@ def backup(
             retries=len(upload_retry_delays), retry_delay_seconds=list(upload_retry_delays)
         )
         upload(target, created)
-        # Only after a successful upload; retention itself also re-checks that it is listed.
-        deleted = apply_retention(target, policy, created.id)
+        # Only after a successful upload; retention itself re-checks that it is listed and
+        # that its manifest verifies, and never deletes it.
+        deleted = apply_retention(target, key, policy, created.id) if retention else []
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
@@ -112,6 +126,22 @@ def backup(
         "database_bytes": created.database_bytes,
         "deleted": deleted,
     }
+
+
+@flow(name="backup-retention")
+def backup_retention(
+    keep_hourly: int = 24,
+    keep_daily: int = 7,
+    keep_weekly: int = 4,
+    keep_monthly: int = 12,
+    min_verified: int = RetentionPolicy.min_verified,
+) -> dict[str, Any]:
+    """Retention alone, for the identity allowed to delete (the workers' role is not): the same
+    rules as after a backup, with the newest verified backups always kept."""
+    settings = get_settings()
+    policy = RetentionPolicy(keep_hourly, keep_daily, keep_weekly, keep_monthly, min_verified)
+    key, target = runtime.backup_key(settings), runtime.backup_target(settings)
+    return {"deleted": apply_retention(target, key, policy, None)}
 
 
 @flow(name="restore")
@@ -156,7 +186,7 @@ def verify_backup(backup_id: str | None = None, load_models: bool = True) -> dic
     live ones, compare every table, load the aliased models, then drop the scratch copy."""
     settings = get_settings()
     key, source = runtime.backup_key(settings), runtime.backup_target(settings)
-    backup_id = backup_id or s3.latest_complete(source)
+    backup_id = backup_id or s3.latest_verified(source, key)
     live, tag = runtime.database_url(settings), uuid.uuid4().hex[:8]
     work = _work_dir("verify")
     targets = restoring.RestoreTargets(

@@ -21,6 +21,7 @@ import pytest
 
 from bullpen import runtime
 from bullpen.backup import archive, dump, local_s3, s3, snapshot
+from bullpen.backup import manifest as manifest_mod
 from bullpen.backup.errors import (
     AuthenticityError,
     BackupError,
@@ -140,7 +141,9 @@ def test_backup_drop_everything_restore_is_identical(
     p_before = _champion_probabilities(bullpen_url, loaded["BULLPEN_MLFLOW_TRACKING_URI"])
     target = runtime.backup_target()
 
-    assert good_backup["id"] in [b.id for b in s3.list_backups(target) if b.complete]
+    assert good_backup["id"] in [
+        b.id for b in s3.list_backups(target, runtime.backup_key()) if b.complete
+    ]
     assert good_backup["payload_bytes"] < good_backup["plain_bytes"] < good_backup["database_bytes"]
     raw_manifest = s3.download_manifest(target, good_backup["id"])
     manifest = json.loads(raw_manifest)
@@ -254,8 +257,6 @@ def test_restore_that_differs_from_the_manifest_is_rolled_back(
 ) -> None:
     """A manifest signed with the right key but recording other content (as a dump that lost
     rows would): the restored copy is compared, found different, and dropped again."""
-    from bullpen.backup import manifest as manifest_mod
-
     target = runtime.backup_target()
     backup_id, key = good_backup["id"], runtime.backup_key()
     manifest_key = target.key(backup_id, s3.MANIFEST)
@@ -326,7 +327,7 @@ def test_s3_down_during_upload_retries_then_fails_cleanly(
     second_s3["restart"]()
     assert [b for b in s3.list_backups(runtime.backup_target()) if b.complete] == []
     with pytest.raises(BackupUnavailableError):
-        s3.latest_complete(runtime.backup_target())
+        s3.latest_verified(runtime.backup_target(), runtime.backup_key())
 
 
 def test_upload_cut_before_the_manifest_is_never_listed_as_good(
@@ -360,7 +361,9 @@ def test_upload_cut_before_the_manifest_is_never_listed_as_good(
     with pytest.raises(BackupUnavailableError, match="never finished"):
         s3.download_manifest(target, created.id)
     with pytest.raises(BackupError, match="not complete"):
-        s3.apply_retention(target, RetentionPolicy(0, 0, 0, 0), datetime.now(UTC), created.id)
+        s3.apply_retention(
+            target, runtime.backup_key(), RetentionPolicy(0, 0, 0, 0), datetime.now(UTC), created.id
+        )
     assert [b.id for b in s3.list_backups(target)] == [created.id]  # retention deleted nothing
 
 
@@ -382,39 +385,158 @@ def test_large_payload_uploads_in_parts_and_downloads_intact(
     assert archive.sha256_file(fetched) == archive.sha256_file(payload)
 
 
-def test_retention_never_deletes_the_last_good_backup(
+def _signed_copy(
+    source: s3.BackupTarget, source_id: str, target: s3.BackupTarget, new_id: str, manifest: bool
+) -> None:
+    """A backup under another id, its manifest re-signed with the key (only a key holder can do
+    this; retention then treats it as verified, which is what these tests need)."""
+    target.client.copy_object(
+        Bucket=target.bucket,
+        Key=target.key(new_id, s3.PAYLOAD),
+        CopySource={"Bucket": source.bucket, "Key": source.key(source_id, s3.PAYLOAD)},
+    )
+    if manifest:
+        key = runtime.backup_key()
+        opened = manifest_mod.open_manifest(s3.download_manifest(source, source_id), key, source_id)
+        signed = manifest_mod.sign(opened.model_copy(update={"id": new_id}), key)
+        target.client.put_object(
+            Bucket=target.bucket, Key=target.key(new_id, s3.MANIFEST), Body=signed.to_bytes()
+        )
+
+
+def test_retention_never_deletes_the_last_good_backups(
     loaded: dict[str, Any], good_backup: dict[str, Any]
 ) -> None:
     source = runtime.backup_target()
     target = s3.BackupTarget(source.client, source.bucket, f"retention-{uuid.uuid4().hex[:6]}")
-    now = datetime.now(UTC)
+    key, now = runtime.backup_key(), datetime.now(UTC)
 
     def copy_backup(days_ago: float, complete: bool = True) -> str:
         backup_id = (
             f"{now - timedelta(days=days_ago):%Y%m%dT%H%M%SZ}-nightly-{secrets.token_hex(3)}"
         )
-        for name in (s3.PAYLOAD, s3.MANIFEST) if complete else (s3.PAYLOAD,):
-            target.client.copy_object(
-                Bucket=target.bucket,
-                Key=target.key(backup_id, name),
-                CopySource={"Bucket": source.bucket, "Key": source.key(good_backup["id"], name)},
-            )
+        _signed_copy(source, good_backup["id"], target, backup_id, manifest=complete)
         return backup_id
 
     old = [copy_backup(400), copy_backup(40), copy_backup(3)]
     abandoned = copy_backup(2, complete=False)
     newest = copy_backup(0.01)
+    assert [b.status for b in s3.list_backups(target, key)] == [
+        s3.VERIFIED,
+        s3.INCOMPLETE,
+        s3.VERIFIED,
+        s3.VERIFIED,
+        s3.VERIFIED,
+    ]
 
     with pytest.raises(BackupError, match="not complete"):
-        s3.apply_retention(target, RetentionPolicy(0, 0, 0, 0), now, abandoned)
+        s3.apply_retention(target, key, RetentionPolicy(0, 0, 0, 0), now, abandoned)
     assert len(s3.list_backups(target)) == 5
 
-    deleted = s3.apply_retention(target, RetentionPolicy(0, 0, 0, 0), now, newest)
+    # The backup "just made" is kept even when the policy would drop it.
+    policy = RetentionPolicy(0, 0, 0, 0, min_verified=2)
+    deleted = s3.apply_retention(target, key, policy, now, old[0])
 
-    assert sorted(deleted) == sorted([*old, abandoned])
-    assert [(b.id, b.complete) for b in s3.list_backups(target)] == [(newest, True)]
-    kept = s3.apply_retention(target, RetentionPolicy(0, 0, 0, 0), now, newest)
-    assert kept == []
+    assert sorted(deleted) == sorted([old[1], abandoned])
+    assert [b.id for b in s3.list_backups(target, key)] == [newest, old[2], old[0]]
+    deleted = s3.apply_retention(target, key, policy, now, newest)
+    assert deleted == [old[0]]
+    assert [(b.id, b.status) for b in s3.list_backups(target, key)] == [
+        (newest, s3.VERIFIED),
+        (old[2], s3.VERIFIED),
+    ]
+    # Never fewer than min_verified: with two left and two required, nothing more goes.
+    assert s3.apply_retention(target, key, policy, now, newest) == []
+    assert s3.apply_retention(target, key, RetentionPolicy(0, 0, 0, 0), now) == []
+    assert len(s3.list_backups(target, key)) == 2
+
+
+def test_forged_backups_delete_nothing_real_and_never_become_latest(
+    loaded: dict[str, Any], prefect_server: None, tmp_path: Path
+) -> None:
+    """The attack from issue 18: 24 forged, future-dated "complete" backups next to real ones
+    made `backup run` delete every real backup, and `verify --latest` chose a forged one."""
+    from collections import Counter
+
+    from typer.testing import CliRunner
+
+    from bullpen.cli import app
+
+    saved = _set_env({"BULLPEN_S3_PREFIX": f"attack-{uuid.uuid4().hex[:6]}"})
+    try:
+        settings = get_settings()
+        target, key, now = runtime.backup_target(), runtime.backup_key(), datetime.now(UTC)
+        real = []
+        for hours_ago in (2, 1):
+            created = snapshot.create_backup(
+                runtime.backup_sources(settings),
+                key,
+                tmp_path / f"real-{hours_ago}",
+                kind="nightly",
+                now=now - timedelta(hours=hours_ago),
+            )
+            s3.upload_backup(target, created.id, created.payload, created.manifest)
+            real.append(created.id)
+        real_manifest = manifest_mod.read_unverified(s3.download_manifest(target, real[-1]))
+        other_key = archive.BackupKey.parse(archive.generate_key())
+
+        def forge(when: datetime, flavour: int) -> str:
+            """Objects named like a real backup: the real payload, a manifest without the key."""
+            forged_id = f"{when:%Y%m%dT%H%M%SZ}-nightly-{secrets.token_hex(3)}"
+            body = real_manifest.model_copy(update={"id": forged_id})
+            if flavour == 0:  # the real manifest under a new id, its old MAC kept
+                raw = body.to_bytes()
+            elif flavour == 1:  # signed with another key, claiming the real key's id
+                raw = manifest_mod.sign(body, other_key).to_bytes()
+            else:  # signed with another key under that key's own id
+                payload = body.payload.model_copy(update={"key_id": other_key.key_id()})
+                raw = manifest_mod.sign(body.model_copy(update={"payload": payload}), other_key)
+                raw = raw.to_bytes()
+            target.client.copy_object(
+                Bucket=target.bucket,
+                Key=target.key(forged_id, s3.PAYLOAD),
+                CopySource={"Bucket": target.bucket, "Key": target.key(real[-1], s3.PAYLOAD)},
+            )
+            target.client.put_object(
+                Bucket=target.bucket, Key=target.key(forged_id, s3.MANIFEST), Body=raw
+            )
+            return forged_id
+
+        future = [forge(now + timedelta(hours=n + 1), n % 3) for n in range(24)]
+        # Dated in the past but newer than the real ones: only the HMAC can tell these apart.
+        recent = [forge(now - timedelta(minutes=30 - n), n) for n in range(3)]
+
+        statuses = Counter(b.status for b in s3.list_backups(target, key))
+        assert statuses == {s3.FUTURE: 24, s3.UNVERIFIED: 3, s3.VERIFIED: 2}
+        assert s3.latest_verified(target, key) == real[-1]
+
+        summary = runtime.load_flow("backup.py:backup")(kind="nightly")  # type: ignore[operator]
+
+        assert summary["deleted"] == []
+        listed = {b.id: b.status for b in s3.list_backups(target, key)}
+        assert set(listed) == {*real, summary["id"], *future, *recent}
+        assert [listed[i] for i in (*real, summary["id"])] == [s3.VERIFIED] * 3
+        assert s3.latest_verified(target, key) == summary["id"]
+        verified = runtime.load_flow("backup.py:verify_backup")(  # type: ignore[operator]
+            load_models=False
+        )
+        assert verified["backup_id"] == summary["id"]
+        shown = CliRunner().invoke(app, ["backup", "list"])
+        assert shown.exit_code == 0, shown.stderr
+        assert "(3 verified, 30 in all)" in shown.stdout
+        assert shown.stdout.count("FUTURE") == 24 and shown.stdout.count("UNVERIFIED") == 3
+        assert "failed its HMAC check" in shown.stdout and "another key" in shown.stdout
+
+        # Retention alone with no slots: the forged ones count for nothing, so the two newest
+        # real backups stay and only the oldest real one goes; the forged ones stay for review.
+        deleted = s3.apply_retention(
+            target, key, RetentionPolicy(0, 0, 0, 0, min_verified=2), datetime.now(UTC)
+        )
+        assert deleted == [real[0]]
+        left = {b.id for b in s3.list_backups(target, key)}
+        assert left == {real[1], summary["id"], *future, *recent}
+    finally:
+        _reset_env(saved)
 
 
 def test_runtime_takes_key_and_bucket_from_prefect_blocks(
@@ -491,7 +613,7 @@ def test_restore_with_switch_makes_the_checked_copy_live(
     loaded: dict[str, Any], good_backup: dict[str, Any], tmp_path: Path
 ) -> None:
     # The newest backup: retention keeps one per hour, so earlier ones of this hour are gone.
-    backup_id = s3.latest_complete(runtime.backup_target())
+    backup_id = s3.latest_verified(runtime.backup_target(), runtime.backup_key())
     bullpen_url = loaded["BULLPEN_DATABASE_URL"]
     uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
     artifact_root = get_settings().artifact_root

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -66,20 +67,32 @@ def _human(n: int) -> str:
 def list_backups(
     as_json: Annotated[bool, typer.Option("--json", help="Emit JSON instead of a table.")] = False,
 ) -> None:
-    """Backups in the bucket, newest first; INCOMPLETE ones never finished uploading."""
+    """Backups in the bucket, newest first, each manifest checked with the backup key.
+
+    Only `verified` backups count; UNVERIFIED (manifest fails its HMAC: forged or damaged),
+    FUTURE (dated later than now) and INCOMPLETE (upload never finished) ones are ignored.
+    """
     from bullpen import runtime
     from bullpen.backup import s3
+    from bullpen.backup.errors import BackupError
 
     with _clean_errors():
         target = runtime.backup_target()
-        listed = s3.list_backups(target)
+        try:
+            key = runtime.backup_key()
+        except BackupError as exc:  # listing still helps; say that nothing was verified
+            typer.echo(f"warning: {exc}; statuses are unchecked", err=True)
+            key = None
+        listed = s3.list_backups(target, key)
     if as_json:
         rows = [
             {
                 "id": b.id,
                 "kind": b.kind,
                 "created_at": b.created_at.isoformat(),
+                "status": b.status,
                 "complete": b.complete,
+                "problem": b.problem,
                 "payload_bytes": b.payload_bytes,
             }
             for b in listed
@@ -88,9 +101,13 @@ def list_backups(
         return
     typer.echo(f"s3://{target.bucket}/{target.prefix}")
     for b in listed:
-        status = "complete" if b.complete else "INCOMPLETE"
-        typer.echo(f"{b.id:<34} {b.kind:<8} {_human(b.payload_bytes):>9}  {status}")
-    typer.echo(f"({sum(b.complete for b in listed)} complete, {len(listed)} in all)")
+        status = b.status if b.complete else b.status.upper()
+        line = f"{b.id:<34} {b.kind:<8} {_human(b.payload_bytes):>9}  {status}"
+        typer.echo(f"{line}: {b.problem}" if b.problem else line)
+    typer.echo(
+        f"({sum(b.complete for b in listed)} {'verified' if key else 'unchecked'}, "
+        f"{len(listed)} in all)"
+    )
 
 
 @app.command()
@@ -139,8 +156,13 @@ def restore(
     switch: Annotated[
         bool, typer.Option(help="After the checks pass, make the restored copy the live one.")
     ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before --switch (for scripts).")
+    ] = False,
 ) -> None:
     """Verify a backup, restore it into new databases, compare every table; optionally switch."""
+    if switch and not yes:
+        _confirm_switch(backup_id)
     params = {
         "backup_id": backup_id,
         "target_url": _password_to_env(target_url),
@@ -150,6 +172,24 @@ def restore(
     }
     report = _run_flow("restore", **params)
     typer.echo(json.dumps(report, indent=2))
+
+
+def _confirm_switch(backup_id: str) -> None:
+    """--switch replaces the live databases: ask on a terminal; without one, demand --yes."""
+    if not sys.stdin.isatty():
+        typer.echo(
+            "error: --switch makes the restored copy the live database and needs confirmation: "
+            "no terminal to ask on, so pass --yes; nothing was restored",
+            err=True,
+        )
+        raise typer.Exit(2)
+    question = (
+        f"Restore backup {backup_id}, then make it the LIVE database (the live databases and "
+        "artifacts are renamed *_before_<time> and kept)?"
+    )
+    if not typer.confirm(question, default=False):
+        typer.echo("not confirmed: nothing was restored", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
