@@ -1,0 +1,444 @@
+"""Leak-free player features: starting pitchers, bullpens and lineups, from earlier dates only.
+
+The pattern is build.py's: games are featurised one date at a time from the state left by all
+earlier dates, and only then are that date's pitcher lines and plate appearances applied. So a
+game's features never depend on its own events, on another game of the same date (doubleheaders
+included) or on anything later.
+
+Rates are per batter faced (per plate appearance for hitters) and are shrunk toward a league mean
+that is itself rolled forward from earlier dates: rate = (sum + prior_n * league) / (n + prior_n).
+Recent form is weighted exponentially by batters faced, so a pitcher's last ~10 starts dominate
+and his career before that still counts a little (which matters in April).
+
+- K-BB%: (strikeouts - walks incl. intentional) / batters faced.
+- FIP here is per batter faced: (13 HR + 3 (BB + HBP) - 2 K) / BF, without the league constant
+  (a constant cancels in comparisons; multiply by ~38 BF per 9 innings for an ERA-like scale).
+- ER: earned runs per batter faced (runs allowed where the file has no earned runs).
+- wOBA-like: linear weights per plate appearance (BB .69, HBP .72, 1B .88, 2B 1.25, 3B 1.58,
+  HR 2.03; outs, strikeouts, reached-on-error and fielder's choices 0); intentional walks and
+  catcher's interference are left out of both sides of the ratio, as wOBA does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+OPEN, GAME = "open", "game"
+
+PITCHER_SCALE_BF = 250.0  # a batter faced weighs 1/e after this many more BF (~10 starts)
+LEAGUE_SCALE_BF = 90_000.0  # about half a season of batters faced
+BATTER_SCALE_PA = 250.0
+LEAGUE_SCALE_STARTS = 1_500.0
+SP_PRIOR_BF = {"kbb": 150.0, "fip": 300.0, "er": 500.0}
+BP_PRIOR_BF = {"kbb": 150.0, "fip": 300.0}
+TEAM_PRIOR_PA = 300.0  # pseudo plate appearances of league average in a team's lineup rate
+BATTER_PRIOR_PA = 200.0
+DEPTH_PRIOR_STARTS = 3.0
+DEPTH_STARTS = 10  # depth is the mean outs over the last this many starts
+LINEUP_GAMES = 20  # team batting window, in team-games
+BULLPEN_DAYS = 30
+MAX_REST_DAYS = 30  # rest is capped here; a pitcher never seen before gets this value
+
+# Fallbacks before any league data exists (the first date of the data); MLB 2009-2021 levels.
+FALLBACK = {"kbb": 0.11, "fip": 0.23, "er": 0.105, "woba": 0.315, "outs": 16.5, "ppbf": 3.85}
+
+WOBA_WEIGHTS = {"BB": 0.69, "HBP": 0.72, "1B": 0.88, "2B": 1.25, "3B": 1.58, "HR": 2.03}
+NOT_IN_WOBA = ("IBB", "CI")
+
+_SIDES = ("home", "away")
+_SP_OPEN = ("sp_known", "sp_kbb", "sp_fip", "sp_er", "sp_bf", "sp_starts", "sp_rest", "sp_depth")
+_BP_OPEN = ("bp_kbb", "bp_fip", "bp_pitches_1d", "bp_pitches_3d")
+_TEAM_OPEN = ("lu_woba",)
+_PER_SIDE_GAME = ("lineup_woba", "act_sp_kbb", "act_sp_fip", "sp_scratch")
+_DIFF_OPEN = ("sp_kbb", "sp_fip", "sp_er", "bp_kbb", "bp_fip", "bp_pitches_3d", "lu_woba")
+_DIFF_GAME = ("lineup_woba", "act_sp_kbb", "act_sp_fip")
+
+PLAYER_FEATURES: dict[str, str] = {
+    **{f"{s}_{n}": OPEN for s in _SIDES for n in (*_SP_OPEN, *_BP_OPEN, *_TEAM_OPEN)},
+    **{f"{n}_diff": OPEN for n in _DIFF_OPEN},
+    **{f"{s}_{n}": GAME for s in _SIDES for n in _PER_SIDE_GAME},
+    **{f"{n}_diff": GAME for n in _DIFF_GAME},
+}
+OPEN_PLAYER_FEATURES = tuple(k for k, v in PLAYER_FEATURES.items() if v == OPEN)
+GAME_PLAYER_FEATURES = tuple(k for k, v in PLAYER_FEATURES.items() if v == GAME)
+
+# Pitcher line slots: strikeouts, walks, hit batters, home runs, earned runs, batters faced.
+_K, _BB, _HBP, _HR, _ER, _BF = range(6)
+
+
+def _day_numbers(values: Iterable[object]) -> np.ndarray:
+    return pd.to_datetime(pd.Series(list(values))).to_numpy("datetime64[D]").astype(np.int64)
+
+
+def _kbb(s: list[float]) -> float:
+    return s[_K] - s[_BB]
+
+
+def _fip(s: list[float]) -> float:
+    return 13.0 * s[_HR] + 3.0 * (s[_BB] + s[_HBP]) - 2.0 * s[_K]
+
+
+def _shrunk(total: float, n: float, league: float, prior: float) -> float:
+    return (total + prior * league) / (n + prior)
+
+
+class _League:
+    """Exponentially decayed league totals, advanced once per date with that date's lines."""
+
+    def __init__(self) -> None:
+        self.all = [0.0] * 6  # every pitcher line
+        self.relief = [0.0] * 6
+        self.woba = [0.0, 0.0]  # weight sum, plate appearances
+        self.outs = [0.0, 0.0]  # starters' outs, starts
+        self.pitches = [0.0, 0.0]  # pitches, batters faced (lines with a pitch count)
+
+    def rate(self, kind: str, relief: bool = False) -> float:
+        s = self.relief if relief else self.all
+        if s[_BF] <= 0:
+            return FALLBACK[kind]
+        if kind == "kbb":
+            return _kbb(s) / s[_BF]
+        if kind == "fip":
+            return _fip(s) / s[_BF]
+        return s[_ER] / s[_BF]
+
+    def woba_rate(self) -> float:
+        return self.woba[0] / self.woba[1] if self.woba[1] > 0 else FALLBACK["woba"]
+
+    def outs_per_start(self) -> float:
+        return self.outs[0] / self.outs[1] if self.outs[1] > 0 else FALLBACK["outs"]
+
+    def pitches_per_bf(self) -> float:
+        return self.pitches[0] / self.pitches[1] if self.pitches[1] > 0 else FALLBACK["ppbf"]
+
+
+def _decay_add(state: list[float], line: Iterable[float], scale: float, size: float) -> None:
+    factor = math.exp(-size / scale)
+    for i, x in enumerate(line):
+        state[i] = state[i] * factor + x
+
+
+class _Pitcher:
+    __slots__ = ("depth", "last_day", "season", "starts", "sums")
+
+    def __init__(self) -> None:
+        self.sums = [0.0] * 6
+        self.last_day: int | None = None
+        self.season = -1
+        self.starts = 0  # starts this season
+        self.depth: deque[float] = deque(maxlen=DEPTH_STARTS)
+
+
+def _starter_values(
+    known: bool, p: _Pitcher | None, league: _League, day: int, season: int
+) -> list[float]:
+    """sp_known, sp_kbb, sp_fip, sp_er, sp_bf, sp_starts, sp_rest, sp_depth.
+
+    sp_known says the starter is identified; one without earlier lines (a debut) has sp_bf 0,
+    league rates and the rest cap.
+    """
+    lg_kbb, lg_fip, lg_er = league.rate("kbb"), league.rate("fip"), league.rate("er")
+    lg_outs = league.outs_per_start()
+    if p is None:
+        return [float(known), lg_kbb, lg_fip, lg_er, 0.0, 0.0, float(MAX_REST_DAYS), lg_outs]
+    s, bf = p.sums, p.sums[_BF]
+    rest = MAX_REST_DAYS if p.last_day is None else min(day - p.last_day, MAX_REST_DAYS)
+    return [
+        1.0,
+        _shrunk(_kbb(s), bf, lg_kbb, SP_PRIOR_BF["kbb"]),
+        _shrunk(_fip(s), bf, lg_fip, SP_PRIOR_BF["fip"]),
+        _shrunk(s[_ER], bf, lg_er, SP_PRIOR_BF["er"]),
+        bf,
+        float(p.starts if p.season == season else 0),
+        float(rest),
+        _shrunk(sum(p.depth), len(p.depth), lg_outs, DEPTH_PRIOR_STARTS),
+    ]
+
+
+class _Bullpen:
+    """A team's relievers, one entry per date: (day, K, BB, HBP, HR, ER, BF, pitches)."""
+
+    __slots__ = ("days",)
+
+    def __init__(self) -> None:
+        self.days: deque[tuple[int, list[float], float]] = deque()
+
+    def values(self, league: _League, day: int) -> list[float]:
+        while self.days and self.days[0][0] < day - BULLPEN_DAYS:
+            self.days.popleft()
+        sums = [0.0] * 6
+        pitches_1d = pitches_3d = 0.0
+        for d, line, pitches in self.days:
+            for i in range(6):
+                sums[i] += line[i]
+            if d >= day - 3:
+                pitches_3d += pitches
+                if d == day - 1:
+                    pitches_1d += pitches
+        bf = sums[_BF]
+        return [
+            _shrunk(_kbb(sums), bf, league.rate("kbb", True), BP_PRIOR_BF["kbb"]),
+            _shrunk(_fip(sums), bf, league.rate("fip", True), BP_PRIOR_BF["fip"]),
+            pitches_1d,
+            pitches_3d,
+        ]
+
+
+def _game_keys(pitcher_games: pd.DataFrame) -> dict[tuple[int, str, int], str]:
+    """(day, home team, game number) -> Retrosheet game key, from the home side's pitcher lines."""
+    home = pitcher_games.loc[pitcher_games["side"] == 1, ["game_key", "game_date", "team"]]
+    home = home.drop_duplicates("game_key")
+    days = _day_numbers(home["game_date"])
+    numbers = home["game_key"].str[-1].astype(int)
+    index = zip(days.tolist(), home["team"], numbers.tolist(), strict=True)
+    return dict(zip(index, home["game_key"], strict=True))
+
+
+def _batting_lines(
+    plate_appearances: pd.DataFrame, pitcher_games: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per game and batter, per game and batting team): day, wOBA weight sum, plate appearances."""
+    pa = plate_appearances[["game_key", "game_date", "batting_side", "batter", "outcome"]]
+    pa = pa[~pa["outcome"].isin(NOT_IN_WOBA)]
+    weights = pa["outcome"].map(WOBA_WEIGHTS).fillna(0.0).to_numpy(float)
+    pa = pa.assign(w=weights, n=1.0)
+    per_batter = pa.groupby(["game_key", "batter"], sort=False).agg(
+        game_date=("game_date", "first"), w=("w", "sum"), n=("n", "sum")
+    )
+    per_team = pa.groupby(["game_key", "batting_side"], sort=False).agg(
+        game_date=("game_date", "first"), w=("w", "sum"), n=("n", "sum")
+    )
+    teams = pitcher_games.drop_duplicates(["game_key", "side"]).set_index(["game_key", "side"])
+    per_team["team"] = teams["team"].reindex(per_team.index).to_numpy()
+    per_batter = per_batter.reset_index()
+    per_team = per_team.reset_index().dropna(subset=["team"])
+    per_batter["day"] = _day_numbers(per_batter["game_date"])
+    per_team["day"] = _day_numbers(per_team["game_date"])
+    return per_batter, per_team
+
+
+def _lineup_players(lineups: pd.DataFrame) -> dict[tuple[str, int], list[str]]:
+    out: dict[tuple[str, int], list[str]] = {}
+    for key, side, player in lineups[["game_key", "side", "player"]].itertuples(
+        index=False, name=None
+    ):
+        out.setdefault((key, int(side)), []).append(player)
+    return out
+
+
+def _id(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def build_player_features(
+    games: pd.DataFrame,
+    pitcher_games: pd.DataFrame,
+    plate_appearances: pd.DataFrame,
+    lineups: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per game (indexed like `games`), one column per PLAYER_FEATURES key.
+
+    `games` needs game_date, season, home_team, away_team, game_number, home_listed_starter,
+    away_listed_starter (Retrosheet ids or None, see bullpen.players.linking), home_starter_id and
+    away_starter_id (who started; game-time columns only). The event frames are those of
+    bullpen.collect.retrosheet_events.to_frames (or the db.events loaders). Every value for a game
+    on date d comes from events of dates before d only.
+    """
+    league = _League()
+    pitchers: dict[str, _Pitcher] = {}
+    bullpens: dict[str, _Bullpen] = {}
+    team_batting: dict[str, deque[tuple[float, float]]] = {}
+    batters: dict[str, list[float]] = {}
+
+    # Pitcher lines as plain lists, sorted by date then game (the order within a date only
+    # matters for a pitcher who pitches twice that day, and then it is the game order).
+    pg = pitcher_games.sort_values(["game_date", "game_key", "appearance_order"], kind="stable")
+    er = pg["earned_runs"].astype(float).fillna(pg["runs_allowed"].astype(float))
+    pg_pitches = pg["pitches"].astype(float)
+    pg_rows = list(
+        zip(
+            _day_numbers(pg["game_date"]).tolist(),
+            pg["season"].astype(int).tolist(),
+            pg["pitcher"].tolist(),
+            pg["team"].tolist(),
+            pg["is_starter"].astype(bool).tolist(),
+            pg["outs_recorded"].astype(float).tolist(),
+            pg_pitches.where(pg_pitches.notna(), -1.0).tolist(),
+            pg["strikeouts"].astype(float).tolist(),
+            pg["walks"].astype(float).tolist(),
+            pg["hbp"].astype(float).tolist(),
+            pg["home_runs"].astype(float).tolist(),
+            er.tolist(),
+            pg["batters_faced"].astype(float).tolist(),
+            strict=True,
+        )
+    )
+    per_batter, per_team = _batting_lines(plate_appearances, pitcher_games)
+    per_batter = per_batter.sort_values(["day", "game_key"], kind="stable")
+    per_team = per_team.sort_values(["day", "game_key"], kind="stable")
+    bat_rows = list(
+        zip(
+            per_batter["day"].tolist(),
+            per_batter["batter"].tolist(),
+            per_batter["w"].tolist(),
+            per_batter["n"].tolist(),
+            strict=True,
+        )
+    )
+    team_rows = list(
+        zip(
+            per_team["day"].tolist(),
+            per_team["team"].tolist(),
+            per_team["w"].tolist(),
+            per_team["n"].tolist(),
+            strict=True,
+        )
+    )
+    keys = _game_keys(pitcher_games)
+    lineup_of = _lineup_players(lineups)
+
+    game_days = _day_numbers(games["game_date"])
+    order = np.argsort(game_days, kind="stable")
+    cols = ["season", "home_team", "away_team", "game_number"]
+    cols += ["home_listed_starter", "away_listed_starter", "home_starter_id", "away_starter_id"]
+    values = games[cols].to_numpy(object)
+    n_games = len(games)
+    names = list(PLAYER_FEATURES)
+    col = {name: i for i, name in enumerate(names)}
+    out = np.full((n_games, len(names)), np.nan)
+
+    def batter_rate(player: str, lg_woba: float) -> float:
+        s = batters.get(player)
+        if s is None:
+            return lg_woba
+        return _shrunk(s[0], s[1], lg_woba, BATTER_PRIOR_PA)
+
+    def featurise(row: int, day: int) -> None:
+        season, home, away, number, home_listed, away_listed, home_actual, away_actual = values[row]
+        season = int(season)
+        lg_woba = league.woba_rate()
+        key = keys.get((day, home, int(number) if number == number else 0))
+        for side_name, side, team, listed, actual in (
+            ("home", 1, home, _id(home_listed), _id(home_actual)),
+            ("away", 0, away, _id(away_listed), _id(away_actual)),
+        ):
+            sp = _starter_values(
+                bool(listed), pitchers.get(listed) if listed else None, league, day, season
+            )
+            for name, v in zip(_SP_OPEN, sp, strict=True):
+                out[row, col[f"{side_name}_{name}"]] = v
+            bullpen = bullpens.get(team)
+            bp = (
+                bullpen.values(league, day)
+                if bullpen is not None
+                else [league.rate("kbb", True), league.rate("fip", True), 0.0, 0.0]
+            )
+            for name, v in zip(_BP_OPEN, bp, strict=True):
+                out[row, col[f"{side_name}_{name}"]] = v
+            recent = team_batting.get(team)
+            w = sum(x for x, _ in recent) if recent else 0.0
+            n = sum(y for _, y in recent) if recent else 0.0
+            out[row, col[f"{side_name}_lu_woba"]] = _shrunk(w, n, lg_woba, TEAM_PRIOR_PA)
+            # Game time: today's lineup and who actually started.
+            players = lineup_of.get((key, side)) if key is not None else None
+            out[row, col[f"{side_name}_lineup_woba"]] = (
+                sum(batter_rate(p, lg_woba) for p in players) / len(players) if players else np.nan
+            )
+            act = _starter_values(
+                bool(actual), pitchers.get(actual) if actual else None, league, day, season
+            )
+            out[row, col[f"{side_name}_act_sp_kbb"]] = act[1] if actual else np.nan
+            out[row, col[f"{side_name}_act_sp_fip"]] = act[2] if actual else np.nan
+            out[row, col[f"{side_name}_sp_scratch"]] = (
+                float(listed != actual) if listed and actual else 0.0
+            )
+
+    def apply_pitcher_lines(rows: list[tuple]) -> None:
+        day_all = [0.0] * 6
+        day_relief = [0.0] * 6
+        day_outs = [0.0, 0.0]
+        day_pitches = [0.0, 0.0]
+        relief_by_team: dict[str, list[float]] = {}  # K, BB, HBP, HR, ER, BF, pitches
+        ppbf = league.pitches_per_bf()
+        for day, season, pitcher, team, starter, outs, pitches, k, bb, hbp, hr, er_, bf in rows:
+            line = (k, bb, hbp, hr, er_, bf)
+            p = pitchers.get(pitcher)
+            if p is None:
+                p = pitchers[pitcher] = _Pitcher()
+            if bf > 0:
+                _decay_add(p.sums, line, PITCHER_SCALE_BF, bf)
+            p.last_day = day
+            if p.season != season:
+                p.season, p.starts = season, 0
+            for i in range(6):
+                day_all[i] += line[i]
+            if pitches >= 0:
+                day_pitches[0] += pitches
+                day_pitches[1] += bf
+            if starter:
+                p.starts += 1
+                p.depth.append(outs)
+                day_outs[0] += outs
+                day_outs[1] += 1.0
+            else:
+                for i in range(6):
+                    day_relief[i] += line[i]
+                sums = relief_by_team.setdefault(team, [0.0] * 7)
+                for i in range(6):
+                    sums[i] += line[i]
+                # A line without a pitch count counts its batters at the league's pitches per BF.
+                sums[6] += pitches if pitches >= 0 else bf * ppbf
+        for team, sums in relief_by_team.items():
+            bullpens.setdefault(team, _Bullpen()).days.append((rows[0][0], sums[:6], sums[6]))
+        _decay_add(league.all, day_all, LEAGUE_SCALE_BF, day_all[_BF])
+        _decay_add(league.relief, day_relief, LEAGUE_SCALE_BF / 3, day_relief[_BF])
+        _decay_add(league.outs, day_outs, LEAGUE_SCALE_STARTS, day_outs[1])
+        _decay_add(league.pitches, day_pitches, LEAGUE_SCALE_BF, day_pitches[1])
+
+    def apply_batting(b_rows: list[tuple], t_rows: list[tuple]) -> None:
+        day_w = day_n = 0.0
+        for _, batter, w, n in b_rows:
+            s = batters.get(batter)
+            if s is None:
+                s = batters[batter] = [0.0, 0.0]
+            _decay_add(s, (w, n), BATTER_SCALE_PA, n)
+            day_w += w
+            day_n += n
+        for _, team, w, n in t_rows:
+            team_batting.setdefault(team, deque(maxlen=LINEUP_GAMES)).append((w, n))
+        _decay_add(league.woba, (day_w, day_n), LEAGUE_SCALE_BF, day_n)
+
+    all_days = sorted(
+        set(game_days.tolist())
+        | {r[0] for r in pg_rows}
+        | {r[0] for r in bat_rows}
+        | {r[0] for r in team_rows}
+    )
+    gi = pi = bi = ti = 0
+    for day in all_days:
+        # 1. Every game of this date from the state of earlier dates ...
+        while gi < n_games and game_days[order[gi]] == day:
+            featurise(int(order[gi]), day)
+            gi += 1
+        # 2. ... and only then this date's events.
+        start = pi
+        while pi < len(pg_rows) and pg_rows[pi][0] == day:
+            pi += 1
+        if pi > start:
+            apply_pitcher_lines(pg_rows[start:pi])
+        b_start, t_start = bi, ti
+        while bi < len(bat_rows) and bat_rows[bi][0] == day:
+            bi += 1
+        while ti < len(team_rows) and team_rows[ti][0] == day:
+            ti += 1
+        apply_batting(bat_rows[b_start:bi], team_rows[t_start:ti])
+
+    frame = pd.DataFrame(out, columns=names, index=games.index)
+    for name in _DIFF_OPEN + _DIFF_GAME:
+        frame[f"{name}_diff"] = frame[f"home_{name}"] - frame[f"away_{name}"]
+    return frame[names]
