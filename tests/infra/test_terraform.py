@@ -247,7 +247,13 @@ def test_bucket_retention_matches_retention_policy() -> None:
     bucket = parse_dir(TERRAFORM / "modules" / "s3_backup_bucket")
     locals_ = {k: v for item in bucket["locals"] for k, v in item.items()}
     assert locals_["retention"] == _retention_defaults()
-    assert _retention_defaults() == {"hourly": 24, "daily": 7, "weekly": 4, "monthly": 12}
+    assert _retention_defaults() == {
+        "hourly": 24,
+        "daily": 7,
+        "weekly": 4,
+        "monthly": 12,
+        "min_verified": 3,
+    }
 
 
 def test_bucket_lifecycle_targets_backup_prefix_and_never_expires_current_backups() -> None:
@@ -267,8 +273,82 @@ def test_bucket_lifecycle_targets_backup_prefix_and_never_expires_current_backup
         "aws_s3_bucket_public_access_block",
         "aws_s3_bucket_server_side_encryption_configuration",
         "aws_s3_bucket_policy",
+        "aws_s3_bucket_object_lock_configuration",
     ):
         assert name in declared, f"backup bucket lacks {name}"
+
+
+def _statements(blocks: dict[str, list[dict[str, Any]]], document: str) -> list[dict[str, Any]]:
+    """The statements of `data "aws_iam_policy_document" "<document>"`, actions unquoted."""
+    for item in blocks.get("data", []):
+        for kind, by_name in item.items():
+            for name, body in by_name.items():
+                if (_unquote(kind), _unquote(name)) == ("aws_iam_policy_document", document):
+                    return [
+                        {**st, "actions": [_unquote(a) for a in st.get("actions", [])]}
+                        for st in body["statement"]
+                    ]
+    raise AssertionError(f"no policy document {document}")
+
+
+def _actions(statements: list[dict[str, Any]], effect: str = "Allow") -> set[str]:
+    return {
+        action
+        for statement in statements
+        if _unquote(statement.get("effect", "Allow")) == effect
+        for action in statement.get("actions", [])
+    }
+
+
+def test_backup_bucket_has_governance_object_lock_with_a_variable_window() -> None:
+    bucket = parse_dir(TERRAFORM / "modules" / "s3_backup_bucket")
+    lock = resources(bucket)["aws_s3_bucket_object_lock_configuration"]["this"]
+    retention = lock["rule"][0]["default_retention"][0]
+    assert _unquote(retention["mode"]) == "GOVERNANCE"
+    assert retention["days"] == "${var.object_lock_retention_days}"
+    assert "aws_s3_bucket_versioning.this" in str(lock["depends_on"])
+    variable = named(bucket, "variable")["object_lock_retention_days"]
+    assert _unquote(variable["type"]) in ("number", "${number}") and 1 <= variable["default"] <= 365
+    # The lifecycle cannot remove a locked version: the terraform precondition says so early.
+    assert "max(var.noncurrent_version_expiration_days, var.object_lock_retention_days)" in str(
+        lock["lifecycle"]
+    )
+    for path in ENV_DIRS:
+        call = named(parse_dir(path), "module")["backup_bucket"]
+        assert call["object_lock_retention_days"] == "${var.backup_object_lock_days}"
+
+
+def test_only_the_retention_role_may_delete_backups() -> None:
+    bucket = parse_dir(TERRAFORM / "modules" / "s3_backup_bucket")
+    workers = parse_dir(TERRAFORM / "modules" / "worker_hosts")
+
+    worker_actions = _actions(_statements(workers, "backups"))
+    assert "s3:PutObject" in worker_actions and "s3:GetObject" in worker_actions
+    assert not {a for a in worker_actions if "Delete" in a or "Bypass" in a}, worker_actions
+    assert not any(a.startswith("sts:") for a in worker_actions)
+
+    retention_actions = _actions(_statements(bucket, "retention"))
+    assert "s3:DeleteObject" in retention_actions and "s3:GetObject" in retention_actions
+    assert not retention_actions & {
+        "s3:PutObject",
+        "s3:DeleteObjectVersion",
+        "s3:BypassGovernanceRetention",
+        "s3:PutObjectRetention",
+    }, retention_actions
+    assert "aws_iam_role" in resources(bucket) and "retention" in resources(bucket)["aws_iam_role"]
+
+    policy = _statements(bucket, "bucket")
+    deny_delete = next(s for s in policy if "s3:DeleteObject" in s.get("actions", []))
+    assert _unquote(deny_delete["effect"]) == "Deny"
+    condition = deny_delete["condition"][0]
+    assert _unquote(condition["test"]) == "ArnNotEquals"
+    assert _unquote(condition["variable"]) == "aws:PrincipalArn"
+    assert condition["values"] == ["${aws_iam_role.retention.arn}"]
+    assert {"s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"} <= _actions(policy, "Deny")
+    for path in ENV_DIRS:
+        assert (
+            "retention_trusted_principal_arns" in named(parse_dir(path), "module")["backup_bucket"]
+        )
 
 
 def test_worker_iam_is_limited_to_the_backup_bucket() -> None:

@@ -3,6 +3,11 @@ output "backup_bucket_name" {
   value       = module.backup_bucket.bucket_name
 }
 
+output "backup_retention_role_arn" {
+  description = "Role that runs backup retention (flow backup-retention); the workers cannot delete backups."
+  value       = module.backup_bucket.retention_role_arn
+}
+
 output "postgres_primary_private_ip" {
   description = "Private address of the PostgreSQL primary (BULLPEN_DB host for the workers)."
   value       = module.postgres_primary.private_ip

@@ -79,9 +79,16 @@ module "network" {
 module "backup_bucket" {
   source = "../../modules/s3_backup_bucket"
 
-  bucket_name            = var.backup_bucket_name
-  kms_key_arn            = aws_kms_key.this.arn
-  access_log_bucket_name = var.access_log_bucket_name
+  bucket_name                = var.backup_bucket_name
+  kms_key_arn                = aws_kms_key.this.arn
+  access_log_bucket_name     = var.access_log_bucket_name
+  object_lock_retention_days = var.backup_object_lock_days
+  # Default: principals of this account that an administrator allows to assume the role (the
+  # workers' role may not: it has no sts:AssumeRole).
+  retention_trusted_principal_arns = coalescelist(
+    var.backup_retention_principal_arns,
+    ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"],
+  )
 }
 
 module "workers" {

@@ -73,3 +73,15 @@ variable "key_name" {
   type        = string
   default     = null
 }
+
+variable "backup_object_lock_days" {
+  description = "Days each backup object version is locked against deletion (S3 Object Lock, governance mode)."
+  type        = number
+  default     = 14
+}
+
+variable "backup_retention_principal_arns" {
+  description = "Principals allowed to assume the backup retention role (the only deleter). Empty: this account's principals that IAM allows to assume it."
+  type        = list(string)
+  default     = []
+}

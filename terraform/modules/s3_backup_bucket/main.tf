@@ -1,19 +1,26 @@
 # The S3 bucket for bullpen's database backups.
 #
-# Which backups to keep (24 hourly, 7 daily, 4 weekly, 12 monthly, never the newest good one)
-# is decided by the backup flow itself (src/bullpen/backup/retention.py): S3 lifecycle rules
-# cannot express "one per hour/day/week/month". The bucket covers what the flow cannot:
-# versions the retention step deleted stay recoverable for a while, interrupted multipart
-# uploads are aborted, and the older keepers move to cheaper storage classes. No rule expires
-# current backups, so a stalled backup schedule can never empty the bucket.
+# Which backups to keep (24 hourly, 7 daily, 4 weekly, 12 monthly, never fewer than the 3 newest
+# verified ones) is decided by bullpen's retention step (src/bullpen/backup/retention.py): S3
+# lifecycle rules cannot express "one per hour/day/week/month". The bucket covers what the code
+# cannot:
+# - Object Lock (governance mode): every object version is locked for object_lock_retention_days.
+#   A delete (by the retention role, or by anyone who stole credentials) only adds a delete
+#   marker; the locked version stays recoverable until the lock and the lifecycle expire it.
+# - Only the retention role may delete (the bucket policy denies everyone else), and nobody may
+#   delete object versions or bypass governance retention without first changing that policy.
+#   The workers that write backups cannot delete them at all.
+# - Interrupted multipart uploads are aborted, and the older keepers move to cheaper storage
+#   classes. No rule expires current backups, so a stalled schedule can never empty the bucket.
 
 locals {
   # Mirrors RetentionPolicy's defaults; tests/infra/test_terraform.py checks they agree.
   retention = {
-    hourly  = 24
-    daily   = 7
-    weekly  = 4
-    monthly = 12
+    hourly       = 24
+    daily        = 7
+    weekly       = 4
+    monthly      = 12
+    min_verified = 3
   }
 }
 
@@ -50,6 +57,30 @@ resource "aws_s3_bucket_versioning" "this" {
 
   versioning_configuration {
     status = "Enabled"
+  }
+}
+
+# Enables Object Lock on new and existing (versioned) buckets alike; it cannot be turned off.
+# Governance, not compliance: an administrator can still remove a version early, but only
+# with s3:BypassGovernanceRetention, which the bucket policy below denies until it is changed.
+resource "aws_s3_bucket_object_lock_configuration" "this" {
+  bucket = aws_s3_bucket.this.id
+
+  rule {
+    default_retention {
+      mode = "GOVERNANCE"
+      days = var.object_lock_retention_days
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.this]
+
+  lifecycle {
+    precondition {
+      # Functions only (no >=): the same as noncurrent_version_expiration_days >= the lock.
+      condition     = contains([var.noncurrent_version_expiration_days], max(var.noncurrent_version_expiration_days, var.object_lock_retention_days))
+      error_message = "noncurrent_version_expiration_days must be at least object_lock_retention_days: a version cannot expire while it is locked."
+    }
   }
 }
 
@@ -120,7 +151,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
-data "aws_iam_policy_document" "tls_only" {
+data "aws_iam_policy_document" "bucket" {
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"
@@ -141,11 +172,105 @@ data "aws_iam_policy_document" "tls_only" {
       values   = ["false"]
     }
   }
+
+  # Retention is the only deleter: a worker (or its stolen credentials) cannot delete a backup
+  # even if someone later grants it s3:DeleteObject.
+  statement {
+    sid       = "OnlyTheRetentionRoleDeletes"
+    effect    = "Deny"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.retention.arn]
+    }
+  }
+
+  # Versions go only by lifecycle after their lock ends; removing one earlier, or shortening a
+  # lock, takes a change of this policy first (recorded in CloudTrail).
+  statement {
+    sid = "NoVersionDeletesOrLockBypass"
+    actions = [
+      "s3:DeleteObjectVersion",
+      "s3:BypassGovernanceRetention",
+      "s3:PutObjectRetention",
+      "s3:PutObjectLegalHold",
+    ]
+    effect    = "Deny"
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
 }
 
 resource "aws_s3_bucket_policy" "this" {
   bucket = aws_s3_bucket.this.id
-  policy = data.aws_iam_policy_document.tls_only.json
+  policy = data.aws_iam_policy_document.bucket.json
 
   depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+# The retention role: lists the backups, reads their manifests (to verify them with the backup
+# key, which the retention run holds) and deletes what retention drops. It cannot write, so it
+# cannot forge a backup, and it cannot delete versions, so its deletes are only delete markers.
+data "aws_iam_policy_document" "retention_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = var.retention_trusted_principal_arns
+    }
+  }
+}
+
+data "aws_iam_policy_document" "retention" {
+  statement {
+    sid       = "ListBackups"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.this.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.backup_prefix, "${var.backup_prefix}*"]
+    }
+  }
+
+  statement {
+    sid       = "VerifyAndDeleteBackups"
+    actions   = ["s3:GetObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.this.arn}/${var.backup_prefix}*"]
+  }
+
+  statement {
+    sid       = "ReadManifestsEncryptedWithTheKey"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role" "retention" {
+  name                 = "${var.bucket_name}-retention"
+  description          = "bullpen backup retention: the only principal that may delete backups from ${var.bucket_name}"
+  assume_role_policy   = data.aws_iam_policy_document.retention_assume.json
+  max_session_duration = 3600
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "retention" {
+  name   = "bullpen-backup-retention"
+  role   = aws_iam_role.retention.id
+  policy = data.aws_iam_policy_document.retention.json
 }

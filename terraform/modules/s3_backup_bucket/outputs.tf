@@ -14,6 +14,16 @@ output "backup_prefix" {
 }
 
 output "retention" {
-  description = "Retention counts the backup flow applies (hourly, daily, weekly, monthly)."
+  description = "Retention counts bullpen applies (hourly, daily, weekly, monthly, and the minimum of verified backups always kept)."
   value       = local.retention
+}
+
+output "retention_role_arn" {
+  description = "ARN of the retention role, the only principal allowed to delete backups (run the backup-retention flow with it)."
+  value       = aws_iam_role.retention.arn
+}
+
+output "object_lock_retention_days" {
+  description = "Days each backup object version is locked (Object Lock, governance mode)."
+  value       = var.object_lock_retention_days
 }

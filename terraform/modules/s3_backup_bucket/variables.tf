@@ -48,8 +48,29 @@ variable "access_log_bucket_name" {
   type        = string
 }
 
+variable "object_lock_retention_days" {
+  description = "Days every backup object version is locked (S3 Object Lock, governance mode) after it is written: the window in which no deletion, forged or not, can destroy it. Costs storage: versions retention deleted are kept this long."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = contains(range(1, 366), var.object_lock_retention_days)
+    error_message = "The lock must be a whole number of days between 1 and 365."
+  }
+}
+
+variable "retention_trusted_principal_arns" {
+  description = "IAM principals (roles or an account root) that may assume the retention role, the only one allowed to delete backups. Not the workers' role."
+  type        = list(string)
+
+  validation {
+    condition     = can(var.retention_trusted_principal_arns[0])
+    error_message = "Name at least one principal that runs retention (an operator or CI role)."
+  }
+}
+
 variable "force_destroy" {
-  description = "Allow terraform destroy to delete a bucket that still holds backups. Keep false outside throwaway environments."
+  description = "Allow terraform destroy to delete a bucket that still holds backups. Keep false outside throwaway environments (locked versions block it until their lock ends anyway)."
   type        = bool
   default     = false
 }

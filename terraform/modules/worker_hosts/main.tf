@@ -63,8 +63,10 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
-# Backups only: list the bucket under the prefix, put/get/delete objects under it, and use the
-# KMS key for SSE-KMS. No other bucket, no bucket configuration changes.
+# Backups only: list the bucket under the prefix, put/get objects under it, and use the KMS key
+# for SSE-KMS. No delete: a worker that runs arbitrary flow code must not be able to remove
+# backups (retention deletes with its own role, see the s3_backup_bucket module). No other
+# bucket, no bucket configuration changes.
 data "aws_iam_policy_document" "backups" {
   statement {
     sid       = "ListBackups"
@@ -83,7 +85,6 @@ data "aws_iam_policy_document" "backups" {
     actions = [
       "s3:GetObject",
       "s3:PutObject",
-      "s3:DeleteObject",
       "s3:AbortMultipartUpload",
       "s3:ListMultipartUploadParts",
     ]

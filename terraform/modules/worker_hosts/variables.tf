@@ -47,7 +47,7 @@ variable "backup_bucket_arn" {
 }
 
 variable "backup_prefix" {
-  description = "Key prefix inside the backup bucket the workers may read, write and delete under."
+  description = "Key prefix inside the backup bucket the workers may read and write under (never delete)."
   type        = string
   default     = "backups/"
 }
