@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from bullpen.collect.history import read_season_files
+from bullpen.collect.retrosheet_events import EventParse, parse_roster_text, to_frames
 from bullpen.players.linking import (
     attach_listed_starters,
     clean_sbr_name,
@@ -17,7 +18,6 @@ from bullpen.players.linking import (
     match_rates,
     read_register,
 )
-from bullpen.teams import team_from_retrosheet
 from tests.conftest import DATA
 
 ROSTER = pd.DataFrame(
@@ -155,22 +155,17 @@ def test_register_adds_a_later_name() -> None:
     assert attached.loc[0, "home_listed_starter"] is None
 
 
-def _roster_file_rows(season: int) -> pd.DataFrame:
-    """The season's roster files, read directly (the event parser owns the real reader)."""
-    rows = []
+def season_rosters(season: int) -> pd.DataFrame:
+    """The season's roster files through the event parser's roster reader."""
+    parse = EventParse()
     with tarfile.open(DATA / "retrosheet" / "events" / f"{season}.tar.gz") as tar:
         for member in tar.getmembers():
             if member.name.endswith(".ROS"):
                 handle = tar.extractfile(member)
                 assert handle is not None
-                for line in handle.read().decode("latin-1").splitlines():
-                    f = line.split(",")
-                    if len(f) >= 7:
-                        team = team_from_retrosheet(f[5], season)
-                        rows.append((season, team, f[0], f[1], f[2], f[6]))
-    return pd.DataFrame(
-        rows, columns=["season", "team", "player", "last_name", "first_name", "position"]
-    )
+                text = handle.read().decode("utf-8")
+                parse.rosters += parse_roster_text(text, member.name, season).rosters
+    return to_frames(parse)["rosters"]
 
 
 def test_real_season_2019_links_nearly_every_named_starter() -> None:
@@ -181,7 +176,7 @@ def test_real_season_2019_links_nearly_every_named_starter() -> None:
     games = pd.DataFrame([asdict(g) for g in parsed.games])
     games["game_id"] = range(len(games))
     register = read_register(DATA / "register" / "people_mlb_2005_2026.csv.gz")
-    links = link_listed_starters(games, _roster_file_rows(season), register)
+    links = link_listed_starters(games, season_rosters(season), register)
     assert len(links) == 2 * len(games)
     rates = match_rates(links, games).loc[season]
     assert rates["named_sides"] > 4800
