@@ -1,14 +1,17 @@
-"""Replay bundled seasons (SBR odds + Retrosheet logs) into Postgres, one file per batch."""
+"""Replay bundled seasons (SBR odds + Retrosheet logs, Retrosheet play-by-play) into Postgres,
+one file per batch."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bullpen.collect.history import read_season_files
-from bullpen.db import engine
+from bullpen.collect.retrosheet_events import read_event_season
+from bullpen.db import engine, events_store
 from bullpen.db.store import WriteSummary, write_history_file
 
 _ODDS_FILE = re.compile(r"mlb_odds_(\d{4})\.csv(\.gz)?$")
@@ -53,3 +56,96 @@ def replay_season(database_url: str, files: SeasonFiles) -> WriteSummary:
             games=parsed.games,
             quarantined=parsed.quarantined,
         )
+
+
+# --- Retrosheet play-by-play -------------------------------------------------------------------
+
+_EVENT_TARBALL = re.compile(r"(\d{4})\.tar\.gz$")
+
+
+@dataclass(frozen=True)
+class EventSeasonFiles:
+    season: int
+    events: Path  # data/retrosheet/events/YYYY.tar.gz
+    gamelog: Path | None  # data/retrosheet/GLYYYY.TXT.gz: games missing from it are quarantined
+
+
+@dataclass(frozen=True)
+class EventSeasonSummary:
+    season: int
+    file: str
+    skipped: bool  # tarball and game log unchanged since the ledger's last complete load
+    files_written: int
+    files_skipped: int
+    games: int
+    plate_appearances: int
+    pitcher_games: int
+    lineups: int
+    rosters: int
+    quarantined: int
+    parse_seconds: float
+    write_seconds: float
+
+
+def find_event_seasons(data_dir: Path) -> list[EventSeasonFiles]:
+    """Every season tarball under data_dir/retrosheet/events, with its game log when one exists.
+
+    Independent of the odds files: 2009 and 2021 have events and logs but no odds.
+    """
+    folder = data_dir / "retrosheet" / "events"
+    if not folder.is_dir():
+        return []
+    seasons = []
+    for path in sorted(folder.iterdir()):
+        match = _EVENT_TARBALL.match(path.name)
+        if not match:
+            continue
+        season = int(match.group(1))
+        logs = sorted((data_dir / "retrosheet").glob(f"GL{season}.TXT*"))
+        seasons.append(EventSeasonFiles(season, path, logs[0] if logs else None))
+    return seasons
+
+
+def replay_events(
+    database_url: str, tar_path: Path, gamelog_path: Path | None
+) -> EventSeasonSummary:
+    """Parse one season of event files and write it, one transaction per event file.
+
+    Skips the season without parsing when the ledger holds the same digest of tarball and game
+    log (a rerun writes nothing); otherwise files already in the ledger with their digest are
+    skipped one by one.
+    """
+    match = _EVENT_TARBALL.match(tar_path.name)
+    if match is None:
+        raise ValueError(f"{tar_path.name} is not an event tarball YYYY.tar.gz")
+    season = int(match.group(1))
+    season_sha = file_sha256(tar_path, gamelog_path)
+    log_sha = file_sha256(gamelog_path) if gamelog_path is not None else ""
+    with engine.connect(database_url) as conn:
+        if events_store.season_is_current(conn, tar_path.name, season_sha):
+            return EventSeasonSummary(season, tar_path.name, True, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        started = time.perf_counter()
+        parse = read_event_season(tar_path, gamelog_path)
+        parsed = time.perf_counter()
+        summaries = events_store.write_event_season(
+            conn, parse, season_file=tar_path.name, extra_digest=log_sha
+        )
+        events_store.record_season(
+            conn, tar_path.name, season_sha, len(parse.games), len(parse.quarantined)
+        )
+        written = time.perf_counter()
+    return EventSeasonSummary(
+        season,
+        tar_path.name,
+        False,
+        sum(not s.skipped for s in summaries),
+        sum(s.skipped for s in summaries),
+        len(parse.games),
+        len(parse.plate_appearances),
+        len(parse.pitcher_games),
+        len(parse.lineups),
+        len(parse.rosters),
+        len(parse.quarantined),
+        round(parsed - started, 3),
+        round(written - parsed, 3),
+    )

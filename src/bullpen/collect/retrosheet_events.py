@@ -15,6 +15,7 @@ team) quarantines the whole game, because a game with a gap in its plays would g
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import tarfile
 from collections.abc import Iterable
@@ -122,8 +123,11 @@ class EventParse:
     lineups: list[LineupSlot] = field(default_factory=list)
     rosters: list[RosterEntry] = field(default_factory=list)
     quarantined: list[QuarantinedRecord] = field(default_factory=list)
+    # sha256 of each file read (tarball members as "YYYY.tar.gz:YYYY/NAME"), for the file ledger
+    file_sha256: dict[str, str] = field(default_factory=dict)
 
     def extend(self, other: EventParse) -> None:
+        self.file_sha256.update(other.file_sha256)
         self.games.extend(other.games)
         self.plate_appearances.extend(other.plate_appearances)
         self.pitcher_games.extend(other.pitcher_games)
@@ -787,7 +791,8 @@ def read_event_season(tar_path: Path, gamelog_path: Path | None = None) -> Event
                     continue  # the TEAMYYYY file and anything else: not needed
                 where = f"{tar_name}:{member.name}"
                 handle = tar.extractfile(member)
-                text = _decode(handle.read()) if handle is not None else None
+                data = handle.read() if handle is not None else b""
+                text = _decode(data) if handle is not None else None
                 if text is None:
                     out.quarantined.append(_quarantine_file(where, "member is not a text file"))
                     continue
@@ -796,6 +801,7 @@ def read_event_season(tar_path: Path, gamelog_path: Path | None = None) -> Event
                 else:
                     assert roster_match is not None
                     out.extend(parse_roster_text(text, where, int(roster_match.group(2))))
+                out.file_sha256[where] = hashlib.sha256(data).hexdigest()
     except (tarfile.TarError, OSError, EOFError) as exc:
         out.quarantined.append(_quarantine_file(tar_name, f"tarball unreadable: {exc}"))
     if gamelog_path is not None:
@@ -849,6 +855,7 @@ def quarantine_missing_games(
         lineups=[r for r in parse.lineups if r.game_key not in missing],
         rosters=parse.rosters,
         quarantined=list(parse.quarantined),
+        file_sha256=dict(parse.file_sha256),
     )
     for g in missing.values():
         reason = (

@@ -1,0 +1,280 @@
+"""Idempotent writes of parsed Retrosheet events: per event file, COPY into staging, merge, commit.
+
+One transaction per event file (`YYYY.tar.gz:YYYY/YYYYTTT.EVx`: the home games of one team) and
+one for the season's rosters. Each is recorded in `ingested_files` with the sha256 of what it was
+built from (the file's bytes and the season's game log, which decides which games are
+quarantined); a file whose digest is already in the ledger is skipped without writing. A whole
+season whose tarball and game log are unchanged is skipped before parsing (`season_is_current`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
+
+import psycopg
+
+from bullpen.collect.records import QuarantinedRecord
+from bullpen.collect.retrosheet_events import (
+    TABLE_COLUMNS,
+    EventGame,
+    EventParse,
+    LineupSlot,
+    PitcherGame,
+    PlateAppearance,
+    RosterEntry,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE = "retrosheet_events"
+
+# Natural keys of each table; the other columns are updated only when they changed.
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "event_games": ("game_key",),
+    "plate_appearances": ("game_key", "seq"),
+    "pitcher_games": ("game_key", "pitcher"),
+    "lineups": ("game_key", "side", "batting_order"),
+    "rosters": ("season", "team", "player"),
+}
+_GAME_CHILDREN = ("plate_appearances", "pitcher_games", "lineups")
+# attrgetter over all columns: a tuple per row without dataclasses.astuple's deep copies.
+_ROW = {table: attrgetter(*columns) for table, columns in TABLE_COLUMNS.items()}
+
+
+@dataclass(slots=True)
+class FileBatch:
+    """Everything one ledger entry writes."""
+
+    file: str
+    sha256: str | None  # None: the file could not be read (only its quarantine is written)
+    games: list[EventGame] = field(default_factory=list)
+    plate_appearances: list[PlateAppearance] = field(default_factory=list)
+    pitcher_games: list[PitcherGame] = field(default_factory=list)
+    lineups: list[LineupSlot] = field(default_factory=list)
+    rosters: list[RosterEntry] = field(default_factory=list)
+    quarantined: list[QuarantinedRecord] = field(default_factory=list)
+    kind: str = "events"  # "events" (games of one file) | "rosters" (a season's rosters)
+
+
+@dataclass(frozen=True, slots=True)
+class EventWriteSummary:
+    file: str
+    skipped: bool  # the ledger already had this digest: nothing was written
+    games: int
+    plate_appearances: int
+    pitcher_games: int
+    lineups: int
+    rosters: int
+    quarantined: int
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def split_by_file(
+    parse: EventParse, *, season_file: str, extra_digest: str = ""
+) -> list[FileBatch]:
+    """Group a season's parse into one batch per event file plus one for the rosters.
+
+    `extra_digest` (the game log's sha256) goes into every event file's digest, because the game
+    log decides which of the file's games are quarantined.
+    """
+    by_file: dict[str, FileBatch] = {}
+    rosters = FileBatch(f"{season_file}:rosters", None, kind="rosters")
+    roster_digests: list[str] = []
+    for name, sha in sorted(parse.file_sha256.items()):
+        if name.endswith(".ROS"):
+            roster_digests.append(f"{name}={sha}")
+        else:
+            by_file[name] = FileBatch(name, _digest(sha, extra_digest))
+    if roster_digests:
+        rosters.sha256 = _digest(*roster_digests)
+    game_file: dict[str, str] = {}
+    for game in parse.games:
+        game_file[game.game_key] = game.source_file
+        by_file[game.source_file].games.append(game)
+    for pa in parse.plate_appearances:
+        by_file[game_file[pa.game_key]].plate_appearances.append(pa)
+    for pg in parse.pitcher_games:
+        by_file[game_file[pg.game_key]].pitcher_games.append(pg)
+    for slot in parse.lineups:
+        by_file[game_file[slot.game_key]].lineups.append(slot)
+    rosters.rosters.extend(parse.rosters)
+    for q in parse.quarantined:
+        batch = by_file.get(q.file)
+        if batch is None:
+            if q.file.endswith(".ROS") and rosters.sha256 is not None:
+                batch = rosters
+            else:
+                batch = by_file.setdefault(q.file, FileBatch(q.file, None))
+        batch.quarantined.append(q)
+    batches = list(by_file.values())
+    if rosters.sha256 is not None or rosters.quarantined:
+        batches.append(rosters)
+    return batches
+
+
+def _copy(cur: psycopg.Cursor, table: str, rows: Iterable[Any]) -> None:
+    """COPY rows into a transaction-local staging copy of `table` (no indexes, no checks)."""
+    columns = TABLE_COLUMNS[table]
+    cur.execute(f"CREATE TEMP TABLE stage_{table} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+    row = _ROW[table]
+    with cur.copy(f"COPY stage_{table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row(row(r))
+
+
+def _merge(table: str) -> str:
+    """Upsert staging into `table`; an unchanged row is not rewritten (no dead tuple)."""
+    columns = TABLE_COLUMNS[table]
+    keys = TABLE_KEYS[table]
+    values = [c for c in columns if c not in keys]
+    assign = ", ".join(f"{c} = EXCLUDED.{c}" for c in values)
+    old = ", ".join(f"{table}.{c}" for c in values)
+    new = ", ".join(f"EXCLUDED.{c}" for c in values)
+    cols = ", ".join(columns)
+    return (
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM stage_{table}"
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assign}"
+        f" WHERE ({old}) IS DISTINCT FROM ({new})"
+    )
+
+
+def _delete_stale_children(table: str) -> str:
+    """Rows of the file's games that the new parse no longer has (e.g. a corrected game)."""
+    keys = TABLE_KEYS[table]
+    match = " AND ".join(f"s.{k} = t.{k}" for k in keys)
+    return (
+        f"DELETE FROM {table} t USING stage_event_games g WHERE t.game_key = g.game_key"
+        f" AND NOT EXISTS (SELECT 1 FROM stage_{table} s WHERE {match})"
+    )
+
+
+_DELETE_STALE_GAMES = """
+DELETE FROM event_games e WHERE e.source_file = %(file)s
+AND NOT EXISTS (SELECT 1 FROM stage_event_games s WHERE s.game_key = e.game_key)
+"""
+
+_DELETE_STALE_ROSTERS = """
+DELETE FROM rosters r WHERE r.season IN (SELECT DISTINCT season FROM stage_rosters)
+AND NOT EXISTS (SELECT 1 FROM stage_rosters s
+                WHERE (s.season, s.team, s.player) = (r.season, r.team, r.player))
+"""
+
+
+def _write_quarantine(cur: psycopg.Cursor, records: Sequence[QuarantinedRecord]) -> None:
+    if not records:
+        return
+    cur.execute(
+        "CREATE TEMP TABLE stage_quarantine (source text, file text, row_number integer,"
+        " reason text, raw jsonb) ON COMMIT DROP"
+    )
+    with cur.copy("COPY stage_quarantine FROM STDIN") as copy:
+        for q in records:
+            copy.write_row((q.source, q.file, q.row, q.reason, json.dumps(q.raw, default=str)))
+    cur.execute(
+        "INSERT INTO quarantine (source, file, row_number, reason, raw)"
+        " SELECT source, file, row_number, reason, raw FROM stage_quarantine"
+        " ON CONFLICT ON CONSTRAINT quarantine_natural_key DO NOTHING"
+    )
+
+
+def ledger_sha256(conn: psycopg.Connection, file: str) -> str | None:
+    row = conn.execute(
+        "SELECT sha256 FROM ingested_files WHERE source = %s AND file = %s", (SOURCE, file)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def record_ledger(
+    cur: psycopg.Cursor | psycopg.Connection, file: str, sha256: str, games: int, quarantined: int
+) -> None:
+    cur.execute(
+        "INSERT INTO ingested_files (source, file, sha256, games, quarantined)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source, file) DO UPDATE SET"
+        " sha256 = EXCLUDED.sha256, games = EXCLUDED.games,"
+        " quarantined = EXCLUDED.quarantined, loaded_at = now()",
+        (SOURCE, file, sha256, games, quarantined),
+    )
+
+
+def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSummary:
+    """Write one batch in one transaction: COPY to staging, merge on natural keys, ledger row.
+
+    Skipped (nothing written) when the ledger already holds the batch's digest. Idempotent: a
+    rerun after a crash (which rolls the whole file back) neither duplicates nor loses rows.
+    """
+    counts = (
+        len(batch.games),
+        len(batch.plate_appearances),
+        len(batch.pitcher_games),
+        len(batch.lineups),
+        len(batch.rosters),
+        len(batch.quarantined),
+    )
+    with conn.transaction(), conn.cursor() as cur:
+        if batch.sha256 is not None and ledger_sha256(conn, batch.file) == batch.sha256:
+            return EventWriteSummary(batch.file, True, *counts)
+        if batch.kind == "events" and batch.sha256 is not None:
+            _copy(cur, "event_games", batch.games)
+            for table in _GAME_CHILDREN:
+                _copy(cur, table, getattr(batch, table))
+            cur.execute(_DELETE_STALE_GAMES, {"file": batch.file})
+            for table in _GAME_CHILDREN:
+                cur.execute(_delete_stale_children(table))
+            cur.execute(_merge("event_games"))
+            for table in _GAME_CHILDREN:
+                cur.execute(_merge(table))
+        elif batch.kind == "rosters" and batch.sha256 is not None:
+            _copy(cur, "rosters", batch.rosters)
+            cur.execute(_DELETE_STALE_ROSTERS)
+            cur.execute(_merge("rosters"))
+        _write_quarantine(cur, batch.quarantined)
+        if batch.sha256 is not None:
+            record_ledger(cur, batch.file, batch.sha256, len(batch.games), len(batch.quarantined))
+    summary = EventWriteSummary(batch.file, False, *counts)
+    log.debug("wrote %s", summary)
+    return summary
+
+
+def write_event_season(
+    conn: psycopg.Connection, parse: EventParse, *, season_file: str, extra_digest: str = ""
+) -> list[EventWriteSummary]:
+    """Write a parsed season file by file (see split_by_file); one transaction per file."""
+    return [
+        write_event_file(conn, batch)
+        for batch in split_by_file(parse, season_file=season_file, extra_digest=extra_digest)
+    ]
+
+
+def season_is_current(conn: psycopg.Connection, season_file: str, sha256: str) -> bool:
+    """The ledger says this season (tarball + game log) was loaded completely with this digest."""
+    with conn.transaction():
+        return ledger_sha256(conn, season_file) == sha256
+
+
+def record_season(
+    conn: psycopg.Connection, season_file: str, sha256: str, games: int, quarantined: int
+) -> None:
+    """Ledger row for a whole season, written after all its files (so a crash mid-season makes
+    the next run look at every file again)."""
+    with conn.transaction():
+        record_ledger(conn, season_file, sha256, games, quarantined)
+
+
+def count_rows(conn: psycopg.Connection) -> dict[str, int]:
+    """Row counts of the event tables (checks, benchmarks)."""
+    out: dict[str, int] = defaultdict(int)
+    for table in TABLE_COLUMNS:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        assert row is not None
+        out[table] = int(row[0])
+    return dict(out)
