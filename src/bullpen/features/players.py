@@ -37,6 +37,7 @@ LEAGUE_SCALE_STARTS = 1_500.0
 SP_PRIOR_BF = {"kbb": 150.0, "fip": 300.0, "er": 500.0}
 BP_PRIOR_BF = {"kbb": 150.0, "fip": 300.0}
 TEAM_PRIOR_PA = 300.0  # pseudo plate appearances of league average in a team's lineup rate
+TEAM_HAND_SCALE_PA = 600.0  # a team's plate appearances against one pitching hand
 BATTER_PRIOR_PA = 200.0
 DEPTH_PRIOR_STARTS = 3.0
 DEPTH_STARTS = 10  # depth is the mean outs over the last this many starts
@@ -53,9 +54,11 @@ NOT_IN_WOBA = ("IBB", "CI")
 _SIDES = ("home", "away")
 _SP_OPEN = ("sp_known", "sp_kbb", "sp_fip", "sp_er", "sp_bf", "sp_starts", "sp_rest", "sp_depth")
 _BP_OPEN = ("bp_kbb", "bp_fip", "bp_pitches_1d", "bp_pitches_3d")
-_TEAM_OPEN = ("lu_woba",)
+_TEAM_OPEN = ("lu_woba", "lu_woba_vs_hand")
 _PER_SIDE_GAME = ("lineup_woba", "act_sp_kbb", "act_sp_fip", "sp_scratch")
-_DIFF_OPEN = ("sp_kbb", "sp_fip", "sp_er", "bp_kbb", "bp_fip", "bp_pitches_3d", "lu_woba")
+_DIFF_OPEN = (
+    "sp_kbb", "sp_fip", "sp_er", "bp_kbb", "bp_fip", "bp_pitches_3d", "lu_woba", "lu_woba_vs_hand",
+)  # fmt: skip
 _DIFF_GAME = ("lineup_woba", "act_sp_kbb", "act_sp_fip")
 
 PLAYER_FEATURES: dict[str, str] = {
@@ -161,25 +164,35 @@ def _starter_values(
 
 
 class _Bullpen:
-    """A team's relievers, one entry per date: (day, K, BB, HBP, HR, ER, BF, pitches)."""
+    """A team's relievers: one entry per date (day, K/BB/HBP/HR/ER/BF totals, pitches), and the
+    running totals of the entries kept (the last BULLPEN_DAYS days)."""
 
-    __slots__ = ("days",)
+    __slots__ = ("days", "sums")
 
     def __init__(self) -> None:
         self.days: deque[tuple[int, list[float], float]] = deque()
+        self.sums = [0.0] * 6
+
+    def add(self, day: int, line: list[float], pitches: float) -> None:
+        self.days.append((day, line, pitches))
+        for i in range(6):
+            self.sums[i] += line[i]
 
     def values(self, league: _League, day: int) -> list[float]:
         while self.days and self.days[0][0] < day - BULLPEN_DAYS:
-            self.days.popleft()
-        sums = [0.0] * 6
-        pitches_1d = pitches_3d = 0.0
-        for d, line, pitches in self.days:
+            _, line, _ = self.days.popleft()
             for i in range(6):
-                sums[i] += line[i]
-            if d >= day - 3:
-                pitches_3d += pitches
-                if d == day - 1:
-                    pitches_1d += pitches
+                self.sums[i] -= line[i]
+        if not self.days:
+            self.sums = [0.0] * 6  # no rounding residue once the window is empty
+        pitches_1d = pitches_3d = 0.0
+        for d, _, pitches in reversed(self.days):
+            if d < day - 3:
+                break
+            pitches_3d += pitches
+            if d == day - 1:
+                pitches_1d += pitches
+        sums = self.sums
         bf = sums[_BF]
         return [
             _shrunk(_kbb(sums), bf, league.rate("kbb", True), BP_PRIOR_BF["kbb"]),
@@ -200,26 +213,45 @@ def _game_keys(pitcher_games: pd.DataFrame) -> dict[tuple[int, str, int], str]:
 
 
 def _batting_lines(
-    plate_appearances: pd.DataFrame, pitcher_games: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per game and batter, per game and batting team): day, wOBA weight sum, plate appearances."""
-    pa = plate_appearances[["game_key", "game_date", "batting_side", "batter", "outcome"]]
+    plate_appearances: pd.DataFrame, pitcher_games: pd.DataFrame, throws: dict[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Day, wOBA weight sum and plate appearances per game and batter, per game and batting team,
+    and per game, batting team and the pitcher's throwing hand (empty without `throws`)."""
+    pa = plate_appearances[
+        ["game_key", "game_date", "batting_side", "batter", "pitcher", "outcome"]
+    ]
     pa = pa[~pa["outcome"].isin(NOT_IN_WOBA)]
     weights = pa["outcome"].map(WOBA_WEIGHTS).fillna(0.0).to_numpy(float)
     pa = pa.assign(w=weights, n=1.0)
-    per_batter = pa.groupby(["game_key", "batter"], sort=False).agg(
-        game_date=("game_date", "first"), w=("w", "sum"), n=("n", "sum")
+    per_batter = pa.groupby(["game_key", "batter"], sort=False)[["w", "n"]].sum()
+    per_team = pa.groupby(["game_key", "batting_side"], sort=False)[["w", "n"]].sum()
+    per_hand = (
+        pa.assign(hand=pa["pitcher"].map(throws))
+        .dropna(subset=["hand"])
+        .groupby(["game_key", "batting_side", "hand"], sort=False)[["w", "n"]]
+        .sum()
     )
-    per_team = pa.groupby(["game_key", "batting_side"], sort=False).agg(
-        game_date=("game_date", "first"), w=("w", "sum"), n=("n", "sum")
-    )
+    # One date per game (the game's first plate appearance), converted once per game.
+    first = pa.drop_duplicates("game_key")
+    day_of = pd.Series(_day_numbers(first["game_date"]), index=first["game_key"].to_numpy())
     teams = pitcher_games.drop_duplicates(["game_key", "side"]).set_index(["game_key", "side"])
     per_team["team"] = teams["team"].reindex(per_team.index).to_numpy()
+    per_hand["team"] = teams["team"].reindex(per_hand.index.droplevel("hand")).to_numpy()
     per_batter = per_batter.reset_index()
     per_team = per_team.reset_index().dropna(subset=["team"])
-    per_batter["day"] = _day_numbers(per_batter["game_date"])
-    per_team["day"] = _day_numbers(per_team["game_date"])
-    return per_batter, per_team
+    per_hand = per_hand.reset_index().dropna(subset=["team"])
+    for frame in (per_batter, per_team, per_hand):
+        frame["day"] = frame["game_key"].map(day_of).to_numpy(np.int64)
+    return per_batter, per_team, per_hand
+
+
+def _throwing_hands(rosters: pd.DataFrame | None) -> dict[str, str]:
+    """Player -> "L" / "R" from the rosters (a pitcher's latest listed hand; "B" is left out)."""
+    if rosters is None or rosters.empty:
+        return {}
+    latest = rosters.sort_values("season").drop_duplicates("player", keep="last")
+    latest = latest[latest["throws"].isin(["L", "R"])]
+    return dict(zip(latest["player"], latest["throws"], strict=True))
 
 
 def _lineup_players(lineups: pd.DataFrame) -> dict[tuple[str, int], list[str]]:
@@ -240,6 +272,7 @@ def build_player_features(
     pitcher_games: pd.DataFrame,
     plate_appearances: pd.DataFrame,
     lineups: pd.DataFrame,
+    rosters: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per game (indexed like `games`), one column per PLAYER_FEATURES key.
 
@@ -247,12 +280,17 @@ def build_player_features(
     away_listed_starter (Retrosheet ids or None, see bullpen.players.linking), home_starter_id and
     away_starter_id (who started; game-time columns only). The event frames are those of
     bullpen.collect.retrosheet_events.to_frames (or the db.events loaders). Every value for a game
-    on date d comes from events of dates before d only.
+    on date d comes from events of dates before d only. `rosters` (the rosters table) gives
+    throwing hands for lu_woba_vs_hand (the team's batting against the hand of the opposing
+    listed starter); without it those columns are NaN.
     """
     league = _League()
     pitchers: dict[str, _Pitcher] = {}
     bullpens: dict[str, _Bullpen] = {}
     team_batting: dict[str, deque[tuple[float, float]]] = {}
+    team_vs_hand: dict[tuple[str, str], list[float]] = {}
+    league_vs_hand: dict[str, list[float]] = {"L": [0.0, 0.0], "R": [0.0, 0.0]}
+    throws = _throwing_hands(rosters)
     batters: dict[str, list[float]] = {}
 
     # Pitcher lines as plain lists, sorted by date then game (the order within a date only
@@ -278,9 +316,20 @@ def build_player_features(
             strict=True,
         )
     )
-    per_batter, per_team = _batting_lines(plate_appearances, pitcher_games)
+    per_batter, per_team, per_hand = _batting_lines(plate_appearances, pitcher_games, throws)
     per_batter = per_batter.sort_values(["day", "game_key"], kind="stable")
     per_team = per_team.sort_values(["day", "game_key"], kind="stable")
+    per_hand = per_hand.sort_values(["day", "game_key"], kind="stable")
+    hand_rows = list(
+        zip(
+            per_hand["day"].tolist(),
+            per_hand["team"].tolist(),
+            per_hand["hand"].tolist(),
+            per_hand["w"].tolist(),
+            per_hand["n"].tolist(),
+            strict=True,
+        )
+    )
     bat_rows = list(
         zip(
             per_batter["day"].tolist(),
@@ -323,9 +372,9 @@ def build_player_features(
         season = int(season)
         lg_woba = league.woba_rate()
         key = keys.get((day, home, int(number) if number == number else 0))
-        for side_name, side, team, listed, actual in (
-            ("home", 1, home, _id(home_listed), _id(home_actual)),
-            ("away", 0, away, _id(away_listed), _id(away_actual)),
+        for side_name, side, team, listed, actual, opponent_listed in (
+            ("home", 1, home, _id(home_listed), _id(home_actual), _id(away_listed)),
+            ("away", 0, away, _id(away_listed), _id(away_actual), _id(home_listed)),
         ):
             sp = _starter_values(
                 bool(listed), pitchers.get(listed) if listed else None, league, day, season
@@ -343,7 +392,18 @@ def build_player_features(
             recent = team_batting.get(team)
             w = sum(x for x, _ in recent) if recent else 0.0
             n = sum(y for _, y in recent) if recent else 0.0
-            out[row, col[f"{side_name}_lu_woba"]] = _shrunk(w, n, lg_woba, TEAM_PRIOR_PA)
+            lu_woba = _shrunk(w, n, lg_woba, TEAM_PRIOR_PA)
+            out[row, col[f"{side_name}_lu_woba"]] = lu_woba
+            if throws:
+                hand = throws.get(opponent_listed) if opponent_listed else None
+                vs = team_vs_hand.get((team, hand)) if hand else None
+                lg_hand = league_vs_hand.get(hand) if hand else None
+                if hand is None or lg_hand is None or lg_hand[1] <= 0:
+                    value = lu_woba  # hand unknown: the team's form against anyone
+                else:
+                    lg_rate = lg_hand[0] / lg_hand[1]
+                    value = _shrunk(vs[0], vs[1], lg_rate, TEAM_PRIOR_PA) if vs else lg_rate
+                out[row, col[f"{side_name}_lu_woba_vs_hand"]] = value
             # Game time: today's lineup and who actually started.
             players = lineup_of.get((key, side)) if key is not None else None
             out[row, col[f"{side_name}_lineup_woba"]] = (
@@ -394,13 +454,13 @@ def build_player_features(
                 # A line without a pitch count counts its batters at the league's pitches per BF.
                 sums[6] += pitches if pitches >= 0 else bf * ppbf
         for team, sums in relief_by_team.items():
-            bullpens.setdefault(team, _Bullpen()).days.append((rows[0][0], sums[:6], sums[6]))
+            bullpens.setdefault(team, _Bullpen()).add(rows[0][0], sums[:6], sums[6])
         _decay_add(league.all, day_all, LEAGUE_SCALE_BF, day_all[_BF])
         _decay_add(league.relief, day_relief, LEAGUE_SCALE_BF / 3, day_relief[_BF])
         _decay_add(league.outs, day_outs, LEAGUE_SCALE_STARTS, day_outs[1])
         _decay_add(league.pitches, day_pitches, LEAGUE_SCALE_BF, day_pitches[1])
 
-    def apply_batting(b_rows: list[tuple], t_rows: list[tuple]) -> None:
+    def apply_batting(b_rows: list[tuple], t_rows: list[tuple], h_rows: list[tuple]) -> None:
         day_w = day_n = 0.0
         for _, batter, w, n in b_rows:
             s = batters.get(batter)
@@ -412,6 +472,14 @@ def build_player_features(
         for _, team, w, n in t_rows:
             team_batting.setdefault(team, deque(maxlen=LINEUP_GAMES)).append((w, n))
         _decay_add(league.woba, (day_w, day_n), LEAGUE_SCALE_BF, day_n)
+        day_hand = {"L": [0.0, 0.0], "R": [0.0, 0.0]}
+        for _, team, hand, w, n in h_rows:
+            sums = team_vs_hand.setdefault((team, hand), [0.0, 0.0])
+            _decay_add(sums, (w, n), TEAM_HAND_SCALE_PA, n)
+            day_hand[hand][0] += w
+            day_hand[hand][1] += n
+        for hand, (w, n) in day_hand.items():
+            _decay_add(league_vs_hand[hand], (w, n), LEAGUE_SCALE_BF / 2, n)
 
     all_days = sorted(
         set(game_days.tolist())
@@ -419,7 +487,7 @@ def build_player_features(
         | {r[0] for r in bat_rows}
         | {r[0] for r in team_rows}
     )
-    gi = pi = bi = ti = 0
+    gi = pi = bi = ti = hi = 0
     for day in all_days:
         # 1. Every game of this date from the state of earlier dates ...
         while gi < n_games and game_days[order[gi]] == day:
@@ -431,12 +499,14 @@ def build_player_features(
             pi += 1
         if pi > start:
             apply_pitcher_lines(pg_rows[start:pi])
-        b_start, t_start = bi, ti
+        b_start, t_start, h_start = bi, ti, hi
         while bi < len(bat_rows) and bat_rows[bi][0] == day:
             bi += 1
         while ti < len(team_rows) and team_rows[ti][0] == day:
             ti += 1
-        apply_batting(bat_rows[b_start:bi], team_rows[t_start:ti])
+        while hi < len(hand_rows) and hand_rows[hi][0] == day:
+            hi += 1
+        apply_batting(bat_rows[b_start:bi], team_rows[t_start:ti], hand_rows[h_start:hi])
 
     frame = pd.DataFrame(out, columns=names, index=games.index)
     for name in _DIFF_OPEN + _DIFF_GAME:

@@ -196,7 +196,11 @@ def test_lineup_strength_by_hand() -> None:
         columns=["game_key", "side", "batting_order", "player"],
     )
     games = _games([(d2, "WSH", "NYM", "h1", "a1")])
-    f = build_player_features(games, pg, pa, lineups).iloc[0]
+    rosters = pd.DataFrame(
+        [(2019, "WSH", "h1", "R"), (2019, "NYM", "a1", "L")],
+        columns=["season", "team", "player", "throws"],
+    )
+    f = build_player_features(games, pg, pa, lineups, rosters).iloc[0]
     w = WOBA_WEIGHTS
     nym = w["1B"] + w["HR"] + w["BB"]  # over 4 plate appearances (IBB left out)
     lg = (nym + w["2B"]) / 6
@@ -208,6 +212,15 @@ def test_lineup_strength_by_hand() -> None:
     assert f["away_lineup_woba"] == pytest.approx((x + y) / 2)
     assert f["home_lineup_woba"] == pytest.approx((z + lg) / 2)  # a newcomer counts as league
     assert f["lineup_woba_diff"] == pytest.approx((z + lg) / 2 - (x + y) / 2)
+    # Against the opposing listed starter's hand: WSH batted only against a left-hander (a1),
+    # NYM only against a right-hander (h1); each is shrunk toward the league against that hand.
+    lg_left, lg_right = w["2B"] / 2, nym / 4
+    home_vs = (w["2B"] + TEAM_PRIOR_PA * lg_left) / (2 + TEAM_PRIOR_PA)
+    assert f["home_lu_woba_vs_hand"] == pytest.approx(home_vs)
+    assert f["away_lu_woba_vs_hand"] == pytest.approx(lg_right)  # all the league saw of a righty
+    without = build_player_features(games, pg, pa, lineups).iloc[0]
+    assert np.isnan(without["home_lu_woba_vs_hand"])
+    assert without["home_lu_woba"] == f["home_lu_woba"]
 
 
 # --- Real season: leak-freeness of every column --------------------------------------------
@@ -239,7 +252,11 @@ def season() -> dict[str, pd.DataFrame]:
 def _build(s: dict[str, pd.DataFrame], **override: pd.DataFrame) -> pd.DataFrame:
     parts = {k: override.get(k, s[k]) for k in ("games", "pitcher_games", "plate_appearances")}
     return build_player_features(
-        parts["games"], parts["pitcher_games"], parts["plate_appearances"], s["lineups"]
+        parts["games"],
+        parts["pitcher_games"],
+        parts["plate_appearances"],
+        s["lineups"],
+        s["rosters"],
     )
 
 
@@ -272,6 +289,8 @@ def test_real_season_values_are_plausible(
     assert 0.09 < late["home_sp_er"].mean() < 0.13
     assert 0.11 < late["home_bp_kbb"].mean() < 0.16
     assert 0.30 < late["home_lu_woba"].mean() < 0.34
+    assert 0.30 < late["away_lu_woba_vs_hand"].mean() < 0.34
+    assert late["lu_woba_vs_hand_diff"].std() > 0.005
     assert 0.30 < late["away_lineup_woba"].mean() < 0.34
     assert 4 <= late["home_sp_rest"].median() <= 6
     assert 13 < late["home_sp_depth"].mean() < 19
@@ -318,7 +337,14 @@ def test_unchanged_when_the_same_dates_results_change_on_a_doubleheader_day(
     pd.testing.assert_frame_equal(changed.loc[todays, cols], full.loc[todays, cols])
     # The change is real: the next dates see it in every kind of feature.
     after = games["game_date"] > day
-    for column in ("home_sp_kbb", "away_bp_fip", "home_lu_woba", "away_lineup_woba"):
+    for column in (
+        "home_sp_kbb",
+        "away_bp_fip",
+        "home_bp_pitches_1d",
+        "home_lu_woba",
+        "away_lu_woba_vs_hand",
+        "away_lineup_woba",
+    ):
         assert not np.allclose(changed.loc[after, column], full.loc[after, column]), column
 
 
