@@ -122,6 +122,10 @@ def test_unchanged_window_gives_ok(champion: dict[str, str]) -> None:
     assert outcome.verdict.verdict == "ok", outcome.verdict.reasons
     assert outcome.drift.drift_share < 0.2
     assert outcome.drift.prediction is not None and not outcome.drift.prediction.drifted
+    # The count is Evidently's DriftedColumnsCount and agrees with its per-column tests.
+    dataset = outcome.drift.dataset
+    assert dataset is not None and not dataset.detected
+    assert dataset.n_drifted == sum(c.drifted for c in outcome.drift.features)
     assert outcome.performance is not None and outcome.performance.n > 1000
 
 

@@ -49,11 +49,13 @@ def run_check(
     """Compare `current` with `reference` on the model's features and on `predict`'s output."""
     reference = reference.assign(**{PREDICTION: predict(reference)})
     current = current.assign(**{PREDICTION: predict(current)})
+    thresholds = thresholds or DriftThresholds()
     drift = run_drift_report(
         reference,
         current,
         list(spec.features),
         prediction_p_value=prediction_p_value,
+        drift_share=thresholds.max_drift_share,  # Evidently's dataset test, for the record
         html_path=html_path,
     )
     close = MARKET_COLUMNS[spec.target][1]
@@ -66,9 +68,7 @@ def run_check(
     reference_gap = (
         reference_perf.model_log_loss - reference_perf.close_log_loss if reference_perf else None
     )
-    verdict = drift_verdict(
-        drift, performance, reference_gap=reference_gap, thresholds=thresholds or DriftThresholds()
-    )
+    verdict = drift_verdict(drift, performance, reference_gap=reference_gap, thresholds=thresholds)
     return CheckOutcome(drift, performance, reference_gap, verdict)
 
 

@@ -10,7 +10,11 @@ from bullpen.drift.report import DriftResult
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    max_drift_share: float = 0.5  # share of features drifted (Evidently's dataset default)
+    # Retrain when the share of drifted features is strictly above this. Evidently's dataset rule
+    # with the same default (drift_share=0.5) is `share >= drift_share`: at exactly half the
+    # features drifted (16 of 32) Evidently reports dataset drift and bullpen does not retrain.
+    # Kept strict on purpose: "most features moved" is the trigger, half is not most.
+    max_drift_share: float = 0.5
     max_relative_degradation: float = 0.05  # champion log loss vs closing line, relative
     # Log loss the gap to the closing line may grow over the reference gap before the bootstrap
     # bound fires: two halves of one season differ by ~0.005 by chance alone.
@@ -35,10 +39,12 @@ def drift_verdict(
     reference_gap: float | None = None,
     thresholds: DriftThresholds = DriftThresholds(),
 ) -> Verdict:
-    """ "retrain" when any of: too many drifted features, drifted predictions, or degraded
-    performance (log loss > 5% worse than the closing line relatively, or the bootstrap CI of
-    the per-game gap to the closing line lies entirely above `reference_gap` + max_gap_increase,
-    where `reference_gap` is the champion's gap on its reference games).
+    """ "retrain" when any of: more than `max_drift_share` of the features drifted (strictly
+    more; Evidently's own dataset verdict, `drift.dataset.detected`, uses >=), drifted
+    predictions, or degraded performance (log loss > 5% worse than the closing line
+    relatively, or the bootstrap CI of the per-game gap to the closing line lies entirely above
+    `reference_gap` + max_gap_increase, where `reference_gap` is the champion's gap on its
+    reference games).
     """
     t = thresholds
     reasons: list[str] = []

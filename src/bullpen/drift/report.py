@@ -37,14 +37,32 @@ class ColumnDrift:
 
 
 @dataclass(frozen=True)
+class DatasetDrift:
+    """Evidently's DriftedColumnsCount over the feature columns, and its own dataset test.
+
+    Evidently calls the dataset drifted when `share >= drift_share` (its test "share less than
+    drift_share" fails); bullpen's retrain rule is in policy.py and is stricter (see there).
+    """
+
+    n_drifted: int
+    share: float
+    drift_share: float
+    detected: bool
+
+
+@dataclass(frozen=True)
 class DriftResult:
     features: list[ColumnDrift]
     prediction: ColumnDrift | None
     n_reference: int
     n_current: int
+    dataset: DatasetDrift | None = None  # None only for results built by hand
 
     @property
     def n_drifted(self) -> int:
+        """Evidently's count of drifted features (the per-column verdicts summed otherwise)."""
+        if self.dataset is not None:
+            return self.dataset.n_drifted
         return sum(c.drifted for c in self.features)
 
     @property
@@ -85,69 +103,108 @@ def build_reference(
     return reference
 
 
-def _is_drift(method: str, threshold: float, value: float) -> bool:
-    # Evidently 0.7 reports a value, not a verdict: p-value tests drift below the threshold,
-    # distance measures at or above it.
-    distance = ("distance", "divergence", "psi", "hellinger", "energy")
-    if any(token in method.lower() for token in distance):
-        return value >= threshold
-    return value < threshold
-
-
 def run_drift_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     columns: list[str],
     *,
     prediction_p_value: float = 0.001,
+    drift_share: float = 0.5,
     html_path: Path | None = None,
 ) -> DriftResult:
-    """Evidently's DataDriftPreset per column (its default tests), K-S on `prediction`.
+    """Evidently's DataDriftPreset over `columns` (its default tests), K-S on `prediction`.
 
     Predictions get a K-S test at a strict p-value because the check runs daily: at 0.05, a
     random half of a season against the other half flags drift about once in twenty checks.
+    The prediction is a separate ValueDrift so that Evidently's drifted-column count covers
+    the features only. Every verdict is Evidently's own (its tests), never re-derived here.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Evidently's import-time deprecation noise
         from evidently import Report
+        from evidently.metrics import ValueDrift
         from evidently.presets import DataDriftPreset
 
     has_prediction = PREDICTION in reference and PREDICTION in current
     all_columns = [*columns, PREDICTION] if has_prediction else list(columns)
-    preset = DataDriftPreset(
-        columns=all_columns,
-        per_column_method={PREDICTION: "ks"} if has_prediction else None,
-        per_column_threshold={PREDICTION: prediction_p_value} if has_prediction else None,
-    )
+    metrics: list[Any] = [DataDriftPreset(columns=list(columns), drift_share=drift_share)]
+    if has_prediction:
+        metrics.append(ValueDrift(column=PREDICTION, method="ks", threshold=prediction_p_value))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        snapshot = Report([preset]).run(
+        # include_tests: the per-column and dataset verdicts are Evidently's test results.
+        snapshot = Report(metrics, include_tests=True).run(
             current_data=current[all_columns].astype(float),
             reference_data=reference[all_columns].astype(float),
         )
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)
         snapshot.save_html(str(html_path))
-    per_column = parse_value_drift(snapshot.dict())
+    result = snapshot.dict()
+    per_column = parse_value_drift(result)
     return DriftResult(
         features=[per_column[c] for c in columns if c in per_column],
         prediction=per_column.get(PREDICTION),
         n_reference=len(reference),
         n_current=len(current),
+        dataset=parse_dataset_drift(result),
     )
 
 
+def _test_status(snapshot: dict[str, Any]) -> dict[str, str]:
+    """{metric id: status} of the tests Evidently ran on its own metrics."""
+    # `status` is Evidently's TestStatus enum in a live snapshot, its value ("FAIL") in JSON.
+    return {
+        str(test["metric_config"]["metric_id"]): str(
+            getattr(test["status"], "value", test["status"])
+        )
+        for test in snapshot.get("tests", [])
+        if "metric_config" in test
+    }
+
+
 def parse_value_drift(snapshot: dict[str, Any]) -> dict[str, ColumnDrift]:
-    """Per-column drift from a snapshot dict: the metrics whose config type ends in ValueDrift."""
+    """Per-column drift from a snapshot dict: the metrics whose config type ends in ValueDrift.
+
+    `drifted` is Evidently's own verdict, its ValueDrift test failing (Evidently applies each
+    method's direction: p-values drift below the threshold, distances at or above it). The
+    method's name says nothing reliable: Total-Variation-Distance reports a p-value, and a
+    method named explicitly ("wasserstein") carries no hint at all.
+
+    Raises:
+        ValueError: a ValueDrift metric has no test result (Report run without include_tests).
+    """
+    status = _test_status(snapshot)
     out: dict[str, ColumnDrift] = {}
     for metric in snapshot.get("metrics", []):
         config = metric.get("config", {})
         if not str(config.get("type", "")).endswith("ValueDrift"):
             continue
-        method = str(config.get("method"))
-        threshold = float(config.get("threshold"))
-        value = float(metric["value"])
         column = str(config["column"])
-        drifted = _is_drift(method, threshold, value)
-        out[column] = ColumnDrift(column, method, threshold, value, drifted)
+        if metric.get("id") not in status:
+            raise ValueError(f"no Evidently drift test for {column}: run with include_tests=True")
+        out[column] = ColumnDrift(
+            column,
+            str(config.get("method")),
+            float(config.get("threshold")),
+            float(metric["value"]),
+            status[metric["id"]] == "FAIL",
+        )
     return out
+
+
+def parse_dataset_drift(snapshot: dict[str, Any]) -> DatasetDrift | None:
+    """Evidently's DriftedColumnsCount (count, share) and its dataset test, if in the snapshot."""
+    status = _test_status(snapshot)
+    for metric in snapshot.get("metrics", []):
+        config = metric.get("config", {})
+        if not str(config.get("type", "")).endswith("DriftedColumnsCount"):
+            continue
+        value = metric["value"]
+        return DatasetDrift(
+            n_drifted=int(value["count"]),
+            share=float(value["share"]),
+            drift_share=float(config.get("drift_share", 0.5)),
+            detected=status.get(metric.get("id")) == "FAIL",
+        )
+    return None

@@ -6,7 +6,7 @@ import pytest
 
 from bullpen.drift.performance import Performance, measure_performance
 from bullpen.drift.policy import DriftThresholds, drift_verdict
-from bullpen.drift.report import ColumnDrift, DriftResult, _is_drift, parse_value_drift
+from bullpen.drift.report import ColumnDrift, DriftResult, parse_value_drift
 from bullpen.registry.bootstrap import BootstrapInterval
 
 
@@ -68,33 +68,65 @@ def test_measure_performance_scores_model_and_close_on_the_same_settled_games() 
     assert measure_performance([float("nan")], [0.5], [0.5]) is None
 
 
-@pytest.mark.parametrize(
-    ("method", "threshold", "value", "drifted"),
-    [
-        ("Wasserstein distance (normed)", 0.1, 0.1, True),
-        ("Wasserstein distance (normed)", 0.1, 0.05, False),
-        ("Jensen-Shannon distance", 0.1, 0.2, True),
-        ("ks", 0.001, 0.0001, True),
-        ("K-S p_value", 0.05, 0.2, False),
-        ("PSI", 0.1, 0.3, True),
-    ],
-)
-def test_is_drift_reads_p_values_and_distances(
-    method: str, threshold: float, value: float, drifted: bool
-) -> None:
-    assert _is_drift(method, threshold, value) is drifted
-
-
 def test_parse_value_drift_reads_only_value_drift_metrics() -> None:
     snapshot = {
         "metrics": [
             {"config": {"type": "evidently:metric_v2:DriftedColumnsCount"}, "value": {"n": 1}},
             {
+                "id": "m1",
                 "config": {"type": "evidently:metric_v2:ValueDrift", "column": "elo_diff",
                            "method": "Wasserstein distance (normed)", "threshold": 0.1},
                 "value": 0.42,
             },
-        ]
+        ],
+        "tests": [{"id": "drift", "metric_config": {"metric_id": "m1"}, "status": "FAIL"}],
     }  # fmt: skip
     parsed = parse_value_drift(snapshot)
     assert list(parsed) == ["elo_diff"] and parsed["elo_diff"].drifted
+
+
+def test_parse_value_drift_takes_the_verdict_from_evidentlys_test_not_the_value() -> None:
+    # A distance far above its threshold whose test passed is not drift: Evidently decides.
+    snapshot = {
+        "metrics": [
+            {"id": "m1", "value": 0.42,
+             "config": {"type": "evidently:metric_v2:ValueDrift", "column": "elo_diff",
+                        "method": "Wasserstein distance (normed)", "threshold": 0.1}},
+        ],
+        "tests": [{"id": "drift", "metric_config": {"metric_id": "m1"}, "status": "SUCCESS"}],
+    }  # fmt: skip
+    assert parse_value_drift(snapshot)["elo_diff"].drifted is False
+
+
+def test_parse_value_drift_refuses_a_snapshot_without_tests() -> None:
+    snapshot = {
+        "metrics": [
+            {"id": "m1", "value": 0.42,
+             "config": {"type": "evidently:metric_v2:ValueDrift", "column": "elo_diff",
+                        "method": "Wasserstein distance (normed)", "threshold": 0.1}},
+        ]
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="include_tests"):
+        parse_value_drift(snapshot)
+
+
+def test_exactly_half_drifted_is_evidentlys_dataset_drift_but_not_a_retrain() -> None:
+    """The documented difference: Evidently flags share >= 0.5, bullpen retrains on > 0.5."""
+    from bullpen.drift.report import DatasetDrift
+
+    half = _drift(5)
+    evidently = DriftResult(
+        half.features, half.prediction, 1000, 500, DatasetDrift(5, 0.5, 0.5, detected=True)
+    )
+    assert evidently.n_drifted == 5 and evidently.drift_share == 0.5
+    assert drift_verdict(evidently, None).verdict == "ok"
+    assert drift_verdict(_drift(6), None).retrain
+
+
+def test_n_drifted_is_evidentlys_count_when_present() -> None:
+    from bullpen.drift.report import DatasetDrift
+
+    base = _drift(3)
+    read = DriftResult(base.features, base.prediction, 1000, 500, DatasetDrift(3, 0.3, 0.5, False))
+    assert read.n_drifted == 3 and read.drifted_columns() == ["f0", "f1", "f2"]
+    assert DriftResult([], None, 0, 0).drift_share == 0.0
