@@ -174,12 +174,13 @@ def to_frames(parse: EventParse) -> dict[str, pd.DataFrame]:
 
 # --- pitches ----------------------------------------------------------------------------------
 
-# Retrosheet pitch codes that are pitches (B ball, C called strike, F foul, H hit batter,
+# Retrosheet pitch codes that are pitches thrown (B ball, C called strike, F foul, H hit batter,
 # I intentional ball, K strike, L foul bunt, M missed bunt, O foul tip on bunt, P pitchout,
 # Q swinging on pitchout, R foul on pitchout, S swinging strike, T foul tip, U unknown pitch,
-# V ball for going to the mouth, X in play, Y in play on pitchout). Everything else (N no pitch,
-# + * . > 1 2 3 markers and pickoff throws) is not a pitch.
-_PITCH_CODES = frozenset("BCFHIKLMOPQRSTUVXY")
+# X in play, Y in play on pitchout). Not pitches: N (no pitch), the markers + * . > and pickoff
+# throws 1 2 3, and V, an awarded ball that was never thrown (pitcher went to his mouth, or one
+# of the four balls of an automatic intentional walk, written "VVVV" since 2017).
+_PITCH_CODES = frozenset("BCFHIKLMOPQRSTUXY")
 _NOT_PITCHES = "".join(chr(c) for c in range(128) if chr(c) not in _PITCH_CODES)
 _DROP_NOT_PITCHES = str.maketrans("", "", _NOT_PITCHES)
 
@@ -508,13 +509,15 @@ class _Game:
 
         known = bool(sequence) and "?" not in sequence
         # The pitch string of a line repeats the pitches of earlier lines of the same plate
-        # appearance (a stolen base mid-count); only the new ones were thrown on this line.
-        if self.seen_pitches and sequence.startswith(self.seen_pitches):
-            pitching.pitches += count_pitches(sequence) - count_pitches(self.seen_pitches)
+        # appearance (a stolen base mid-count, a pinch hitter inheriting the count, a game
+        # suspended mid-count: "BCB" then "..BCBX"); only the new ones were thrown on this line.
+        thrown = sequence.translate(_DROP_NOT_PITCHES)
+        if self.seen_pitches and thrown.startswith(self.seen_pitches):
+            pitching.pitches += len(thrown) - len(self.seen_pitches)
         else:
-            pitching.pitches += count_pitches(sequence)
+            pitching.pitches += len(thrown)
         if not play.is_pa:
-            self.seen_pitches = sequence
+            self.seen_pitches = thrown
             return
         self.seen_pitches = ""
         outcome = play.outcome
@@ -540,7 +543,7 @@ class _Game:
                 outcome,
                 outs,
                 runs,
-                count_pitches(sequence) if known else None,
+                len(thrown) if known else None,
             )
         )
 
