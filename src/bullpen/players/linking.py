@@ -4,10 +4,11 @@ SBR prints a starter as first initial + surname in capitals with a -L/-R hand su
 initial for long names before about 2016, sometimes omits the suffix and sometimes leaves the cell
 blank. The only trustworthy candidates are the team's pitchers of that season, so a name is
 compared with (1) the pitcher who actually started (Retrosheet game log) and (2) the team's
-roster, on the first six letters of initial + surname, then on the surname alone. When two of the
-team's pitchers share what was matched, only an initial can tell them apart; otherwise the name is
-left unmatched as "ambiguous". Unmatched names keep their reason and are never guessed.
-Names are compared folded (accents, punctuation, spaces and "JR" dropped).
+roster, on the first six letters of initial + surname, then on the surname alone (in the
+forms SBR writes it: without the initial, behind part of the first name, with letters dropped).
+When two of the team's pitchers share what was matched, only an initial can tell them apart;
+otherwise the name is left unmatched as "ambiguous". Unmatched names keep their reason and are
+never guessed. Names are compared folded (accents, punctuation, spaces and "JR" dropped).
 """
 
 from __future__ import annotations
@@ -131,18 +132,19 @@ def link_name(sbr_name: str | None, actual: Person | None, pitchers: Iterable[Pe
     name = clean_sbr_name(sbr_name)
     if name is None:
         return Link(None, None, "unmatched", False, "blank")
+    shown = str(sbr_name).strip()  # stored as SBR wrote it (the games table's name)
     pool = {p.player: p for p in pitchers}
     if actual is not None:
         pool.setdefault(actual.player, actual)
     if not pool:
-        return Link(name, None, "unmatched", False, "no roster for team and season")
+        return Link(shown, None, "unmatched", False, "no roster for team and season")
 
     def decide(person: Person, rule: str) -> Link:
         is_actual = actual is not None and person.player == actual.player
         method = f"{'actual' if is_actual else 'roster'}_{rule}"
         if actual is None:
-            return Link(name, person.player, method, False, "actual starter unknown")
-        return Link(name, person.player, method, not is_actual, None)
+            return Link(shown, person.player, method, False, "actual starter unknown")
+        return Link(shown, person.player, method, not is_actual, None)
 
     head = name[:PREFIX_LETTERS]
     by_prefix = [p for p in pool.values() if head in p.prefixes()]
@@ -150,14 +152,14 @@ def link_name(sbr_name: str | None, actual: Person | None, pitchers: Iterable[Pe
         return decide(by_prefix[0], "prefix")
     if len(by_prefix) > 1:
         ids = ",".join(sorted(p.player for p in by_prefix))
-        return Link(name, None, "unmatched", False, f"ambiguous: initial+surname fits {ids}")
+        return Link(shown, None, "unmatched", False, f"ambiguous: initial+surname fits {ids}")
     by_surname = [p for p in pool.values() if any(_surname_match(name, f, s) for f, s in p.names)]
     if len(by_surname) == 1:
         return decide(by_surname[0], "surname")
     if len(by_surname) > 1:
         ids = ",".join(sorted(p.player for p in by_surname))
-        return Link(name, None, "unmatched", False, f"ambiguous: surname fits {ids}")
-    return Link(name, None, "unmatched", False, "no pitcher of the team fits the name")
+        return Link(shown, None, "unmatched", False, f"ambiguous: surname fits {ids}")
+    return Link(shown, None, "unmatched", False, "no pitcher of the team fits the name")
 
 
 def _name(first_name: object, last_name: object) -> tuple[str, str] | None:
@@ -221,7 +223,7 @@ def link_listed_starters(
     `games` needs season, away_team, home_team, away_pitcher, home_pitcher, away_starter_id and
     home_starter_id (canonical team ids, as in the games table); `rosters` needs season, team,
     player, first_name, last_name and position (rosters table). Output columns: game_id (the
-    games' `game_id` column, else their index), side (0 away, 1 home), sbr_name (folded),
+    games' `game_id` column, else their index), side (0 away, 1 home), sbr_name (as SBR wrote it),
     listed_starter, method (one of METHODS), late_scratch (the listed pitcher was identified and
     did not start) and reason (why unmatched; "actual starter unknown" when matched without a
     game log starter to compare with). `register` (read_register) adds the Chadwick register's

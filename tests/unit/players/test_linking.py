@@ -87,6 +87,7 @@ def test_fold_drops_accents_punctuation_and_spaces() -> None:
 def test_tricky_names_link(sbr: str, actual: str, listed: str, method: str) -> None:
     link = _link(sbr, actual)
     assert (link["listed_starter"], link["method"]) == (listed, method)
+    assert link["sbr_name"] == sbr  # kept as SBR wrote it
 
 
 def test_two_pitchers_with_one_surname_and_no_initial_are_ambiguous() -> None:
