@@ -24,13 +24,28 @@ def replay_season(database_url: str, files: replay.SeasonFiles) -> dict[str, obj
     return asdict(replay.replay_season(database_url, files))
 
 
+@task(
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=runtime.retry_transient,
+    task_run_name="replay-events-{files.season}",
+)
+def replay_event_season(database_url: str, files: replay.EventSeasonFiles) -> dict[str, object]:
+    return asdict(replay.replay_events(database_url, files.events, files.gamelog))
+
+
 @flow(name="collect-history", log_prints=True)
 def collect_history(data_dir: str | None = None) -> list[dict[str, object]]:
-    """Replay every bundled season (SBR odds 2010-2020 + Retrosheet logs) into the database."""
+    """Replay every bundled season (SBR odds 2010-2020 + Retrosheet logs) into the database,
+    then the Retrosheet play-by-play of every season that has it (2009-2021)."""
     database_url = runtime.database_url()
     prepare_database(database_url)
-    files = replay.find_season_files(Path(data_dir) if data_dir else runtime.data_dir())
-    return [replay_season(database_url, season_files) for season_files in files]
+    root = Path(data_dir) if data_dir else runtime.data_dir()
+    files = replay.find_season_files(root)
+    odds = [replay_season(database_url, season_files) for season_files in files]
+    events = [replay_event_season(database_url, f) for f in replay.find_event_seasons(root)]
+    return odds + events
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""collect-history on real PostgreSQL: reruns are identical, a killed replay loses nothing."""
+"""collect-history on real PostgreSQL: reruns are identical, a killed replay loses nothing, the
+play-by-play of a season without odds loads beside the odds seasons."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,14 +16,23 @@ from bullpen import runtime
 from bullpen.collect import replay
 from bullpen.db import engine
 from bullpen.db.store import table_fingerprints
+from tests.conftest import DATA
 from tests.integration.conftest import stage_seasons
 
 SEASONS = [2016, 2019]  # a Retrosheet season with an unplayed game, and the Tokyo/typo season
 
 
+EVENT_SEASON = 2009  # play-by-play and a game log, no odds: events load, `games` does not
+
+
 @pytest.fixture(scope="module")
 def replay_env(bullpen_env: dict[str, str]) -> dict[str, str]:
-    stage_seasons(Path(bullpen_env["BULLPEN_DATA_DIR"]), SEASONS)
+    data_dir = stage_seasons(Path(bullpen_env["BULLPEN_DATA_DIR"]), SEASONS)
+    (data_dir / "retrosheet" / "events").mkdir(parents=True)
+    shutil.copy(DATA / "retrosheet" / f"GL{EVENT_SEASON}.TXT.gz", data_dir / "retrosheet")
+    shutil.copy(
+        DATA / "retrosheet" / "events" / f"{EVENT_SEASON}.tar.gz", data_dir / "retrosheet/events"
+    )
     return bullpen_env
 
 
@@ -39,9 +50,18 @@ def test_collect_history_rerun_changes_nothing(
     second = flow()  # type: ignore[operator]
     after_second = _fingerprints(replay_env["BULLPEN_DATABASE_URL"])
 
-    assert [s["file"] for s in first] == ["mlb_odds_2016.csv.gz", "mlb_odds_2019.csv.gz"]
-    assert first == second
+    files = ["mlb_odds_2016.csv.gz", "mlb_odds_2019.csv.gz", f"{EVENT_SEASON}.tar.gz"]
+    assert [s["file"] for s in first] == files
+    assert first[:2] == second[:2]
+    events_first, events_second = first[2], second[2]
+    assert (events_first["skipped"], events_first["games"]) == (False, 2430)
+    assert events_second["skipped"] is True  # the ledger has the season: nothing written
     assert after_first == after_second
+    with engine.connect(replay_env["BULLPEN_DATABASE_URL"]) as conn:
+        game_seasons = conn.execute("SELECT DISTINCT season FROM games ORDER BY 1").fetchall()
+        event_games = conn.execute("SELECT count(*) FROM event_games").fetchone()
+    assert game_seasons == [(2016,), (2019,)]  # the 2009 game log stays out of `games`
+    assert event_games == (2430,)
     games, results, odds = (after_first[t][0] for t in ("games", "results", "odds"))
     assert 2 * 2400 < games < 2 * 2600
     assert results >= games - 10  # only unplayed games lack a result
