@@ -405,7 +405,7 @@ def _signed_copy(
 
 
 def test_retention_never_deletes_the_last_good_backups(
-    loaded: dict[str, Any], good_backup: dict[str, Any]
+    loaded: dict[str, Any], good_backup: dict[str, Any], prefect_server: None
 ) -> None:
     source = runtime.backup_target()
     target = s3.BackupTarget(source.client, source.bucket, f"retention-{uuid.uuid4().hex[:6]}")
@@ -449,6 +449,17 @@ def test_retention_never_deletes_the_last_good_backups(
     assert s3.apply_retention(target, key, policy, now, newest) == []
     assert s3.apply_retention(target, key, RetentionPolicy(0, 0, 0, 0), now) == []
     assert len(s3.list_backups(target, key)) == 2
+
+    # The backup-retention flow (what the retention role runs): the newest verified one stays.
+    saved = _set_env({"BULLPEN_S3_PREFIX": target.prefix})
+    try:
+        result = runtime.load_flow("backup.py:backup_retention")(  # type: ignore[operator]
+            keep_hourly=0, keep_daily=0, keep_weekly=0, keep_monthly=0, min_verified=1
+        )
+    finally:
+        _reset_env(saved)
+    assert result == {"deleted": [old[2]]}
+    assert [b.id for b in s3.list_backups(target, key)] == [newest]
 
 
 def test_forged_backups_delete_nothing_real_and_never_become_latest(
