@@ -1,4 +1,5 @@
-"""Backtest the moneyline champion: bets at opening prices, fractional Kelly, judged by CLV."""
+"""Backtest the champion strategy: bet the opener where the closing-line champion expects the
+market to move, judged by closing-line value, EV at the close and ROI, walk-forward by season."""
 
 from __future__ import annotations
 
@@ -6,80 +7,118 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from shared_tasks import build_features
 
 from bullpen import report, runtime
-from bullpen.betting.backtest import BacktestConfig, BacktestResult, run_backtest
+from bullpen.betting import opener
+from bullpen.betting.report_text import season_row
+from bullpen.betting.walk_forward import WalkForward, selection_games, walk_forward
 from bullpen.config import get_settings
-from bullpen.models import assess
+from bullpen.models import assess, closing_line
 from bullpen.models.predict import predict_with_alias
 from bullpen.models.train import MONEYLINE
+from bullpen.registry import mlflow_store
 
 
 @task(cache_policy=NONE)
-def score_champion(frame: pd.DataFrame, eval_season: int) -> assess.SeasonEvaluation:
+def score_moneyline_champion(frame: pd.DataFrame, eval_season: int) -> assess.SeasonEvaluation:
     games = assess.comparable_games(frame[frame["season"] == eval_season], MONEYLINE)
     p_model, _version = predict_with_alias(runtime.mlflow_tracking_uri(), MONEYLINE, games)
     rate = assess.base_rate(frame[frame["season"] < eval_season], MONEYLINE)
     return assess.evaluate_season(games, MONEYLINE, p_model, rate, eval_season)
 
 
-@task(cache_policy=NONE)
-def backtest(
-    frame: pd.DataFrame, evaluation: assess.SeasonEvaluation, config: BacktestConfig
-) -> BacktestResult:
-    games = frame.set_index("game_id").loc[evaluation.predictions["game_id"]].reset_index()
-    games["p_model"] = evaluation.predictions["p_model"].to_numpy()
-    return run_backtest(games, config)
+@task(cache_policy=NONE, task_run_name="walk-forward-{first_season}-to-{eval_season}")
+def earlier_seasons(
+    frame: pd.DataFrame, first_season: int, eval_season: int, base: opener.OpenerParams
+) -> WalkForward:
+    # Every season before the evaluation season, each with a model fit on the seasons before it.
+    seasons = range(first_season, eval_season)
+    return walk_forward(frame, closing_line.CLOSING_LINE, seasons, base, first_season=2010)
+
+
+@task(cache_policy=NONE, task_run_name="bet-{eval_season}-with-the-champion")
+def champion_season(
+    frame: pd.DataFrame, history: WalkForward, eval_season: int, base: opener.OpenerParams
+) -> opener.SeasonBets:
+    games = closing_line.usable_games(frame[frame["season"] == eval_season]).copy()
+    p_pred, version = predict_with_alias(
+        runtime.mlflow_tracking_uri(), closing_line.CLOSING_LINE, games
+    )
+    games["p_close_pred"] = p_pred
+    r2 = closing_line.r2_of_forecast(games)
+    pool = selection_games(history.forecasts, eval_season)
+    params, why = opener.choose_params(pool, base)
+    # The champion strategy is the model plus these settings: `bullpen evaluate` reads them back.
+    mlflow_store.set_version_tags(
+        runtime.mlflow_tracking_uri(),
+        closing_line.CLOSING_LINE.registered_name,
+        version,
+        params.as_tags(why),
+    )
+    return opener.season_bets(eval_season, games, r2, params, f"champion v{version}; {why}")
 
 
 @task(cache_policy=NONE)
 def write_report(
-    evaluation: assess.SeasonEvaluation, result: BacktestResult, out_dir: Path
+    seasons: list[opener.SeasonBets],
+    pooled: dict,
+    moneyline: assess.SeasonEvaluation,
+    out_dir: Path,
 ) -> Path:
-    return report.write_report(
-        out_dir / f"moneyline_{evaluation.season}.html",
-        title=f"bullpen moneyline champion, season {evaluation.season}",
-        comparison=evaluation.comparison,
-        calibration=evaluation.calibration,
-        backtest=result,
+    season = seasons[-1].season
+    return report.write_strategy_report(
+        out_dir / f"opener_{season}.html",
+        title=f"bullpen opener strategy, walk-forward to {season}",
+        seasons=seasons,
+        pooled=pooled,
+        comparison=moneyline.comparison,
+        calibration=moneyline.calibration,
         notes=[
-            "Vig-free prices use the Shin method; bets are placed at the real opening price.",
-            "The model was trained on earlier seasons only; features use games before each date.",
+            "Each season is bet by a closing-line model fit on earlier seasons only; its threshold"
+            " and Kelly multiplier are chosen on earlier seasons' out-of-sample forecasts.",
+            f"{season} uses the registered closing-line champion.",
+            "CLV = vig-free closing minus vig-free opening probability of the side bet; EV at "
+            "close = opening decimal price x vig-free closing probability - 1.",
+            "Vig-free prices use the Shin method; the comparison table is the home-win champion.",
         ],
     )
 
 
 @flow(name="backtest", log_prints=True)
-def backtest_champion(
-    eval_season: int = 2019, edge_threshold: float = 0.03, kelly_multiplier: float = 0.25
-) -> dict:
+def backtest_champion(eval_season: int = 2019, first_season: int = 2014) -> dict:
+    """Walk-forward from `first_season`; `eval_season` is bet with the registered champion."""
     settings = get_settings()
     frame = build_features(runtime.database_url(settings), settings.devig_method)
-    evaluation = score_champion(frame, eval_season)
-    config = BacktestConfig(
-        edge_threshold=edge_threshold,
-        kelly_multiplier=kelly_multiplier,
-        devig_method=settings.devig_method,
+    base = opener.OpenerParams(devig_method=settings.devig_method)
+    moneyline = score_moneyline_champion(frame, eval_season)
+    history = earlier_seasons(frame, first_season, eval_season, base)
+    last = champion_season(frame, history, eval_season, base)
+    seasons = [*history.seasons, last]
+    pooled = opener.pooled_summary(seasons).as_dict()
+    path = write_report(seasons, pooled, moneyline, settings.reports_dir)
+    rows = [season_row(s) for s in seasons]
+    create_table_artifact(rows, key="opener-walk-forward", description="bets by season")
+    m = last.summary
+    message = (
+        f"Opener strategy {eval_season}: {m.n} bets, mean CLV {m.mean_clv:+.4f} "
+        f"(SE {m.clv_se:.4f}), EV at close {m.ev_at_close:+.4f}, ROI {m.roi:+.4f}; "
+        f"closing-line R2 of the move {last.r2_move:.3f}. Report: `{path}`"
+        if m.n
+        else f"Opener strategy {eval_season}: no bets. Report: `{path}`"
     )
-    result = backtest(frame, evaluation, config)
-    path = write_report(evaluation, result, settings.reports_dir)
-    summary = {
+    print(message)
+    create_markdown_artifact(message, key="backtest-opener")
+    return {
         "report": str(path),
-        "bets": result.n_bets,
-        "roi": result.roi,
-        "mean_clv": result.mean_clv,
-        "final_bankroll": result.final_bankroll,
-        "comparison": evaluation.as_dict(),
+        "eval_season": eval_season,
+        "seasons": rows,
+        "pooled": pooled,
+        "comparison": moneyline.as_dict(),
+        "why": {s.season: s.why for s in seasons},
     }
-    create_markdown_artifact(
-        f"Backtest {eval_season}: {result.n_bets} bets, ROI {result.roi:.2%}, "
-        f"mean CLV {result.mean_clv:.2%}. Report: `{path}`",
-        key="backtest-moneyline",
-    )
-    return summary
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Train the moneyline and totals models on earlier seasons, judge them on the evaluation season
-against the vig-free market, log to MLflow, register, and move `champion` only when earned."""
+"""Train the moneyline, totals and closing-line models on earlier seasons, judge them on the
+evaluation season against the vig-free market, log to MLflow, register, and move `champion` only
+when earned."""
 
 from __future__ import annotations
 
@@ -10,24 +11,47 @@ from shared_tasks import build_features
 
 from bullpen import runtime
 from bullpen.config import get_settings
-from bullpen.models import assess, train, tune
+from bullpen.models import assess, closing_line, train, tune
 from bullpen.registry import champion, mlflow_store
 
 EXPERIMENT = "bullpen-training"
 
 
+def _spec(model: str) -> train.ModelSpec:
+    return closing_line.CLOSING_LINE if model == closing_line.NAME else train.SPECS[model]
+
+
+def _eval_games(frame: pd.DataFrame, spec: train.ModelSpec, season: int) -> pd.DataFrame:
+    season_games = frame[frame["season"] == season]
+    if spec.name == closing_line.NAME:
+        return closing_line.usable_games(season_games)
+    return assess.comparable_games(season_games, spec)
+
+
+def _training_rows(frame: pd.DataFrame, spec: train.ModelSpec, season: int) -> pd.DataFrame:
+    history = frame[frame["season"] < season]
+    return closing_line.usable_games(history) if spec.name == closing_line.NAME else history
+
+
 @task(cache_policy=NONE, task_run_name="train-{model}")
 def train_model(frame: pd.DataFrame, model: str, eval_season: int) -> train.TrainedModel:
+    spec = _spec(model)
+    if spec.name == closing_line.NAME:
+        # No study tunes it; games whose move is unknown carry no label.
+        history = closing_line.usable_games(frame[frame["season"] < eval_season])
+        return train.train_model(history, spec)
     # The latest study's best, if it beat the defaults in CV on seasons < eval_season; else None.
     params = tune.load_tuned_params(runtime.database_url(), model, eval_season)
-    return train.train_model(frame[frame["season"] < eval_season], train.SPECS[model], params)
+    return train.train_model(frame[frame["season"] < eval_season], spec, params)
 
 
 @task(cache_policy=NONE, task_run_name="evaluate-{fitted.spec.name}")
 def evaluate(
     fitted: train.TrainedModel, frame: pd.DataFrame, eval_season: int
 ) -> assess.SeasonEvaluation:
-    games = assess.comparable_games(frame[frame["season"] == eval_season], fitted.spec)
+    games = _eval_games(frame, fitted.spec, eval_season)
+    if fitted.spec.name == closing_line.NAME:
+        return closing_line.evaluate_forecast(games, fitted.predict(games), eval_season)
     rate = assess.base_rate(frame[frame["season"] < eval_season], fitted.spec)
     return assess.evaluate_season(games, fitted.spec, fitted.predict(games), rate, eval_season)
 
@@ -38,7 +62,7 @@ def register(
 ) -> champion.Registration:
     settings = get_settings()
     tracking_uri = runtime.mlflow_tracking_uri(settings)
-    games = assess.comparable_games(frame[frame["season"] == evaluation.season], fitted.spec)
+    games = _eval_games(frame, fitted.spec, evaluation.season)
     return champion.register_and_decide(
         tracking_uri=tracking_uri,
         experiment_id=mlflow_store.ensure_experiment(
@@ -48,14 +72,15 @@ def register(
         evaluation=evaluation,
         eval_games=games,
         fingerprint=train.training_fingerprint(
-            frame[frame["season"] < evaluation.season], fitted.spec, fitted.params
+            _training_rows(frame, fitted.spec, evaluation.season), fitted.spec, fitted.params
         ),
     )
 
 
 @flow(name="train-models", log_prints=True)
 def train_models(
-    eval_season: int = 2019, models: tuple[str, ...] = ("moneyline", "totals")
+    eval_season: int = 2019,
+    models: tuple[str, ...] = ("moneyline", "totals", closing_line.NAME),
 ) -> dict:
     """Returns per model: registered version, champion version, decision and the comparison."""
     settings = get_settings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from bullpen.models.evaluate import CalibrationBin, Metrics
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from bullpen.betting.opener import SeasonBets
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 960px; color: #222; }
@@ -161,3 +164,121 @@ def _num(value: float, digits: int = 4) -> str:
 
 def _pct(value: float) -> str:
     return f"{value:.2%}" if math.isfinite(value) else "n/a"
+
+
+def plot_cumulative_clv(seasons: Sequence[SeasonBets], path: Path) -> Path:
+    """Cumulative CLV (probability points) bet by bet, across seasons in order."""
+    figure = _new_figure()
+    axes = figure.subplots()
+    frames = [s.result.bets.assign(season=s.season) for s in seasons if len(s.result.bets)]
+    if not frames:
+        axes.text(0.5, 0.5, "no bets", ha="center", va="center")
+    else:
+        bets = pd.concat(frames, ignore_index=True)
+        axes.plot(range(1, len(bets) + 1), bets["clv_pp"].cumsum().to_numpy() * 100)
+        # Row position of each season's first bet: where that season starts on the x axis.
+        for position, season in bets.groupby("season").head(1)["season"].items():
+            axes.axvline(position + 1, color="grey", linewidth=0.5)
+            axes.text(position + 1, 0, str(season), fontsize=7, color="grey")
+        axes.axhline(0, linestyle="--", color="grey")
+    axes.set(xlabel="bet number", ylabel="cumulative CLV (pp)", title="Closing-line value")
+    return _save(figure, path)
+
+
+def plot_season_bankrolls(seasons: Sequence[SeasonBets], path: Path) -> Path:
+    """One end-of-day bankroll line per season (each season starts its own bankroll)."""
+    figure = _new_figure()
+    axes = figure.subplots()
+    for s in seasons:
+        curve = s.result.bankroll_curve
+        if not curve.empty:
+            axes.plot(range(len(curve)), curve.to_numpy(), label=str(s.season))
+    if seasons:
+        axes.axhline(seasons[0].params.starting_bankroll, linestyle="--", color="grey")
+    axes.set(xlabel="betting day of the season", ylabel="bankroll", title="Bankroll by season")
+    axes.legend(loc="upper left", fontsize=7)
+    return _save(figure, path)
+
+
+def write_strategy_report(
+    path: Path,
+    *,
+    title: str,
+    seasons: Sequence[SeasonBets],
+    pooled: dict,
+    comparison: dict[str, Metrics],
+    calibration: dict[str, list[CalibrationBin]],
+    notes: list[str],
+) -> Path:
+    """The opener strategy by season (CLV, EV at close, ROI, drawdown, R^2 of the move) with
+    CLV and bankroll curves, and the home-win champion against the market."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clv_png = plot_cumulative_clv(seasons, path.parent / "clv.png")
+    bankroll_png = plot_season_bankrolls(seasons, path.parent / "bankroll.png")
+    calibration_png = plot_calibration(calibration, path.parent / "calibration.png")
+    body = "\n".join(
+        [
+            f"<h1>{html.escape(title)}</h1>",
+            "<h2>Bets by season</h2>",
+            _season_table(seasons, pooled),
+            _img(clv_png, "cumulative closing-line value"),
+            _img(bankroll_png, "bankroll by season"),
+            "<h2>Home-win model vs market</h2>",
+            _comparison_table(comparison),
+            _img(calibration_png, "calibration curve"),
+            "<h2>Notes</h2>",
+            "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>",
+        ]
+    )
+    document = (
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )
+    path.write_text(document, encoding="utf-8")
+    return path
+
+
+def _season_table(seasons: Sequence[SeasonBets], pooled: dict) -> str:
+    header = "".join(
+        f"<th>{html.escape(c)}</th>"
+        for c in ("season", "R² move", "threshold", "Kelly", "bets", "mean CLV (pp)",
+                  "EV at close", "EV 95% CI", "ROI", "ROI 95% CI", "max drawdown")
+    )  # fmt: skip
+    rows = []
+    for s in seasons:
+        m = s.summary
+        rows.append(
+            f"<tr><td>{s.season}</td><td>{_num(s.r2_move)}</td><td>{_num(s.params.threshold, 3)}"
+            f"</td><td>{s.params.kelly_multiplier}</td><td>{m.n}</td>"
+            f"<td>{_pp(m.mean_clv, m.clv_se)}</td><td>{_pct(m.ev_at_close)}</td>"
+            f"<td>{_interval(m.ev_ci)}</td><td>{_pct(m.roi)}</td><td>{_interval(m.roi_ci)}</td>"
+            f"<td>{_pct(m.max_drawdown)}</td></tr>"
+        )
+    rows.append(
+        f"<tr><th>pooled</th><td></td><td></td><td></td><td>{pooled['n']}</td>"
+        f"<td>{_pp(_f(pooled['mean_clv']), _f(pooled['clv_se']))}</td>"
+        f"<td>{_pct(_f(pooled['ev_at_close']))}</td>"
+        f"<td>{_interval(tuple(_f(v) for v in pooled['ev_ci']))}</td>"
+        f"<td>{_pct(_f(pooled['roi']))}</td>"
+        f"<td>{_interval(tuple(_f(v) for v in pooled['roi_ci']))}</td>"
+        f"<td>{_pct(_f(pooled['max_drawdown']))}</td></tr>"
+    )
+    return f"<table class='seasons'><tr>{header}</tr>{''.join(rows)}</table>"
+
+
+def _f(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _pp(mean: float, se: float) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    return f"{mean * 100:+.2f}" + (f" ({se * 100:.2f})" if math.isfinite(se) else "")
+
+
+def _interval(bounds: tuple[float, ...]) -> str:
+    low, high = bounds
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "n/a"
+    return f"[{low:+.2%}, {high:+.2%}]"

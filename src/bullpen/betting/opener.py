@@ -29,6 +29,10 @@ THRESHOLDS: tuple[float, ...] = (0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04)
 KELLY_MULTIPLIERS: tuple[float, ...] = (0.1, 0.25, 0.5)
 # Fewer bets than this on the selection seasons says nothing about a threshold.
 MIN_SELECTION_BETS = 50
+# Model-version tags that carry the settings chosen for a closing-line champion.
+THRESHOLD_TAG = "bullpen.opener.threshold"
+KELLY_TAG = "bullpen.opener.kelly_multiplier"
+WHY_TAG = "bullpen.opener.why"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,26 @@ class OpenerParams:
     max_day_exposure: float = 0.2
     starting_bankroll: float = 100.0
     devig_method: str = "shin"
+
+    def as_tags(self, why: str) -> dict[str, str]:
+        return {
+            THRESHOLD_TAG: repr(self.threshold),
+            KELLY_TAG: repr(self.kelly_multiplier),
+            WHY_TAG: why[:500],
+        }
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str], **overrides: object) -> tuple[OpenerParams, str]:
+        """The settings recorded on a model version, or the defaults (and a sentence saying so)."""
+        base = cls(**overrides)  # type: ignore[arg-type]
+        if THRESHOLD_TAG not in tags or KELLY_TAG not in tags:
+            return base, "no settings recorded on the model version: defaults"
+        chosen = replace(
+            base,
+            threshold=float(tags[THRESHOLD_TAG]),
+            kelly_multiplier=float(tags[KELLY_TAG]),
+        )
+        return chosen, tags.get(WHY_TAG, "recorded on the model version")
 
     def backtest_config(self) -> BacktestConfig:
         return BacktestConfig(

@@ -197,7 +197,7 @@ def demo(eval_season: EVAL_SEASON = 2019) -> None:
     )
     trained = _run_flow("train_models.py:train_models", eval_season=eval_season)
     typer.echo(f"    at {time.perf_counter() - started:.1f} s")
-    typer.echo("4/4 flow backtest: betting the moneyline champion at opening prices")
+    typer.echo("4/4 flow backtest: betting the opener where the closing-line model expects a move")
     tested = _run_flow("backtest.py:backtest_champion", eval_season=eval_season)
     typer.echo(_demo_table(trained, tested, eval_season))
     typer.echo(f"\nReport:    {tested['report']}")
@@ -243,14 +243,13 @@ def _demo_table(trained: dict, tested: dict, season: int) -> str:
             f"(champion v{result['champion_version']}: {result['decision']})"
         )
         lines.append(format_comparison({k: Metrics(**v) for k, v in result["comparison"].items()}))
-    # With no bets the mean CLV is undefined (NaN): say so rather than print "nan".
-    clv = tested["mean_clv"]
-    clv_text = f"{clv:+.2%}" if clv == clv else "n/a (no bets)"
+    from bullpen.betting.report_text import rows_table
+
     lines.append(
-        f"\nbacktest (moneyline champion, {season}): {tested['bets']} bets, "
-        f"ROI {tested['roi']:+.2%}, mean CLV {clv_text}, "
-        f"bankroll 100 -> {tested['final_bankroll']:.1f}"
+        f"\nopener strategy, walk-forward (each season: closing-line model fit on earlier seasons; "
+        f"{season}: the champion)"
     )
+    lines.append(rows_table(tested["seasons"], tested["pooled"]))
     return "\n".join(lines)
 
 
@@ -294,9 +293,19 @@ def evaluate(
         f"{odds_file.name}: season {result.season}, {result.games_in_file} games in file, "
         f"{result.quarantined} quarantined records"
     )
+    for note in result.notes:
+        typer.echo(f"note: {note}")
     for name, evaluation in result.evaluations.items():
         typer.echo(f"\n{name} (champion v{result.versions[name]})")
         typer.echo(format_comparison(evaluation.comparison))
+    if result.strategy is not None:
+        from bullpen.betting.report_text import season_table
+
+        typer.echo(
+            f"\nopener strategy (closing-line champion v{result.versions['closing-line']}; "
+            f"{result.strategy.why})"
+        )
+        typer.echo(season_table([result.strategy]))
 
 
 @quarantine_app.command("list")

@@ -10,6 +10,7 @@ import psycopg
 GAME_FRAME_QUERY = """
 SELECT g.game_id, g.season, g.game_date, g.away_team, g.home_team, g.game_number,
        g.neutral_site, g.away_pitcher, g.home_pitcher, g.away_pitcher_hand, g.home_pitcher_hand,
+       g.away_starter_id, g.home_starter_id,
        r.away_score, r.home_score,
        o.away_ml AS away_open_ml, o.home_ml AS home_open_ml, o.total AS open_total,
        o.over_price AS open_over_price, o.under_price AS open_under_price,

@@ -3,20 +3,70 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import date
 
+import numpy as np
 import pandas as pd
+import psycopg
 
 from bullpen.collect.records import GameRecord
 from bullpen.db import engine
+from bullpen.db import events as event_tables
 from bullpen.db.games import load_game_frame, normalise_game_frame
 from bullpen.features.build import build_feature_frame
+from bullpen.features.players import PLAYER_FEATURES, build_player_features
+from bullpen.players.linking import attach_listed_starters, link_listed_starters
+
+
+@dataclass
+class PlayerInputs:
+    """The play-by-play tables that player features are computed from."""
+
+    pitcher_games: pd.DataFrame
+    plate_appearances: pd.DataFrame
+    lineups: pd.DataFrame
+    rosters: pd.DataFrame
+    seasons: list[int]
+
+
+def load_player_inputs(conn: psycopg.Connection, *, before: date | None = None) -> PlayerInputs:
+    return PlayerInputs(
+        event_tables.load_pitcher_games(conn, before=before),
+        event_tables.load_plate_appearances(conn, before=before),
+        event_tables.load_lineups(conn, before=before),
+        event_tables.load_rosters(conn),
+        event_tables.events_seasons(conn),
+    )
+
+
+def add_player_features(frame: pd.DataFrame, players: PlayerInputs) -> pd.DataFrame:
+    """Link each game's listed starters, then join the leak-free player features.
+
+    Without any play-by-play the columns are there and NaN, so every model scores the same
+    columns; LightGBM treats NaN as missing.
+    """
+    if players.pitcher_games.empty or players.rosters.empty:
+        out = frame.copy()
+        for side in ("away", "home"):
+            out[f"{side}_listed_starter"] = None
+        return out.assign(**{name: np.nan for name in PLAYER_FEATURES})
+    linked = attach_listed_starters(frame, link_listed_starters(frame, players.rosters))
+    features = build_player_features(
+        linked,
+        players.pitcher_games,
+        players.plate_appearances,
+        players.lineups,
+        players.rosters,
+    )
+    return linked.join(features)
 
 
 def load_feature_frame(database_url: str, devig_method: str) -> pd.DataFrame:
     with engine.connect(database_url) as conn:
         games = load_game_frame(conn)
-    return build_feature_frame(games, devig_method)
+        players = load_player_inputs(conn)
+    return add_player_features(build_feature_frame(games, devig_method), players)
 
 
 def game_frame_from_records(records: Sequence[GameRecord]) -> pd.DataFrame:
@@ -28,16 +78,20 @@ def game_frame_from_records(records: Sequence[GameRecord]) -> pd.DataFrame:
 
 def feature_frame_with_file(
     database_url: str, records: Sequence[GameRecord], devig_method: str
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, list[int]]:
     """Features for a season file's games, from database history before the file plus the file.
 
     History is cut at the file's first date, so a file whose season is already loaded is not
-    counted twice; within the file only earlier games feed each game's features.
+    counted twice; within the file only earlier games feed each game's features. Player features
+    use the play-by-play the database holds before each game. Returns the file's rows and the
+    seasons with play-by-play in the database.
     """
     file_games = game_frame_from_records(records)
+    first = min(r.game_date for r in records)
     with engine.connect(database_url) as conn:
-        history = load_game_frame(conn, before=min(r.game_date for r in records))
+        history = load_game_frame(conn, before=first)
+        players = load_player_inputs(conn)
     columns = list(history.columns)
     combined = pd.concat([history, file_games[columns]], ignore_index=True)
-    frame = build_feature_frame(combined, devig_method)
-    return frame[frame["game_id"] < 0]
+    frame = add_player_features(build_feature_frame(combined, devig_method), players)
+    return frame[frame["game_id"] < 0], players.seasons

@@ -52,7 +52,16 @@ WOBA_WEIGHTS = {"BB": 0.69, "HBP": 0.72, "1B": 0.88, "2B": 1.25, "3B": 1.58, "HR
 NOT_IN_WOBA = ("IBB", "CI")
 
 _SIDES = ("home", "away")
-_SP_OPEN = ("sp_known", "sp_kbb", "sp_fip", "sp_er", "sp_bf", "sp_starts", "sp_rest", "sp_depth")
+_SP_OPEN = (
+    "sp_known",
+    "sp_kbb",
+    "sp_fip",
+    "sp_er",
+    "sp_bf",
+    "sp_career_starts",
+    "sp_rest",
+    "sp_depth",
+)
 _BP_OPEN = ("bp_kbb", "bp_fip", "bp_pitches_1d", "bp_pitches_3d")
 _TEAM_OPEN = ("lu_woba", "lu_woba_vs_hand")
 _PER_SIDE_GAME = ("lineup_woba", "act_sp_kbb", "act_sp_fip", "sp_scratch")
@@ -140,7 +149,7 @@ class _Pitcher:
 def _starter_values(
     known: bool, p: _Pitcher | None, league: _League, day: int, season: int
 ) -> list[float]:
-    """sp_known, sp_kbb, sp_fip, sp_er, sp_bf, sp_starts, sp_rest, sp_depth.
+    """sp_known, sp_kbb, sp_fip, sp_er, sp_bf, sp_career_starts, sp_rest, sp_depth.
 
     sp_known says the starter is identified; one without earlier lines (a debut) has sp_bf 0,
     league rates and the rest cap.

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bullpen.models.evaluate import CalibrationBin, Metrics, calibration_table, score_probabilities
+from bullpen.models.evaluate import (
+    CalibrationBin,
+    Metrics,
+    calibration_table,
+    score_probabilities,
+    score_soft_probabilities,
+)
 from bullpen.models.train import ModelSpec
 
 # The market columns (vig-free) that play the model's role for each target.
@@ -79,3 +85,10 @@ def evaluate_season(
         },
         predictions,
     )
+
+
+def score_for_spec(spec: ModelSpec, target: np.ndarray, p: np.ndarray) -> Metrics:
+    """0/1 outcomes for binary models; a probability target for cross-entropy models."""
+    if spec.objective == "cross_entropy":
+        return score_soft_probabilities(target, p)
+    return score_probabilities(target, p)

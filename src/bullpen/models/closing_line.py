@@ -18,8 +18,12 @@ import pandas as pd
 
 from bullpen.betting.metrics import logit, r2_of_move
 from bullpen.features.build import MARKET_OPEN_FEATURES
+from bullpen.features.players import PLAYER_FEATURES
+from bullpen.models import assess
+from bullpen.models.evaluate import score_soft_probabilities
 from bullpen.models.train import ModelSpec, TrainedModel, train_model
 
+NAME = "closing-line"
 TARGET = "p_close_home"
 BASE = "p_open_home"
 
@@ -27,7 +31,7 @@ BASE = "p_open_home"
 def closing_line_spec(open_time_features: Sequence[str]) -> ModelSpec:
     """The spec over the market's opening numbers plus `open_time_features` (never game-time)."""
     return ModelSpec(
-        "closing-line",
+        NAME,
         TARGET,
         (*MARKET_OPEN_FEATURES, *open_time_features),
         base_margin=BASE,
@@ -79,5 +83,53 @@ def forecast_season(
     if games.empty:
         raise ValueError(f"season {season} has no game with both opening and closing prices")
     games["p_close_pred"] = model.predict(games)
-    r2 = r2_of_move(actual_move(games), predicted_move(games, games["p_close_pred"].to_numpy()))
-    return SeasonForecast(season, model.train_seasons, games, r2, model)
+    return SeasonForecast(season, model.train_seasons, games, r2_of_forecast(games), model)
+
+
+def r2_of_forecast(games: pd.DataFrame) -> float:
+    """Out-of-sample R^2 of the predicted move (logit scale) for games with p_close_pred."""
+    return r2_of_move(actual_move(games), predicted_move(games, games["p_close_pred"].to_numpy()))
+
+
+def evaluate_forecast(
+    games: pd.DataFrame, p_close_pred: np.ndarray, season: int
+) -> assess.SeasonEvaluation:
+    """The model's and the opening price's predictions of the close, scored alike.
+
+    `log_loss` is the cross-entropy against the vig-free closing probability; the opening price
+    is the baseline a closing-line model must beat (predicting "no move").
+    """
+    target = games[TARGET].to_numpy(float)
+    sources = {
+        "model": np.asarray(p_close_pred, dtype=float),
+        "market_open": games[BASE].to_numpy(float),
+    }
+    predictions = pd.DataFrame(
+        {
+            "game_id": games["game_id"].to_numpy(),
+            "game_date": games["game_date"].to_numpy(),
+            "label": target,
+            "p_model": sources["model"],
+            "p_open": sources["market_open"],
+            "p_close": target,
+        }
+    )
+    return assess.SeasonEvaluation(
+        NAME,
+        season,
+        {name: score_soft_probabilities(target, p) for name, p in sources.items()},
+        {},
+        predictions,
+    )
+
+
+def open_time_features(frame: pd.DataFrame | None = None) -> list[str]:
+    """The player features known when the line opens (never game-time ones)."""
+    return [
+        name
+        for name, when in PLAYER_FEATURES.items()
+        if when == "open" and (frame is None or name in frame)
+    ]
+
+
+CLOSING_LINE = closing_line_spec(open_time_features())

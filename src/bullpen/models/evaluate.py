@@ -58,6 +58,42 @@ def score_probabilities(y_true: npt.ArrayLike, p: npt.ArrayLike, bins: int = 10)
     )
 
 
+def score_soft_probabilities(target: npt.ArrayLike, p: npt.ArrayLike, bins: int = 10) -> Metrics:
+    """Score predicted probabilities against a probability target (e.g. the vig-free close).
+
+    log_loss is the cross-entropy with the target as a soft label; brier the mean squared
+    difference; accuracy the share of games whose side of 0.5 agrees with the target's; ece the
+    count-weighted |mean predicted - mean target| over equal-width bins of the prediction.
+    """
+    t = np.asarray(target, dtype=np.float64).ravel()
+    prob = np.asarray(p, dtype=np.float64).ravel()
+    if t.size == 0 or t.size != prob.size:
+        raise ValueError(f"need equal, non-zero lengths; got target={t.size}, p={prob.size}")
+    if not (np.all((t >= 0.0) & (t <= 1.0)) and np.all((prob >= 0.0) & (prob <= 1.0))):
+        raise ValueError("target and p must be probabilities in [0, 1] (NaN is not allowed)")
+    clipped = np.clip(prob, _EPS, 1.0 - _EPS)
+    index = np.minimum((prob * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    gap = np.abs(
+        np.bincount(index, weights=prob, minlength=bins)
+        - np.bincount(index, weights=t, minlength=bins)
+    )
+    return Metrics(
+        log_loss=float(soft_log_loss_per_game(t, clipped).mean()),
+        brier=float(np.mean((prob - t) ** 2)),
+        accuracy=float(np.mean((prob > 0.5) == (t > 0.5))),
+        ece=float(gap[counts > 0].sum() / t.size),
+        n=int(t.size),
+    )
+
+
+def soft_log_loss_per_game(target: npt.ArrayLike, p: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Per-game cross-entropy of p against a probability target, p clipped like log loss."""
+    t = np.asarray(target, dtype=np.float64).ravel()
+    clipped = np.clip(np.asarray(p, dtype=np.float64).ravel(), _EPS, 1.0 - _EPS)
+    return -(t * np.log(clipped) + (1.0 - t) * np.log1p(-clipped))
+
+
 def calibration_table(
     y_true: npt.ArrayLike, p: npt.ArrayLike, bins: int = 10
 ) -> list[CalibrationBin]:

@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from bullpen.models import checks
-from bullpen.models.assess import SeasonEvaluation
-from bullpen.models.evaluate import score_probabilities
+from bullpen.models.assess import SeasonEvaluation, score_for_spec
 from bullpen.models.train import TrainedModel, predict_booster
 from bullpen.registry import challenger, mlflow_store
 from bullpen.registry.promotion import ChampionDecision, decide_champion
@@ -73,8 +72,8 @@ def register_and_decide(
     if champion is not None:
         booster = mlflow_store.load_booster(tracking_uri, f"models:/{name}/{champion.version}")
         p = predict_booster(booster, eval_games, mlflow_store.base_margin_of(champion))
-        champion_loss = score_probabilities(
-            eval_games[model.spec.target].to_numpy(float), p
+        champion_loss = score_for_spec(
+            model.spec, eval_games[model.spec.target].to_numpy(float), p
         ).log_loss
     # The same behaviour gate as retrain-models: this path decides the very first champion.
     market = challenger.MARKET_FEATURE[model.spec.target]

@@ -117,3 +117,9 @@ def load_booster(tracking_uri: str, model_uri: str) -> lgb.Booster:
 def base_margin_of(version: ModelVersion) -> str | None:
     """The base-margin column a registered version must be scored with (None: plain model)."""
     return (version.tags or {}).get(BASE_MARGIN_TAG) or None
+
+
+def set_version_tags(tracking_uri: str, name: str, version: str, tags: dict[str, str]) -> None:
+    mlflow_client = client(tracking_uri)
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(name, version, key, value)

@@ -120,7 +120,11 @@ def test_starter_rates_are_shrunk_toward_the_league_mean_by_hand() -> None:
     assert second["home_sp_fip"] == pytest.approx((fip_a + SP_PRIOR_BF["fip"] * lg_fip) / 320)
     assert second["home_sp_er"] == pytest.approx((2 + SP_PRIOR_BF["er"] * lg_er) / 520)
     assert second["home_sp_depth"] == pytest.approx((15 + DEPTH_PRIOR_STARTS * lg_outs) / 4)
-    assert (second["home_sp_bf"], second["home_sp_starts"], second["home_sp_rest"]) == (20, 1, 1)
+    assert (second["home_sp_bf"], second["home_sp_career_starts"], second["home_sp_rest"]) == (
+        20,
+        1,
+        1,
+    )
     # An unknown pitcher gets the league mean, no sample and the rest cap.
     assert second["away_sp_kbb"] == pytest.approx(lg_kbb)
     assert second["away_sp_fip"] == pytest.approx(lg_fip)
@@ -137,7 +141,7 @@ def test_starter_rates_are_shrunk_toward_the_league_mean_by_hand() -> None:
     assert third["home_sp_kbb"] == pytest.approx(
         (k - bb + SP_PRIOR_BF["kbb"] * lg2_kbb) / (bf + SP_PRIOR_BF["kbb"])
     )
-    assert (third["home_sp_starts"], third["home_sp_rest"]) == (2, 4)
+    assert (third["home_sp_career_starts"], third["home_sp_rest"]) == (2, 4)
     assert (third["away_sp_known"], third["home_sp_known"]) == (0.0, 1.0)
 
 
