@@ -405,6 +405,16 @@ def apply_play(play: Play, bases: list[bool]) -> tuple[int, int]:
     return outs, runs
 
 
+@lru_cache(maxsize=65536)
+def _step(event: str, bases: tuple[bool, ...]) -> tuple[Play, int, int, tuple[bool, ...]]:
+    """parse_event + apply_play, memoised: a season has ~5,000 distinct events and far fewer
+    (event, bases) pairs than its ~220,000 plays."""
+    play = parse_event(event)
+    after = list(bases)
+    outs, runs = apply_play(play, after)
+    return play, outs, runs, tuple(after)
+
+
 # --- one file ---------------------------------------------------------------------------------
 
 
@@ -451,7 +461,7 @@ class _Game:
         self.lineup: dict[tuple[int, int], str] = {}
         self.pas: list[tuple[Any, ...]] = []
         self.earned: dict[str, int] = {}
-        self.bases = [False, False, False, False]
+        self.bases: tuple[bool, ...] = (False, False, False, False)
         self.half: tuple[int, int] = (0, -1)
         self.seen_pitches = ""  # pitch string of the plate appearance in progress
         self.pending_runners: list[int] = []  # `radj` runners for the next half-inning
@@ -487,23 +497,23 @@ class _Game:
         if not inning_text.isdigit() or side_text not in ("0", "1"):
             raise _GameRejected(line, "play line: bad inning or team field")
         inning, side = int(inning_text), int(side_text)
-        try:
-            play = parse_event(event)
-        except EventError as exc:
-            raise _GameRejected(line, f"event {event!r}: {exc}") from None
         pitching = self.mound[1 - side]
         if pitching is None:
             raise _GameRejected(line, "play before the fielding side has a pitcher")
         if (inning, side) != self.half:
             self.half = (inning, side)
-            self.bases = [False, False, False, False]
-            self.seen_pitches = ""
+            bases = [False, False, False, False]
             for runner in self.pending_runners:
-                self.bases[runner] = True
+                bases[runner] = True
+            self.bases = tuple(bases)
+            self.seen_pitches = ""
             self.pending_runners = []
+        try:
+            play, outs, runs, self.bases = _step(event, self.bases)
+        except EventError as exc:
+            raise _GameRejected(line, f"event {event!r}: {exc}") from None
         if pitching.inning_entered is None:
             pitching.inning_entered = inning
-        outs, runs = apply_play(play, self.bases)
         pitching.outs += outs
         pitching.runs += runs
 

@@ -35,7 +35,6 @@ CREATE TABLE plate_appearances (
 );
 CREATE INDEX plate_appearances_pitcher_idx ON plate_appearances (pitcher, game_date);
 CREATE INDEX plate_appearances_batter_idx ON plate_appearances (batter, game_date);
-CREATE INDEX plate_appearances_date_idx ON plate_appearances (game_date);
 
 CREATE TABLE pitcher_games (
     game_key         text     NOT NULL REFERENCES event_games ON DELETE CASCADE,
