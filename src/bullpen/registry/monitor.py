@@ -4,12 +4,15 @@ settled since the promotion? If so, roll back (aliases + audit row in one unit).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 import psycopg
 
 from bullpen.models.assess import comparable_games
+from bullpen.models.checks import Predict
 from bullpen.models.evaluate import log_loss_per_game
 from bullpen.models.train import ModelSpec
 from bullpen.registry import audit, challenger, transition
@@ -41,14 +44,42 @@ def judge_champion(
 ) -> MonitorResult:
     """Compare champion and previous-champion on games after the last promotion's data."""
     aliases = transition.read_aliases(tracking_uri, spec.registered_name)
-    champion, previous = aliases[transition.CHAMPION], aliases[transition.PREVIOUS_CHAMPION]
     promoted = audit.last_promotion(conn, spec.name)
-    if champion is None or previous is None or promoted is None:
+    return judge_versions(
+        frame,
+        spec,
+        aliases[transition.CHAMPION],
+        aliases[transition.PREVIOUS_CHAMPION],
+        promoted=promoted is not None,
+        since=promoted.data_through if promoted is not None else None,
+        predictor=lambda version: challenger.version_predictor(tracking_uri, spec, version),
+        min_games=min_games,
+        confidence=confidence,
+        n_boot=n_boot,
+    )
+
+
+def judge_versions(
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    champion: str | None,
+    previous: str | None,
+    *,
+    promoted: bool,
+    since: date | None,
+    predictor: Callable[[str], Predict],
+    min_games: int = 100,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+) -> MonitorResult:
+    """The rollback decision without the registry: score both versions (`predictor` maps a
+    version to its predict function) on the settled games strictly after `since`, the newest
+    game the promotion had seen, so no game that judged the promotion judges it again."""
+    if champion is None or previous is None or not promoted:
         why = "no promotion with a previous-champion to compare against"
         return MonitorResult(
             champion, previous, 0, None, PromotionDecision(False, False, "monitor", why)
         )
-    since = promoted.data_through
     later = frame if since is None else frame[frame["game_date"] > since]
     games = comparable_games(later, spec)
     if games.empty:
@@ -57,21 +88,11 @@ def judge_champion(
             champion, previous, 0, None, PromotionDecision(False, False, "monitor", why)
         )
     y = games[spec.target].to_numpy(float)
-    loss_new = log_loss_per_game(
-        y, challenger.version_predictor(tracking_uri, spec, champion)(games)
-    )
-    loss_old = log_loss_per_game(
-        y, challenger.version_predictor(tracking_uri, spec, previous)(games)
-    )
+    loss_new = log_loss_per_game(y, predictor(champion)(games))
+    loss_old = log_loss_per_game(y, predictor(previous)(games))
     interval = paired_bootstrap(loss_new, loss_old, confidence=confidence, n_boot=n_boot)
     decision = decide_rollback(interval, min_games=min_games)
     return MonitorResult(champion, previous, len(games), interval, decision)
-
-
-def _keep(champion: str | None, previous: str | None, why: str) -> MonitorResult:
-    return MonitorResult(
-        champion, previous, 0, None, PromotionDecision(False, False, "monitor", why)
-    )
 
 
 def rollback_champion(
@@ -87,7 +108,25 @@ def rollback_champion(
     data_through: object = None,
 ) -> int:
     """champion <- previous-champion with an audit row (one unit); return the audit id."""
-    entry = audit.AuditEntry(
+    entry = rollback_entry(
+        spec, stage=stage, trigger=trigger, reason=reason, interval=interval, numbers=numbers,
+        data_through=data_through,
+    )  # fmt: skip
+    return transition.rollback(conn, tracking_uri, spec.registered_name, entry)
+
+
+def rollback_entry(
+    spec: ModelSpec,
+    *,
+    stage: str,
+    trigger: str,
+    reason: str,
+    interval: BootstrapInterval | None = None,
+    numbers: dict | None = None,
+    data_through: object = None,
+) -> audit.AuditEntry:
+    """The audit row of a rollback (transition.rollback fills in the champion versions)."""
+    return audit.AuditEntry(
         model=spec.name,
         action="rolled_back",
         stage=stage,
@@ -99,4 +138,3 @@ def rollback_champion(
         numbers={"bootstrap": interval.as_dict() if interval else None, **(numbers or {})},
         data_through=data_through,  # type: ignore[arg-type]
     )
-    return transition.rollback(conn, tracking_uri, spec.registered_name, entry)

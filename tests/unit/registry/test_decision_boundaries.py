@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bullpen.registry.bootstrap import BootstrapInterval
-from bullpen.registry.promotion import decide_champion, decide_promotion, decide_rollback
+from bullpen.registry.promotion import (
+    ChampionDecision,
+    PromotionDecision,
+    decide_champion,
+    decide_promotion,
+    decide_rollback,
+)
 
 
 def _ci(lower: float, upper: float, n: int = 2000) -> BootstrapInterval:
@@ -59,3 +65,72 @@ def test_champion_gain_must_exceed_min_improvement_exactly() -> None:
     assert decide_champion(0.25, 0.5, min_improvement=0.2499).promote is True
     decision = decide_champion(0.25, 0.5)
     assert decision.champion_log_loss == 0.5 and decision.challenger_log_loss == 0.25
+
+
+# -- every branch returns exactly this decision (the audit row stores stage, forced and reason) --
+CI_BETTER = _ci(-0.004, -0.001)
+CI_TIED = _ci(-0.004, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "expected"),
+    [
+        ((CI_BETTER, []), {"identical": True},
+         PromotionDecision(False, False, "identical", "challenger is the champion's version")),
+        ((CI_BETTER, ["a: 1", "b: 2"]), {"force": True},
+         PromotionDecision(False, False, "behaviour", "behaviour checks failed: a: 1; b: 2")),
+        ((None, []), {}, PromotionDecision(True, False, "first", "no champion yet")),
+        ((None, []), {"force": True}, PromotionDecision(True, True, "first", "no champion yet")),
+        ((CI_BETTER, []), {"force": True},
+         PromotionDecision(True, False, "bootstrap",
+                           f"challenger better than champion: {CI_BETTER.describe()}")),
+        ((CI_TIED, []), {"force": True},
+         PromotionDecision(True, True, "bootstrap",
+                           f"forced although not better: {CI_TIED.describe()}")),
+        ((CI_TIED, []), {},
+         PromotionDecision(False, False, "bootstrap",
+                           f"challenger not better at 95% (CI upper bound >= 0): "
+                           f"{CI_TIED.describe()}")),
+    ],
+)  # fmt: skip
+def test_decide_promotion_returns_exactly(
+    args: tuple, kwargs: dict, expected: PromotionDecision
+) -> None:
+    assert decide_promotion(*args, **kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"),
+    [
+        (_ci(0.001, 0.01, n=99),
+         PromotionDecision(False, False, "monitor", "only 99 settled games (< 100): wait")),
+        (_ci(0.001, 0.01),
+         PromotionDecision(True, False, "monitor",
+                           "champion worse than previous-champion on live games: "
+                           + _ci(0.001, 0.01).describe())),
+        (_ci(-0.001, 0.01),
+         PromotionDecision(False, False, "monitor",
+                           "champion not significantly worse: " + _ci(-0.001, 0.01).describe())),
+    ],
+)  # fmt: skip
+def test_decide_rollback_returns_exactly(
+    interval: BootstrapInterval, expected: PromotionDecision
+) -> None:
+    assert decide_rollback(interval) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((0.6, None, 0.0, ["a: 1", "b: 2"]),
+         ChampionDecision(False, "behaviour checks failed: a: 1; b: 2", 0.6, None)),
+        ((0.6, 0.7, 0.0, ["a: 1"]),
+         ChampionDecision(False, "behaviour checks failed: a: 1", 0.6, 0.7)),
+        ((0.6, None), ChampionDecision(True, "no champion yet", 0.6, None)),
+        ((0.6, 0.7), ChampionDecision(True, "log loss 0.60000 beats champion 0.70000", 0.6, 0.7)),
+        ((0.7, 0.6),
+         ChampionDecision(False, "log loss 0.70000 does not beat champion 0.60000", 0.7, 0.6)),
+    ],
+)  # fmt: skip
+def test_decide_champion_returns_exactly(args: tuple, expected: ChampionDecision) -> None:
+    assert decide_champion(*args) == expected

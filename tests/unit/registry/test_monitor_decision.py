@@ -1,0 +1,132 @@
+"""The rollback decision of monitor-champion without the registry (judge_versions), and the
+audit row of a rollback. Predictions come from plain probability functions of the game rows."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bullpen.models.train import MONEYLINE
+from bullpen.registry.bootstrap import BootstrapInterval
+from bullpen.registry.monitor import judge_versions, rollback_entry
+
+SINCE = date(2024, 6, 1)
+
+
+def _frame(n_on_since: int = 40, n_after: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Games on the promotion's last date and after it; p_close_home is the true probability."""
+    rng = np.random.default_rng(seed)
+    n = n_on_since + n_after
+    p = rng.uniform(0.25, 0.75, n)
+    dates = [SINCE] * n_on_since + [SINCE + timedelta(days=1 + i % 30) for i in range(n_after)]
+    return pd.DataFrame(
+        {
+            "game_date": dates,
+            "home_win": (rng.uniform(size=n) < p).astype(float),
+            "p_open_home": p,
+            "p_close_home": p,
+        }
+    )
+
+
+def _sharp(games: pd.DataFrame) -> np.ndarray:
+    return games["p_close_home"].to_numpy(float)
+
+
+def _backwards(games: pd.DataFrame) -> np.ndarray:
+    return 1.0 - games["p_close_home"].to_numpy(float)
+
+
+PREDICTORS = {"2": _backwards, "1": _sharp}  # champion v2 is far worse than previous v1
+
+
+def _judge(frame: pd.DataFrame, **kwargs: object):  # noqa: ANN202
+    args = {"promoted": True, "since": SINCE, "predictor": PREDICTORS.__getitem__, **kwargs}
+    return judge_versions(frame, MONEYLINE, "2", "1", **args)  # type: ignore[arg-type]
+
+
+def test_a_worse_champion_is_rolled_back_on_games_strictly_after_the_promotion() -> None:
+    result = _judge(_frame(), n_boot=200)
+    assert (result.champion, result.previous) == ("2", "1")
+    assert result.n_settled == 300  # the 40 games on SINCE itself judged the promotion
+    assert result.interval is not None and result.interval.n == 300
+    assert result.interval.lower > 0.0  # mean(champion - previous) log loss: champion worse
+    assert result.decision.promote is True
+    assert result.decision.reason.startswith("champion worse than previous-champion")
+
+
+def test_a_better_champion_stays() -> None:
+    swapped = {"2": _sharp, "1": _backwards}
+    result = _judge(_frame(), predictor=swapped.__getitem__, n_boot=200)
+    assert result.interval is not None and result.interval.upper < 0.0
+    assert result.decision.promote is False
+
+
+def test_without_a_since_date_every_game_counts() -> None:
+    result = _judge(_frame(), since=None, n_boot=100)
+    assert result.n_settled == 340
+
+
+def test_confidence_n_boot_and_min_games_are_passed_on() -> None:
+    result = _judge(_frame(), confidence=0.8, n_boot=123, min_games=301)
+    assert result.interval is not None
+    assert (result.interval.confidence, result.interval.n_boot) == (0.8, 123)
+    assert result.decision.promote is False and result.decision.reason.endswith(": wait")
+    assert _judge(_frame(), n_boot=50, min_games=300).decision.promote is True
+
+
+def test_the_default_minimum_is_100_settled_games() -> None:
+    assert _judge(_frame(n_after=99), n_boot=50).decision.reason.endswith("(< 100): wait")
+    assert _judge(_frame(n_after=100), n_boot=50).decision.promote is True
+
+
+def test_unsettled_or_unpriced_games_are_not_judged() -> None:
+    frame = _frame()
+    frame.loc[frame.index[-10:], "home_win"] = np.nan
+    frame.loc[frame.index[-20:-10], "p_close_home"] = np.nan
+    assert _judge(frame, n_boot=50).n_settled == 280
+
+
+@pytest.mark.parametrize(
+    ("champion", "previous", "promoted"),
+    [(None, "1", True), ("2", None, True), ("2", "1", False)],
+)
+def test_nothing_to_compare_keeps_the_champion(
+    champion: str | None, previous: str | None, promoted: bool
+) -> None:
+    result = judge_versions(
+        _frame(), MONEYLINE, champion, previous, promoted=promoted, since=SINCE,
+        predictor=PREDICTORS.__getitem__,
+    )  # fmt: skip
+    assert (result.champion, result.previous) == (champion, previous)
+    assert (result.n_settled, result.interval) == (0, None)
+    assert result.decision.promote is False and result.decision.stage == "monitor"
+    assert result.decision.reason == "no promotion with a previous-champion to compare against"
+
+
+def test_no_games_after_the_promotion_keeps_the_champion() -> None:
+    result = _judge(_frame(n_after=0))
+    assert (result.n_settled, result.interval, result.decision.promote) == (0, None, False)
+    assert result.decision.reason == "no settled games after 2024-06-01"
+    assert result.decision.stage == "monitor" and result.decision.forced is False
+
+
+def test_rollback_entry_carries_the_interval_and_the_numbers() -> None:
+    interval = BootstrapInterval(0.01, 0.004, 0.016, 0.95, 400, 2000)
+    entry = rollback_entry(
+        MONEYLINE, stage="monitor", trigger="scheduled", reason="worse", interval=interval,
+        numbers={"n_settled": 400}, data_through=SINCE,
+    )  # fmt: skip
+    assert (entry.model, entry.action, entry.stage) == ("moneyline", "rolled_back", "monitor")
+    assert (entry.trigger, entry.reason, entry.data_through) == ("scheduled", "worse", SINCE)
+    assert (entry.ci_lower, entry.ci_upper, entry.confidence) == (0.004, 0.016, 0.95)
+    assert entry.numbers == {"bootstrap": interval.as_dict(), "n_settled": 400}
+
+
+def test_manual_rollback_entry_has_no_interval() -> None:
+    entry = rollback_entry(MONEYLINE, stage="manual", trigger="cli", reason="operator")
+    assert (entry.ci_lower, entry.ci_upper, entry.confidence) == (None, None, None)
+    assert entry.numbers == {"bootstrap": None} and entry.data_through is None
