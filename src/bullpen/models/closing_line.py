@@ -34,6 +34,8 @@ def closing_line_spec(open_time_features: Sequence[str]) -> ModelSpec:
         NAME,
         TARGET,
         (*MARKET_OPEN_FEATURES, *open_time_features),
+        # A bigger favourite at the open never closes as a smaller one, other things equal.
+        monotone={"mkt_open_home_prob": 1},
         base_margin=BASE,
         objective="cross_entropy",
     )

@@ -31,7 +31,11 @@ log = logging.getLogger(__name__)
 
 TRIGGER_TAG = "bullpen.retrain_trigger"
 # The market price each model must be monotone in (the behaviour check perturbs it).
-MARKET_FEATURE = {"home_win": "mkt_open_home_prob", "over_close": "mkt_open_over_prob"}
+MARKET_FEATURE = {
+    "home_win": "mkt_open_home_prob",
+    "over_close": "mkt_open_over_prob",
+    "p_close_home": "mkt_open_home_prob",  # the closing-line model
+}
 
 
 @dataclass
