@@ -18,7 +18,6 @@ import gzip
 import hashlib
 import re
 import tarfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date
 from functools import lru_cache
@@ -930,20 +929,3 @@ def reconcile_with_gamelog(
         else:
             bad_runs.append(f"{g.game_key}: {mine} vs {(log_game.away_score, log_game.home_score)}")
     return Reconciliation(n, outs_ok, runs_ok, bad_outs, bad_runs)
-
-
-def iter_rows(rows: Iterable[Any], columns: tuple[str, ...]) -> Iterable[tuple[Any, ...]]:
-    """Rows as tuples in `columns` order (for COPY)."""
-    for row in rows:
-        yield tuple(getattr(row, c) for c in columns)
-
-
-def read_text_member(tar_path: Path, member_suffix: str) -> str:
-    """Text of the one tarball member whose name ends with `member_suffix` (tests, tools)."""
-    with tarfile.open(tar_path, "r:gz") as tar:
-        for member in tar:
-            if member.name.endswith(member_suffix):
-                handle = tar.extractfile(member)
-                assert handle is not None
-                return handle.read().decode("utf-8")
-    raise KeyError(member_suffix)
