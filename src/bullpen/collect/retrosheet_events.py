@@ -791,6 +791,7 @@ def read_event_season(tar_path: Path, gamelog_path: Path | None = None) -> Event
     """
     out = EventParse()
     tar_name = tar_path.name
+    seen_games: dict[str, str] = {}
     try:
         with tarfile.open(tar_path, "r:gz") as tar:
             for member in tar:
@@ -809,7 +810,8 @@ def read_event_season(tar_path: Path, gamelog_path: Path | None = None) -> Event
                     out.quarantined.append(_quarantine_file(where, "member is not a text file"))
                     continue
                 if event_match:
-                    out.extend(parse_event_text(text, where, int(event_match.group(1))))
+                    parsed = parse_event_text(text, where, int(event_match.group(1)))
+                    out.extend(_drop_games_seen_before(parsed, seen_games))
                 else:
                     assert roster_match is not None
                     out.extend(parse_roster_text(text, where, int(roster_match.group(2))))
@@ -818,6 +820,31 @@ def read_event_season(tar_path: Path, gamelog_path: Path | None = None) -> Event
         out.quarantined.append(_quarantine_file(tar_name, f"tarball unreadable: {exc}"))
     if gamelog_path is not None:
         out = quarantine_missing_games(out, read_gamelog_keys(gamelog_path))
+    return out
+
+
+def _drop_games_seen_before(parse: EventParse, seen: dict[str, str]) -> EventParse:
+    """A game id already read from another file of the season (a suspended game written at
+    both parks) is quarantined here, so every game appears once (from its first file)."""
+    again = {g.game_key for g in parse.games if g.game_key in seen}
+    for g in parse.games:
+        seen.setdefault(g.game_key, g.source_file)
+    if not again:
+        return parse
+    out = EventParse(
+        games=[g for g in parse.games if g.game_key not in again],
+        plate_appearances=[r for r in parse.plate_appearances if r.game_key not in again],
+        pitcher_games=[r for r in parse.pitcher_games if r.game_key not in again],
+        lineups=[r for r in parse.lineups if r.game_key not in again],
+        rosters=parse.rosters,
+        quarantined=list(parse.quarantined),
+        file_sha256=dict(parse.file_sha256),
+    )
+    for g in parse.games:
+        if g.game_key in again:
+            reason = f"game {g.game_key} is also in {seen[g.game_key]}: loaded from there"
+            raw = {"action": ACTION_DROPPED_GAME, "game_key": g.game_key}
+            out.quarantined.append(QuarantinedRecord(SOURCE, g.source_file, 0, reason, raw))
     return out
 
 

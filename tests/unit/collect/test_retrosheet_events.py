@@ -298,6 +298,18 @@ def test_corrupt_tarball_member_is_quarantined_and_the_rest_loads(tmp_path: Path
     }
 
 
+def test_game_in_two_files_of_a_season_loads_once(tmp_path: Path) -> None:
+    tar = _tar(
+        tmp_path / "2019.tar.gz",
+        {"2019/2019BOS.EVA": GAME.encode(), "2019/2019TOR.EVA": GAME.encode()},
+    )
+    parse = read_event_season(tar)
+    assert [g.source_file for g in parse.games] == ["2019.tar.gz:2019/2019BOS.EVA"]
+    assert len(parse.plate_appearances) == 10
+    (q,) = parse.quarantined
+    assert (q.file, q.raw["game_key"]) == ("2019.tar.gz:2019/2019TOR.EVA", "BOS201904090")
+
+
 def test_truncated_tarball_keeps_what_was_read(tmp_path: Path) -> None:
     data = (EVENTS / "2020.tar.gz").read_bytes()
     cut = tmp_path / "2020.tar.gz"
