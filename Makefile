@@ -102,9 +102,8 @@ MUTATE_STAMP := $(MUTATE_VENV)/.installed
 MUTATE_MODULES := features/odds.py betting/kelly.py betting/backtest.py registry/promotion.py \
                   registry/monitor.py features/build.py drift/policy.py
 # Fast unit tests only (seconds per mutant): mutmut runs the tests that reach the mutated function.
-MUTATE_TESTS := tests/unit/betting tests/unit/features tests/unit/registry/test_decide_promotion.py \
-                tests/unit/registry/test_decision_boundaries.py tests/unit/registry/test_promotion.py \
-                tests/unit/drift/test_policy.py
+MUTATE_TESTS := tests/unit/betting tests/unit/features tests/unit/registry \
+                tests/unit/drift/test_policy.py tests/unit/drift/test_policy_boundaries.py
 
 $(MUTATE_STAMP): requirements-mutate.lock $(STAMP)
 	$(PYTHON) -m venv $(MUTATE_VENV)

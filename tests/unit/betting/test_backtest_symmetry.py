@@ -101,7 +101,9 @@ def test_backtest_is_unchanged_when_home_and_away_are_swapped(
         b = b.loc[a.index]
         flipped = {"home": "away", "away": "home"}
         assert list(b["side"]) == [flipped[s] for s in a["side"]]
-        for column in ("p_model", "p_open_fair", "edge", "price_decimal", "stake", "profit", "clv"):
+        columns = ["p_model", "p_open_fair", "edge", "price_decimal", "stake", "profit", "clv"]
+        columns += [c for c in ("clv_pp", "ev_close") if c in a.columns]
+        for column in columns:
             np.testing.assert_allclose(b[column], a[column], rtol=1e-9, atol=1e-12)
         assert mirrored.final_bankroll == pytest.approx(original.final_bankroll, rel=1e-9)
         assert mirrored.profit == pytest.approx(original.profit, rel=1e-9, abs=1e-12)
