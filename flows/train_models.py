@@ -39,7 +39,7 @@ def train_model(frame: pd.DataFrame, model: str, eval_season: int) -> train.Trai
     if spec.name == closing_line.NAME:
         # No study tunes it; games whose move is unknown carry no label.
         history = closing_line.usable_games(frame[frame["season"] < eval_season])
-        return train.train_model(history, spec)
+        return train.train_model(history, spec, closing_line.PARAMS)
     # The latest study's best, if it beat the defaults in CV on seasons < eval_season; else None.
     params = tune.load_tuned_params(runtime.database_url(), model, eval_season)
     return train.train_model(frame[frame["season"] < eval_season], spec, params)

