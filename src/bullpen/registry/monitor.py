@@ -41,7 +41,7 @@ def judge_champion(
     min_games: int = 100,
     confidence: float = 0.95,
     n_boot: int = 2000,
-) -> MonitorResult:
+) -> MonitorResult:  # pragma: no mutate block (registry glue; integration: test_retrain.py)
     """Compare champion and previous-champion on games after the last promotion's data."""
     aliases = transition.read_aliases(tracking_uri, spec.registered_name)
     promoted = audit.last_promotion(conn, spec.name)
@@ -106,7 +106,7 @@ def rollback_champion(
     interval: BootstrapInterval | None = None,
     numbers: dict | None = None,
     data_through: object = None,
-) -> int:
+) -> int:  # pragma: no mutate block (registry glue; integration: test_retrain.py)
     """champion <- previous-champion with an audit row (one unit); return the audit id."""
     entry = rollback_entry(
         spec, stage=stage, trigger=trigger, reason=reason, interval=interval, numbers=numbers,

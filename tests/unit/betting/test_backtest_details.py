@@ -111,9 +111,12 @@ def test_no_bets_means_nan_mean_clv() -> None:
         ({"max_day_exposure": 0.0}, r"max_day_exposure must be in \(0, 1\]"),
         ({"max_day_exposure": 1.5}, r"max_day_exposure must be in \(0, 1\]"),
         ({"starting_bankroll": 0.0}, "starting_bankroll must be > 0"),
-        ({"devig_method": "additive"}, "devig_method must be one of"),
+        (
+            {"devig_method": "additive"},
+            r"devig_method must be one of \('proportional', 'power', 'shin'\)",
+        ),
     ],
 )
 def test_invalid_settings_name_the_setting(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         BacktestConfig(**kwargs)

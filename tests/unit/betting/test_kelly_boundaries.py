@@ -35,5 +35,5 @@ def test_kelly_fraction_at_the_edges_of_its_domain() -> None:
     ],
 )
 def test_invalid_inputs_are_named_in_the_error(call: object, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         call()  # type: ignore[operator]

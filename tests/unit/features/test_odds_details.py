@@ -34,7 +34,7 @@ from bullpen.features.odds import (
     ],
 )  # fmt: skip
 def test_impossible_input_is_named_in_the_error(call: object, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         call()  # type: ignore[operator]
 
 

@@ -12,6 +12,7 @@ import pytest
 from bullpen.models.train import MONEYLINE
 from bullpen.registry.bootstrap import BootstrapInterval
 from bullpen.registry.monitor import judge_versions, rollback_entry
+from bullpen.registry.promotion import PromotionDecision
 
 SINCE = date(2024, 6, 1)
 
@@ -103,15 +104,22 @@ def test_nothing_to_compare_keeps_the_champion(
     )  # fmt: skip
     assert (result.champion, result.previous) == (champion, previous)
     assert (result.n_settled, result.interval) == (0, None)
-    assert result.decision.promote is False and result.decision.stage == "monitor"
-    assert result.decision.reason == "no promotion with a previous-champion to compare against"
+    why = "no promotion with a previous-champion to compare against"
+    assert result.decision == PromotionDecision(False, False, "monitor", why)
 
 
 def test_no_games_after_the_promotion_keeps_the_champion() -> None:
     result = _judge(_frame(n_after=0))
-    assert (result.n_settled, result.interval, result.decision.promote) == (0, None, False)
-    assert result.decision.reason == "no settled games after 2024-06-01"
-    assert result.decision.stage == "monitor" and result.decision.forced is False
+    assert (result.champion, result.previous) == ("2", "1")
+    assert (result.n_settled, result.interval) == (0, None)
+    why = "no settled games after 2024-06-01"
+    assert result.decision == PromotionDecision(False, False, "monitor", why)
+
+
+def test_the_default_bootstrap_is_2000_resamples_at_95_percent() -> None:
+    result = _judge(_frame())
+    assert result.interval is not None
+    assert (result.interval.n_boot, result.interval.confidence) == (2000, 0.95)
 
 
 def test_rollback_entry_carries_the_interval_and_the_numbers() -> None:
