@@ -1,9 +1,12 @@
 """Retrosheet event ingestion on real PostgreSQL: a season loads, a rerun writes nothing, a game
-missing from the game log is quarantined, the loaders return what the parser produced."""
+missing from the game log is quarantined, a merge over an earlier load ends where a first load
+into a fresh database does, the loaders return what the parser produced."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from bullpen.collect import replay
 from bullpen.collect.retrosheet_events import TABLE_COLUMNS, read_event_season, to_frames
 from bullpen.db import engine, events, events_store
 from bullpen.db.store import table_fingerprints
+from bullpen.runtime import prepare_database
 from tests.conftest import DATA
 
 TARBALL = DATA / "retrosheet" / "events" / "2019.tar.gz"
@@ -49,7 +53,7 @@ def _state(url: str) -> dict[str, tuple[int, str]]:
 
 
 def test_season_loads_reruns_skip_and_missing_game_is_quarantined(
-    bullpen_env: dict[str, str], gamelog_without_one_game: Path
+    bullpen_env: dict[str, str], pg_server_url: str, gamelog_without_one_game: Path
 ) -> None:
     url = bullpen_env["BULLPEN_DATABASE_URL"]
     first = replay.replay_events(url, TARBALL, gamelog_without_one_game)
@@ -106,6 +110,48 @@ def test_season_loads_reruns_skip_and_missing_game_is_quarantined(
         ).fetchone()
         assert events_store.count_rows(conn)["event_games"] == 2429
     assert rewritten == (1,)  # only BOS201904090's rows were written
+
+    # That merge (every file was in the tables) ends with the rows that a first load of the same
+    # inputs writes into a fresh database (straight COPY, no merge).
+    fresh = _fresh_database(pg_server_url)
+    first_load = replay.replay_events(fresh, TARBALL, GAMELOG)
+    assert (first_load.files_written, first_load.games) == (31, 2429)
+    rows_only = [t for t in EVENT_TABLES if t not in ("quarantine", "ledger")]
+    merged, loaded = _state(url), _state(fresh)
+    assert {t: merged[t] for t in rows_only} == {t: loaded[t] for t in rows_only}
+
+
+def _fresh_database(server_url: str) -> str:
+    url = engine.ensure_database(server_url, f"bullpen_events_{uuid.uuid4().hex[:8]}")
+    prepare_database(url)
+    return url
+
+
+def test_a_game_already_loaded_from_another_file_is_merged_not_copied(pg_server_url: str) -> None:
+    """A file none of whose rows are loaded may still hold a game the tables have under another
+    file (the first file of a game id wins, and a changed tarball can change which is first):
+    the straight COPY of a first load would break the keys, so the merge path takes it over."""
+    url = _fresh_database(pg_server_url)
+    parse = read_event_season(TARBALL, GAMELOG)
+    batch = next(
+        b for b in events_store.split_by_file(parse, season_file=TARBALL.name) if b.kind == "events"
+    )
+    other = "2019.tar.gz:2019/2019XXX.EVN"
+    moved = dataclasses.replace(
+        batch,
+        file=other,
+        games=[dataclasses.replace(g, source_file=other) for g in batch.games],
+        plate_appearances=batch.plate_appearances[:-1],  # the last one is gone in the new file
+    )
+    with engine.connect(url) as conn:
+        events_store.write_event_file(conn, batch)
+        before = events_store.count_rows(conn)
+        events_store.write_event_file(conn, moved)  # COPY would raise UniqueViolation
+        after = events_store.count_rows(conn)
+        files = conn.execute("SELECT DISTINCT source_file FROM event_games").fetchall()
+    assert before["plate_appearances"] == len(batch.plate_appearances) > 0
+    assert after == {**before, "plate_appearances": before["plate_appearances"] - 1}
+    assert files == [(other,)]
 
 
 def test_loaders_return_the_parse(bullpen_env: dict[str, str]) -> None:

@@ -1,10 +1,18 @@
-"""Idempotent writes of parsed Retrosheet events: per event file, COPY into staging, merge, commit.
+"""Idempotent writes of parsed Retrosheet events: one transaction per event file.
 
 One transaction per event file (`YYYY.tar.gz:YYYY/YYYYTTT.EVx`: the home games of one team) and
 one for the season's rosters. Each is recorded in `ingested_files` with the sha256 of what it was
 built from (the file's bytes and the season's game log, which decides which games are
 quarantined); a file whose digest is already in the ledger is skipped without writing. A whole
 season whose tarball and game log are unchanged is skipped before parsing (`season_is_current`).
+
+Two ways to write a file's games, both in the file's one transaction:
+  first load  no row of the file and none of its games is in the tables yet (a fresh database):
+              COPY straight into the tables. A merge into empty key ranges would insert exactly
+              these rows, so this writes the same, without staging tables or conflict checks;
+  merge       anything else (a rerun after a crash, a changed file or game log): COPY into
+              staging, delete what the file no longer has, upsert on natural keys, where an
+              unchanged row is not rewritten.
 """
 
 from __future__ import annotations
@@ -132,6 +140,23 @@ def _copy(cur: psycopg.Cursor, table: str, rows: Iterable[Any]) -> None:
             copy.write_row(row(r))
 
 
+def _copy_into(cur: psycopg.Cursor, table: str, rows: Iterable[Any]) -> None:
+    """COPY rows straight into `table`: keys, checks and foreign keys still apply (first load)."""
+    row = _ROW[table]
+    with cur.copy(f"COPY {table} ({', '.join(TABLE_COLUMNS[table])}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row(row(r))
+
+
+# True when the tables hold a row of this file or of one of its games: then the merge decides
+# what changes. Game keys matter too: a game may have moved here from another file of the season
+# (the first file of a game id wins, see retrosheet_events._drop_games_seen_before). The child
+# tables need no look: their foreign key means a child row has its game in event_games.
+_FILE_LOADED = """
+SELECT EXISTS (SELECT 1 FROM event_games WHERE source_file = %(file)s OR game_key = ANY(%(keys)s))
+"""
+
+
 def _merge(table: str) -> str:
     """Upsert staging into `table`; an unchanged row is not rewritten (no dead tuple)."""
     columns = TABLE_COLUMNS[table]
@@ -207,7 +232,7 @@ def record_ledger(
 
 
 def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSummary:
-    """Write one batch in one transaction: COPY to staging, merge on natural keys, ledger row.
+    """Write one batch in one transaction: its rows (first load or merge), quarantine, ledger.
 
     Skipped (nothing written) when the ledger already holds the batch's digest. Idempotent: a
     rerun after a crash (which rolls the whole file back) neither duplicates nor loses rows.
@@ -223,24 +248,30 @@ def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSu
     with conn.transaction(), conn.cursor() as cur:
         if batch.sha256 is not None and ledger_sha256(conn, batch.file) == batch.sha256:
             return EventWriteSummary(batch.file, True, *counts)
+        # Not waiting for the WAL flush at commit: a crash can lose only the last commits, whose
+        # ledger rows are lost with them, so the next run writes those files again. Atomicity and
+        # the order of commits are unchanged; only this transaction is affected.
+        cur.execute("SET LOCAL synchronous_commit = off")
         if batch.kind == "events" and batch.sha256 is not None:
-            _copy(cur, "event_games", batch.games)
-            for table in _GAME_CHILDREN:
-                _copy(cur, table, getattr(batch, table))
-            loaded = cur.execute(
-                "SELECT EXISTS (SELECT 1 FROM event_games WHERE source_file = %s)", (batch.file,)
-            ).fetchone()
-            if loaded is not None and loaded[0]:
-                # A changed file replaces its earlier load: rows it no longer has go. (Skipped on
-                # a first load, where there is nothing to delete and the anti-joins cost most.)
+            keys = [g.game_key for g in batch.games]
+            loaded = cur.execute(_FILE_LOADED, {"file": batch.file, "keys": keys}).fetchone()
+            if loaded is not None and not loaded[0]:
+                _copy_into(cur, "event_games", batch.games)
+                for table in _GAME_CHILDREN:
+                    _copy_into(cur, table, getattr(batch, table))
+            else:
+                _copy(cur, "event_games", batch.games)
+                for table in _GAME_CHILDREN:
+                    _copy(cur, table, getattr(batch, table))
+                # A changed file replaces its earlier load: rows it no longer has go.
                 for table in ("event_games", *_GAME_CHILDREN):
                     cur.execute(f"ANALYZE stage_{table}")
                 cur.execute(_DELETE_STALE_GAMES, {"file": batch.file})
                 for table in _GAME_CHILDREN:
                     cur.execute(_delete_stale_children(table))
-            cur.execute(_merge("event_games"))
-            for table in _GAME_CHILDREN:
-                cur.execute(_merge(table))
+                cur.execute(_merge("event_games"))
+                for table in _GAME_CHILDREN:
+                    cur.execute(_merge(table))
         elif batch.kind == "rosters" and batch.sha256 is not None:
             _copy(cur, "rosters", batch.rosters)
             cur.execute(_DELETE_STALE_ROSTERS)

@@ -33,8 +33,9 @@ CREATE TABLE plate_appearances (
     pitches      smallint CHECK (pitches >= 0),
     PRIMARY KEY (game_key, seq)
 );
-CREATE INDEX plate_appearances_pitcher_idx ON plate_appearances (pitcher, game_date);
-CREATE INDEX plate_appearances_batter_idx ON plate_appearances (batter, game_date);
+-- No index by batter or pitcher: every reader takes the whole table in date order
+-- (bullpen.db.events.load_plate_appearances) and the features group the frame in pandas, so
+-- such indexes would only cost each load (two more index entries for each of ~2.3M rows).
 
 CREATE TABLE pitcher_games (
     game_key         text     NOT NULL REFERENCES event_games ON DELETE CASCADE,
