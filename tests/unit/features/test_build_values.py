@@ -183,3 +183,24 @@ def test_feature_frame_market_columns_by_hand() -> None:
     assert frame["p_close_over"] == pytest.approx((120 / 220) / (120 / 220 + 0.5), rel=1e-12)
     assert frame["mkt_open_total"] == 8.5 and frame["total_move"] == 0.5
     assert frame["home_win"] == 1.0 and frame["over_close"] == 0.0  # 8 runs under 9
+
+
+def test_nullable_integer_prices_with_missing_values_are_read() -> None:
+    """Prices may arrive as nullable integers; a missing one gives NaN, not an error."""
+    games = _schedule().iloc[:2].assign(
+        game_id=[1, 2],
+        home_open_ml=pd.array([-150, None], dtype="Int64"),
+        away_open_ml=pd.array([130, 120], dtype="Int64"),
+        home_close_ml=pd.array([None, -130], dtype="Int64"),
+        away_close_ml=pd.array([150, 110], dtype="Int64"),
+        open_total=[8.5, 9.0], close_total=[9.0, 9.0],
+        open_over_price=pd.array([-110, None], dtype="Int64"),
+        open_under_price=pd.array([-110, -110], dtype="Int64"),
+        close_over_price=pd.array([-120, -110], dtype="Int64"),
+        close_under_price=pd.array([None, -110], dtype="Int64"),
+    )  # fmt: skip
+    frame = build_feature_frame(games, "shin")
+    assert frame["p_open_home"].iloc[0] == pytest.approx((1 + 0.6 - 1 / 2.3) / 2)
+    assert np.isnan(frame["p_open_home"].iloc[1]) and np.isnan(frame["p_close_home"].iloc[0])
+    assert frame["p_open_over"].iloc[0] == pytest.approx(0.5)
+    assert np.isnan(frame["p_open_over"].iloc[1]) and np.isnan(frame["p_close_over"].iloc[0])
