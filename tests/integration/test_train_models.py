@@ -86,6 +86,78 @@ def test_train_models_registers_and_sets_champion_once(
     assert _versions(uri, "bullpen-moneyline") == versions_before
 
 
+def _fair_home(home: float, away: float) -> float:
+    # Independent of bullpen.features.odds: two-way Shin removes half the margin from each side.
+    def implied(american: float) -> float:
+        return 100 / (american + 100) if american > 0 else -american / (-american + 100)
+
+    return (1 + implied(home) - implied(away)) / 2
+
+
+def test_backtest_flow_bets_the_opener_walk_forward(loaded: dict[str, str]) -> None:
+    uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
+    flow = runtime.load_flow("backtest.py:backtest_champion")
+    result = flow(eval_season=EVAL_SEASON, first_season=EVAL_SEASON - 1)  # type: ignore[operator]
+
+    assert [row["season"] for row in result["seasons"]] == [EVAL_SEASON - 1, EVAL_SEASON]
+    assert Path(result["report"]).read_text().count("<tr>") >= 3
+    last = result["seasons"][-1]
+    assert last["r2_move"] > 0.0  # the champion predicts the move better than its mean
+    assert result["pooled"]["n"] == sum(row["n"] for row in result["seasons"])
+    # The settings the eval season was bet with are recorded on the champion for `evaluate`.
+    champ = mlflow_store.get_alias_version(uri, "bullpen-closing-line", "champion")
+    assert champ is not None
+    assert float(champ.tags["bullpen.opener.threshold"]) == last["threshold"]
+    assert float(champ.tags["bullpen.opener.kelly_multiplier"]) == last["kelly_multiplier"]
+
+
+def test_walk_forward_bets_settle_against_the_real_lines_and_never_see_their_season(
+    loaded: dict[str, str],
+) -> None:
+    from bullpen.betting.opener import OpenerParams
+    from bullpen.betting.walk_forward import walk_forward
+    from bullpen.models.closing_line import CLOSING_LINE
+
+    frame = load_feature_frame(loaded["BULLPEN_DATABASE_URL"], "shin")
+    scored = EVAL_SEASON
+    base = OpenerParams(threshold=0.01)
+    result = walk_forward(frame, CLOSING_LINE, [scored], base)
+    season = result.seasons[0]
+    assert season.summary.n > 20
+    games = frame.set_index("game_id")
+    for bet in season.result.bets.itertuples():
+        game = games.loc[bet.game_id]
+        fair_open = _fair_home(game["home_open_ml"], game["away_open_ml"])
+        fair_close = _fair_home(game["home_close_ml"], game["away_close_ml"])
+        if bet.side == "away":
+            fair_open, fair_close = 1 - fair_open, 1 - fair_close
+            price = game["away_open_ml"]
+            won = game["home_score"] < game["away_score"]
+        else:
+            price = game["home_open_ml"]
+            won = game["home_score"] > game["away_score"]
+        decimal = 1 + price / 100 if price > 0 else 1 + 100 / -price
+        assert bet.clv_pp == pytest.approx(fair_close - fair_open, abs=1e-9)
+        assert bet.ev_close == pytest.approx(decimal * fair_close - 1, abs=1e-9)
+        assert bet.profit == pytest.approx(bet.stake * (decimal - 1) if won else -bet.stake)
+
+    # Scramble the scored season's closing prices and results: its forecasts and its chosen
+    # settings must not move (they come from earlier seasons only); only the settlement does.
+    scrambled = frame.copy()
+    in_season = scrambled["season"] == scored
+    rng = np.random.default_rng(3)
+    for column in ("home_close_ml", "away_close_ml", "p_close_home", "home_win"):
+        values = scrambled.loc[in_season, column].to_numpy()
+        scrambled.loc[in_season, column] = rng.permutation(values)
+    again = walk_forward(scrambled, CLOSING_LINE, [scored], base)
+    assert again.seasons[0].params == season.params
+    one = result.forecasts[scored].games.set_index("game_id")["p_close_pred"]
+    two = again.forecasts[scored].games.set_index("game_id")["p_close_pred"]
+    common = one.index.intersection(two.index)
+    assert len(common) > 2000
+    assert np.allclose(one.loc[common], two.loc[common])
+
+
 def test_worse_challenger_is_registered_but_not_champion(loaded: dict[str, str]) -> None:
     uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
     champion_before = mlflow_store.get_alias_version(uri, "bullpen-moneyline", "champion")
