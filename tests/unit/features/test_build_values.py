@@ -40,8 +40,10 @@ def _schedule() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def features() -> pd.DataFrame:
+    # Function scope on purpose: mutmut maps a mutant to the tests that *call* the function, and
+    # a module-scoped fixture would attribute every call to the first test only.
     return build_team_features(_schedule())
 
 
