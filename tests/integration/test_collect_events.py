@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -152,6 +154,29 @@ def test_a_game_already_loaded_from_another_file_is_merged_not_copied(pg_server_
     assert before["plate_appearances"] == len(batch.plate_appearances) > 0
     assert after == {**before, "plate_appearances": before["plate_appearances"] - 1}
     assert files == [(other,)]
+
+
+def test_two_loaders_of_the_same_file_at_once_take_turns(pg_server_url: str) -> None:
+    """Both start on an empty database (both would take the first-load COPY): one writes, the
+    other waits for it, then finds its ledger row and skips; neither fails."""
+    url = _fresh_database(pg_server_url)
+    parse = read_event_season(TARBALL, GAMELOG)
+    batch = max(
+        (b for b in events_store.split_by_file(parse, season_file=TARBALL.name)),
+        key=lambda b: len(b.plate_appearances),
+    )
+    start = threading.Barrier(2)
+
+    def load(_: int) -> events_store.EventWriteSummary:
+        with engine.connect(url) as conn:
+            start.wait()
+            return events_store.write_event_file(conn, batch)
+
+    with ThreadPoolExecutor(2) as pool:
+        summaries = list(pool.map(load, range(2)))
+    assert sorted(s.skipped for s in summaries) == [False, True]
+    with engine.connect(url) as conn:
+        assert events_store.count_rows(conn)["plate_appearances"] == len(batch.plate_appearances)
 
 
 def test_loaders_return_the_parse(bullpen_env: dict[str, str]) -> None:

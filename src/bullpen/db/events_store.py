@@ -246,6 +246,11 @@ def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSu
         len(batch.quarantined),
     )
     with conn.transaction(), conn.cursor() as cur:
+        # Two loaders of the same file (two runs at once) take turns: the second one then sees
+        # the first one's ledger row and skips, where the first-load COPY would hit its keys.
+        cur.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{SOURCE}:{batch.file}",)
+        )
         if batch.sha256 is not None and ledger_sha256(conn, batch.file) == batch.sha256:
             return EventWriteSummary(batch.file, True, *counts)
         # Not waiting for the WAL flush at commit: a crash can lose only the last commits, whose
