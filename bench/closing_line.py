@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -108,20 +109,23 @@ def main() -> None:
         for s in result.seasons:
             print(f"  {s.season}: {s.why}")
 
-        # The home-win model with every feature it has, against the vig-free opening line.
+        # The home-win model, as registered and with the open-time player features added,
+        # against the vig-free opening line on the last season.
         last = args.last
-        model = train_model(frame[frame["season"] < last], MONEYLINE)
-        games = assess.comparable_games(frame[frame["season"] == last], MONEYLINE)
-        y = games["home_win"].to_numpy(float)
-        diff = log_loss_per_game(y, model.predict(games)) - log_loss_per_game(
-            y, games["p_open_home"].to_numpy(float)
-        )
-        se = diff.std(ddof=1) / np.sqrt(diff.size)
-        print(
-            f"\nhome-win model {last} ({len(MONEYLINE.features)} features, {model.num_rounds} "
-            f"rounds): log loss minus vig-free open {diff.mean():+.5f} (paired SE {se:.5f}, "
-            f"n {diff.size})"
-        )
+        with_players = replace(MONEYLINE, features=(*MONEYLINE.features, *features))
+        for label, spec_ml in (("as registered", MONEYLINE), ("+ player features", with_players)):
+            model = train_model(frame[frame["season"] < last], spec_ml)
+            games = assess.comparable_games(frame[frame["season"] == last], spec_ml)
+            y = games["home_win"].to_numpy(float)
+            diff = log_loss_per_game(y, model.predict(games)) - log_loss_per_game(
+                y, games["p_open_home"].to_numpy(float)
+            )
+            se = diff.std(ddof=1) / np.sqrt(diff.size)
+            print(
+                f"home-win model {last}, {label} ({len(spec_ml.features)} features, "
+                f"{model.num_rounds} rounds): log loss minus vig-free open {diff.mean():+.5f} "
+                f"(paired SE {se:.5f}, n {diff.size})"
+            )
     finally:
         if tmp is not None:
             from bullpen.db.engine import stop_embedded

@@ -27,6 +27,8 @@ from bullpen.features.odds import american_to_decimal_array
 
 THRESHOLDS: tuple[float, ...] = (0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04)
 KELLY_MULTIPLIERS: tuple[float, ...] = (0.1, 0.25, 0.5)
+# A threshold no predicted move reaches: the strategy sits the season out.
+ABSTAIN = 1.0
 # Fewer bets than this on the selection seasons says nothing about a threshold.
 MIN_SELECTION_BETS = 50
 # Model-version tags that carry the settings chosen for a closing-line champion.
@@ -132,7 +134,8 @@ def choose_params(
     `selection_games` (out-of-sample predictions of seasons before the one to be scored).
 
     Settings with fewer than MIN_SELECTION_BETS bets are not eligible; with none eligible the
-    base parameters stand. Returns the parameters and a sentence saying why.
+    base parameters stand. When the best setting's growth is not positive the strategy abstains
+    (threshold ABSTAIN). Returns the parameters and a sentence saying why.
     """
     best: tuple[float, float, float, int] | None = None
     for threshold in thresholds:
@@ -147,6 +150,12 @@ def choose_params(
     if best is None:
         return base, f"fewer than {MIN_SELECTION_BETS} selection bets at every setting: defaults"
     growth, threshold, multiplier, n = best
+    if growth <= 0.0:
+        # Even the best setting lost at the close on the selection seasons: expect no edge.
+        return replace(base, threshold=ABSTAIN), (
+            f"no setting grew the bankroll at the close on the selection seasons (best "
+            f"{growth:+.4f} over {n} bets): no bets"
+        )
     why = (
         f"threshold {threshold:.3f}, Kelly x{multiplier} maximised expected log growth at the "
         f"close ({growth:+.4f} over {n} selection bets)"

@@ -114,3 +114,11 @@ def test_choose_params_uses_only_the_selection_games() -> None:
     assert params.kelly_multiplier == 0.5  # true edge: the largest multiplier grows most
     few, why_few = choose_params(games.head(10), PARAMS)
     assert few == PARAMS and "fewer than" in why_few
+
+
+def test_choose_params_abstains_when_nothing_grew_at_the_close() -> None:
+    # The market closed against every predicted move: no setting has positive growth.
+    rows = [("2018-05-01", i, -110, -110, 115, -135, i % 2, 0.56) for i in range(1, 80)]
+    params, why = choose_params(_games(rows), PARAMS)
+    assert "no bets" in why
+    assert bet_opener(_games(rows), params).n_bets == 0
