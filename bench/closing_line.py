@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bullpen.betting.opener import OpenerParams
+from bullpen.betting.opener import OpenerParams, pooled_summary, season_bets
 from bullpen.betting.walk_forward import walk_forward
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess
@@ -108,6 +108,27 @@ def main() -> None:
         )
         for s in result.seasons:
             print(f"  {s.season}: {s.why}")
+
+        # The outside study's fixed rule (bet when the predicted move exceeds 2 points, quarter
+        # Kelly): nothing chosen on data, same forecasts.
+        fixed = OpenerParams(threshold=0.02, kelly_multiplier=0.25)
+        rows = [
+            season_bets(season, result.forecasts[season].games, 0.0, fixed, "fixed")
+            for season in seasons
+        ]
+        pooled = pooled_summary(rows)
+        print("\nfixed rule (threshold 0.02, quarter Kelly), same forecasts:")
+        for s in [*rows, None]:
+            m = pooled if s is None else s.summary
+            label = "pooled" if s is None else str(s.season)
+            print(
+                f"{label:>6} bets {m.n:>4d}  CLV {_fmt(m.mean_clv * 100, '+.2f')} pp "
+                f"(SE {_fmt(m.clv_se * 100, '.2f')})  "
+                f"EV@close {_fmt(m.ev_at_close * 100, '+.2f')}% "
+                f"[{_fmt(m.ev_ci[0] * 100, '+.2f')}, {_fmt(m.ev_ci[1] * 100, '+.2f')}]  "
+                f"ROI {_fmt(m.roi * 100, '+.1f')}% [{_fmt(m.roi_ci[0] * 100, '+.1f')}, "
+                f"{_fmt(m.roi_ci[1] * 100, '+.1f')}]  maxDD {_fmt(m.max_drawdown * 100, '.1f')}%"
+            )
 
         # The home-win model, as registered and with the open-time player features added,
         # against the vig-free opening line on the last season.
