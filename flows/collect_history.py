@@ -11,6 +11,7 @@ from shared_tasks import prepare_database
 
 from bullpen import runtime
 from bullpen.collect import replay
+from bullpen.players import linking
 
 
 @task(
@@ -35,6 +36,11 @@ def replay_event_season(database_url: str, files: replay.EventSeasonFiles) -> di
     return asdict(replay.replay_events(database_url, files.events, files.gamelog))
 
 
+@task(cache_policy=NONE, task_run_name="link-listed-starters")
+def link_starters(database_url: str, register: Path) -> dict[str, int]:
+    return asdict(linking.link_and_store(database_url, register))
+
+
 @flow(name="collect-history", log_prints=True)
 def collect_history(data_dir: str | None = None) -> list[dict[str, object]]:
     """Replay every bundled season (SBR odds 2010-2020 + Retrosheet logs) into the database,
@@ -45,6 +51,12 @@ def collect_history(data_dir: str | None = None) -> list[dict[str, object]]:
     files = replay.find_season_files(root)
     odds = [replay_season(database_url, season_files) for season_files in files]
     events = [replay_event_season(database_url, f) for f in replay.find_event_seasons(root)]
+    links = link_starters(database_url, root / linking.REGISTER_FILE)
+    print(
+        f"listed starters: {links['matched']} of {links['named']} named sides linked, "
+        f"{links['unmatched']} unmatched (bullpen players unmatched), "
+        f"{links['late_scratches']} late scratches"
+    )
     return odds + events
 
 

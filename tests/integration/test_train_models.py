@@ -237,3 +237,27 @@ def test_cli_refuses_a_season_the_database_lacks_before_any_flow_run(
         "found 2015, 2016, 2017, 2018; load seasons with `bullpen collect-history`"
     ) in ran.stderr
     assert "Traceback" not in ran.output and "prefect" not in ran.output.lower()
+
+
+def test_listed_starters_are_linked_stored_and_listed(loaded: dict[str, str]) -> None:
+    from typer.testing import CliRunner
+
+    from bullpen.cli import app
+    from bullpen.players.linking import REGISTER_FILE, link_and_store
+
+    url = loaded["BULLPEN_DATABASE_URL"]
+    first = link_and_store(url, DATA / REGISTER_FILE)
+    # Rosters are loaded for 2014-2018: the four odds seasons' games are linked.
+    assert first.sides > 4 * 2 * 2400
+    assert first.matched / first.named > 0.99
+    assert first.unmatched == first.named - first.matched
+    assert link_and_store(url, DATA / REGISTER_FILE) == first  # idempotent
+
+    rates = CliRunner().invoke(app, ["players", "rates"])
+    assert rates.exit_code == 0, rates.output
+    assert [line.split()[0] for line in rates.output.splitlines()[1:]] == [
+        str(s) for s in (*TRAIN_SEASONS, EVAL_SEASON)
+    ]
+    listed = CliRunner().invoke(app, ["players", "unmatched", "--limit", "500"])
+    assert listed.exit_code == 0
+    assert f"({first.unmatched} shown)" in listed.output

@@ -402,6 +402,6 @@ def status() -> None:
 
 
 # Sub-command groups, one module per area (each imports its heavy libraries lazily).
-_AREAS = ("backup", "collect", "hyperopt", "metrics", "blocks", "stack", "automations")
+_AREAS = ("backup", "collect", "hyperopt", "metrics", "blocks", "stack", "automations", "players")
 for _area in (*_AREAS, "model", "drift"):
     app.add_typer(importlib.import_module(f"bullpen.cli.{_area}").app, name=_area)

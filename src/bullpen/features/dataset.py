@@ -16,7 +16,12 @@ from bullpen.db import events as event_tables
 from bullpen.db.games import load_game_frame, normalise_game_frame
 from bullpen.features.build import build_feature_frame
 from bullpen.features.players import PLAYER_FEATURES, build_player_features
-from bullpen.players.linking import attach_listed_starters, link_listed_starters
+from bullpen.players.linking import (
+    REGISTER_FILE,
+    attach_listed_starters,
+    link_listed_starters,
+    read_register,
+)
 
 
 @dataclass
@@ -28,15 +33,21 @@ class PlayerInputs:
     lineups: pd.DataFrame
     rosters: pd.DataFrame
     seasons: list[int]
+    register: pd.DataFrame | None = None  # the Chadwick register's spellings, when bundled
 
 
 def load_player_inputs(conn: psycopg.Connection, *, before: date | None = None) -> PlayerInputs:
+    from bullpen.runtime import data_dir
+
+    # The same register collect-history links with, so stored links and features agree.
+    register_path = data_dir() / REGISTER_FILE
     return PlayerInputs(
         event_tables.load_pitcher_games(conn, before=before),
         event_tables.load_plate_appearances(conn, before=before),
         event_tables.load_lineups(conn, before=before),
         event_tables.load_rosters(conn),
         event_tables.events_seasons(conn),
+        read_register(register_path) if register_path.exists() else None,
     )
 
 
@@ -51,7 +62,8 @@ def add_player_features(frame: pd.DataFrame, players: PlayerInputs) -> pd.DataFr
         for side in ("away", "home"):
             out[f"{side}_listed_starter"] = None
         return out.assign(**{name: np.nan for name in PLAYER_FEATURES})
-    linked = attach_listed_starters(frame, link_listed_starters(frame, players.rosters))
+    links = link_listed_starters(frame, players.rosters, players.register)
+    linked = attach_listed_starters(frame, links)
     features = build_player_features(
         linked,
         players.pitcher_games,

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
+REGISTER_FILE = "register/people_mlb_2005_2026.csv.gz"  # under the data folder
 PREFIX_LETTERS = 6
 METHODS = ("actual_prefix", "roster_prefix", "actual_surname", "roster_surname", "unmatched")
 LINK_COLUMNS = (
@@ -319,3 +320,40 @@ def load_links(conn: psycopg.Connection) -> pd.DataFrame:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class LinkSummary:
+    sides: int
+    named: int
+    matched: int
+    late_scratches: int
+    unmatched: int
+
+
+def link_and_store(database_url: str, register_path: Path | None = None) -> LinkSummary:
+    """Link every game's listed starters against the loaded rosters (and the Chadwick register's
+    spellings, when given) and store the links.
+
+    Games of seasons without rosters (no play-by-play loaded) are left unlinked. Idempotent.
+    """
+    register = read_register(register_path) if register_path and register_path.exists() else None
+    from bullpen.db import engine
+    from bullpen.db.events import load_rosters
+    from bullpen.db.games import load_game_frame
+
+    with engine.connect(database_url) as conn:
+        rosters = load_rosters(conn)
+        games = load_game_frame(conn)
+        games = games[games["season"].isin(set(rosters["season"]))]
+        links = link_listed_starters(games, rosters, register)
+        store_links(conn, links)
+    named = links["sbr_name"].notna()
+    matched = links["listed_starter"].notna()
+    return LinkSummary(
+        sides=len(links),
+        named=int(named.sum()),
+        matched=int(matched.sum()),
+        late_scratches=int(links["late_scratch"].sum()),
+        unmatched=int((named & ~matched).sum()),
+    )
