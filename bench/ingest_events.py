@@ -3,11 +3,15 @@
 In one run, on a fresh scratch database of the embedded server (or BULLPEN_BENCH_DATABASE_URL's
 server), it times:
   parse    read_event_season over every tarball (with its game log check), in memory;
-  store    events_store.write_event_season: per event file, COPY into staging + merge into the
-           indexed tables + ledger row, one transaction per file (the collect-history path);
+  store    events_store.write_event_season: one transaction per event file with its ledger row;
+           on a fresh database every file takes the first-load path (COPY straight into the
+           keyed, indexed tables; foreign keys checked row by row);
   rerun    the same seasons again through replay.replay_events: the ledger skips them;
   raw COPY the same rows, COPY'd into unindexed tables of the same columns, one transaction
-           (the baseline: what writing the rows costs with no keys, indexes or merge).
+           (the baseline: what writing the rows costs with no keys, indexes or merge);
+  replay   parse + store of every season on a fresh database, as collect-history does it:
+           replay.replay_events season after season (1 process), then
+           replay.replay_event_seasons with 2 processes; both must end with the same rows.
 Rows = rows of event_games + plate_appearances + pitcher_games + lineups + rosters.
 
     .venv/bin/python bench/ingest_events.py
@@ -23,7 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bullpen.collect.replay import file_sha256, find_event_seasons, replay_events
+from bullpen.collect.replay import (
+    file_sha256,
+    find_event_seasons,
+    replay_event_seasons,
+    replay_events,
+)
 from bullpen.collect.retrosheet_events import (
     TABLE_COLUMNS,
     EventParse,
@@ -31,6 +40,7 @@ from bullpen.collect.retrosheet_events import (
     table_rows,
 )
 from bullpen.db import engine, events_store
+from bullpen.db.store import table_fingerprints
 from bullpen.runtime import prepare_database, repo_root
 
 
@@ -111,16 +121,33 @@ def main() -> None:
     started = time.perf_counter()
     raw_copy(raw_url, parses)
     raw_seconds = time.perf_counter() - started
+
+    del parses  # the processes below parse for themselves
+    serial_url = fresh_database(server, "bench_events_replay_1")
+    started = time.perf_counter()
+    for s in seasons:
+        replay_events(serial_url, s.events, s.gamelog)
+    serial_seconds = time.perf_counter() - started
+    parallel_url = fresh_database(server, "bench_events_replay_2")
+    started = time.perf_counter()
+    replay_event_seasons(parallel_url, seasons, workers=2)
+    parallel_seconds = time.perf_counter() - started
+    contents = {t: f"SELECT t::text FROM {t} t ORDER BY 1" for t in TABLE_COLUMNS}
+    with engine.connect(serial_url) as one, engine.connect(parallel_url) as two:
+        assert table_fingerprints(one, contents) == table_fingerprints(two, contents)
     total_seconds = time.perf_counter() - total_started
 
     def line(name: str, seconds: float) -> None:
         print(f"{name:<44} {seconds:8.2f} s  {rows / seconds:12,.0f} rows/s")
 
     line("parse (13 tarballs, in memory)", parse_seconds)
-    line("store (COPY->stage->merge, per event file)", store_seconds)
+    line("store (per event file, first load)", store_seconds)
     line("raw COPY (unindexed tables, one transaction)", raw_seconds)
     print(f"{'rerun (ledger skips every season)':<44} {rerun_seconds:8.2f} s")
     print(f"store / raw COPY = {store_seconds / raw_seconds:.2f}x the time")
+    line("replay parse+store, 1 process", serial_seconds)
+    line("replay parse+store, 2 processes", parallel_seconds)
+    print(f"2 processes / 1 process = {parallel_seconds / serial_seconds:.2f}x the time")
     print(f"total {total_seconds:.1f} s")
     if tmp is not None:
         engine.stop_embedded(tmp / "pgdata")

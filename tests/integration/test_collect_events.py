@@ -179,6 +179,25 @@ def test_two_loaders_of_the_same_file_at_once_take_turns(pg_server_url: str) -> 
         assert events_store.count_rows(conn)["plate_appearances"] == len(batch.plate_appearances)
 
 
+def test_seasons_in_two_processes_load_like_one_after_the_other(pg_server_url: str) -> None:
+    seasons = [s for s in replay.find_event_seasons(DATA) if s.season in (2018, 2019)]
+    assert [s.season for s in seasons] == [2018, 2019]
+    url = _fresh_database(pg_server_url)
+    summaries = replay.replay_event_seasons(url, seasons, workers=2)
+    assert [(s.season, s.skipped, s.files_written) for s in summaries] == [
+        (2018, False, 31),
+        (2019, False, 31),
+    ]
+    with engine.connect(url) as conn:
+        counts = events_store.count_rows(conn)
+        by_season = dict(conn.execute("SELECT season, count(*) FROM event_games GROUP BY 1"))
+    assert counts["plate_appearances"] == sum(s.plate_appearances for s in summaries)
+    assert counts["plate_appearances"] > 186_517  # 2019 alone has that many
+    assert counts["pitcher_games"] == sum(s.pitcher_games for s in summaries)
+    assert by_season == {s.season: s.games for s in summaries}
+    assert all(s.skipped for s in replay.replay_event_seasons(url, seasons, workers=2))
+
+
 def test_loaders_return_the_parse(bullpen_env: dict[str, str]) -> None:
     url = bullpen_env["BULLPEN_DATABASE_URL"]
     replay.replay_events(url, TARBALL, GAMELOG)  # skipped when the test above loaded it
