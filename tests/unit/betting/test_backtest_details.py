@@ -46,6 +46,7 @@ def test_bets_are_numbered_from_zero_across_days() -> None:
     games = _games(
         [
             ("2024-07-02", 3, 0.6, 100, -100, 100, -100, 1),
+            ("2024-07-01", 0, 0.5, 100, -100, 100, -100, 1),  # eligible, no edge: no bet
             ("2024-07-01", 1, 0.6, 100, -100, 100, -100, 1),
             ("2024-07-01", 2, 0.6, 100, -100, 100, -100, 0),
         ]
@@ -53,6 +54,11 @@ def test_bets_are_numbered_from_zero_across_days() -> None:
     bets = run_backtest(games, BacktestConfig()).bets
     assert list(bets.index) == [0, 1, 2]
     assert list(bets["game_id"]) == [1, 2, 3]
+
+
+def test_empty_bankroll_curve_is_still_float() -> None:
+    curve = run_backtest(_games([]), BacktestConfig()).bankroll_curve
+    assert curve.empty and curve.dtype == np.float64 and curve.name == "bankroll"
 
 
 def test_result_frames_have_fixed_names_and_dtypes() -> None:

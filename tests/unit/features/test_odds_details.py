@@ -15,7 +15,9 @@ from bullpen.features.odds import (
     decimal_to_american,
     decimal_to_american_array,
     devig,
+    devig_power,
     devig_shin,
+    devig_two_way,
     implied_probability_array,
 )
 
@@ -63,3 +65,16 @@ def test_shin_rows_solve_each_market_on_its_own() -> None:
     # A three-way market (shape (1, 3)) and a two-way batch differ in rows and columns.
     three = _devig_shin_rows(np.array([[0.5, 0.3, 0.3]]))
     assert three.shape == (1, 3) and three.sum() == pytest.approx(1.0, abs=1e-15)
+
+
+def test_power_devig_of_a_season_equals_one_market_at_a_time() -> None:
+    """The vectorised Newton solve must treat every market on its own (over- and underround)."""
+    rng = np.random.default_rng(0)
+    home = rng.choice(np.r_[-300:-100, 100:300], 400).astype(float)
+    away = rng.choice(np.r_[-300:-100, 100:300], 400).astype(float)
+    together = devig_two_way(home, away, "power")
+    one_by_one = [
+        devig_power([1 / american_to_decimal(h), 1 / american_to_decimal(a)])[0]
+        for h, a in zip(home, away, strict=True)
+    ]
+    np.testing.assert_allclose(together, one_by_one, rtol=1e-12)
