@@ -255,7 +255,9 @@ def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSu
             return EventWriteSummary(batch.file, True, *counts)
         # Not waiting for the WAL flush at commit: a crash can lose only the last commits, whose
         # ledger rows are lost with them, so the next run writes those files again. Atomicity and
-        # the order of commits are unchanged; only this transaction is affected.
+        # the order of commits are unchanged; only this transaction is affected. The season's
+        # ledger row (record_season) commits synchronously, and the WAL is flushed in order, so
+        # once it is durable every file of the season is too.
         cur.execute("SET LOCAL synchronous_commit = off")
         if batch.kind == "events" and batch.sha256 is not None:
             keys = [g.game_key for g in batch.games]
