@@ -206,3 +206,18 @@ def test_nullable_integer_prices_with_missing_values_are_read() -> None:
     assert np.isnan(frame["p_open_home"].iloc[1]) and np.isnan(frame["p_close_home"].iloc[0])
     assert frame["p_open_over"].iloc[0] == pytest.approx(0.5)
     assert np.isnan(frame["p_open_over"].iloc[1]) and np.isnan(frame["p_close_over"].iloc[0])
+
+
+def test_recent_form_averages_over_the_last_games() -> None:
+    days = [date(2019, 4, d) for d in (1, 2, 3)]
+    schedule = _schedule().iloc[:0]
+    rows = [
+        (days[0], 2019, 0, "XXX", "YYY", False, None, None, None, None, 5.0, 3.0),  # +2, win
+        (days[1], 2019, 0, "XXX", "ZZZ", False, None, None, None, None, 4.0, 1.0),  # +3, win
+        (days[2], 2019, 0, "XXX", "YYY", False, None, None, None, None, 0.0, 1.0),
+    ]
+    schedule = pd.DataFrame(rows, columns=schedule.columns)
+    third = build_team_features(schedule).iloc[2]
+    assert third["home_l10_win_pct"] == 1.0
+    assert third["home_l10_rd_pg"] == pytest.approx(2.5)  # (2 + 3) / 2
+    assert third["home_rest_days"] == 1.0
