@@ -30,10 +30,12 @@ def replay_season(database_url: str, files: replay.SeasonFiles) -> dict[str, obj
     retries=2,
     retry_delay_seconds=[2, 10],
     retry_condition_fn=runtime.retry_transient,
-    task_run_name="replay-events-{files.season}",
+    task_run_name="replay-events",
 )
-def replay_event_season(database_url: str, files: replay.EventSeasonFiles) -> dict[str, object]:
-    return asdict(replay.replay_events(database_url, files.events, files.gamelog))
+def replay_events(database_url: str, seasons: list[replay.EventSeasonFiles]) -> list[dict]:
+    # Two seasons at a time in two processes: one parses (Python) while the other writes
+    # (Postgres); every season is still its own set of idempotent per-file transactions.
+    return [asdict(s) for s in replay.replay_event_seasons(database_url, seasons, workers=2)]
 
 
 @task(cache_policy=NONE, task_run_name="link-listed-starters")
@@ -50,7 +52,7 @@ def collect_history(data_dir: str | None = None) -> list[dict[str, object]]:
     root = Path(data_dir) if data_dir else runtime.data_dir()
     files = replay.find_season_files(root)
     odds = [replay_season(database_url, season_files) for season_files in files]
-    events = [replay_event_season(database_url, f) for f in replay.find_event_seasons(root)]
+    events = replay_events(database_url, replay.find_event_seasons(root))
     links = link_starters(database_url, root / linking.REGISTER_FILE)
     print(
         f"listed starters: {links['matched']} of {links['named']} named sides linked, "
