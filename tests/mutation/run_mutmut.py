@@ -6,7 +6,8 @@ repository under .venv-mutate/work, so the shared working tree is never mutated 
 MUTATE_TESTS). Exit status 0 when the score reaches --target, 1 below it.
 
 Score = killed / (every mutant that was run): a mutant no test covers ("no tests") or that
-survived counts against it; mutmut's own "skipped" (not generated) is left out.
+survived counts against it, one that hangs until the CPU limit counts as killed; mutmut's own
+"skipped" is left out.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-KILLED = {1: "killed", 3: "killed"}  # mutmut: 1 test failed, 3 pytest internal error
-STATUS = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", 36: "timeout"}
+# mutmut's exit codes: 1 a test failed, 3 pytest internal error; a mutant that hangs until the
+# CPU limit (e.g. an endless `while`) is detected too, so timeouts count as killed (as in mutmut).
+KILLED = {1: "killed", 3: "killed", 36: "killed", -24: "killed", 24: "killed", 152: "killed"}
+STATUS = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped"}
 
 
 def _status(exit_code: int | None) -> str:
@@ -74,21 +77,26 @@ def main() -> int:
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--target", type=float, default=90.0)
     parser.add_argument("--no-diffs", action="store_true", help="list survivors without diffs")
+    parser.add_argument(
+        "--report-only", action="store_true", help="print the last run's results, run nothing"
+    )
     args = parser.parse_args()
     modules, tests = args.modules.split(), args.tests.split()
     work = Path(args.work)
 
     started = time.monotonic()
-    prepare(work, modules, tests)
     log = work / "mutmut-run.log"
-    with log.open("w") as out:
-        run = subprocess.run(
-            [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
-            cwd=work,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
+    run = subprocess.CompletedProcess(args=[], returncode=0)
+    if not args.report_only:
+        prepare(work, modules, tests)
+        with log.open("w") as out:
+            run = subprocess.run(
+                [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+                cwd=work,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
     elapsed = time.monotonic() - started
     results = collect(work)
     if run.returncode != 0 or not results:
