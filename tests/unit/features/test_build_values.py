@@ -221,3 +221,17 @@ def test_recent_form_averages_over_the_last_games() -> None:
     assert third["home_l10_win_pct"] == 1.0
     assert third["home_l10_rd_pg"] == pytest.approx(2.5)  # (2 + 3) / 2
     assert third["home_rest_days"] == 1.0
+
+
+def test_venue_records_count_every_home_and_away_game() -> None:
+    days = [date(2019, 4, d) for d in (1, 2, 3)]
+    columns = _schedule().columns
+    rows = [
+        (days[0], 2019, 0, "HHH", "VVV", False, None, None, None, None, 5.0, 3.0),  # home win
+        (days[1], 2019, 0, "HHH", "VVV", False, None, None, None, None, 2.0, 4.0),  # away win
+        (days[2], 2019, 0, "HHH", "VVV", False, None, None, None, None, 1.0, 0.0),
+    ]
+    third = build_team_features(pd.DataFrame(rows, columns=columns)).iloc[2]
+    assert third["home_venue_win_pct"] == pytest.approx((1 + 0.54 * 10) / 12)
+    assert third["away_venue_win_pct"] == pytest.approx((1 + 0.46 * 10) / 12)
+    assert third["park_runs_pg"] == pytest.approx((8 + 6 + 9.0 * 20) / 22)
