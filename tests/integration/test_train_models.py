@@ -261,3 +261,29 @@ def test_listed_starters_are_linked_stored_and_listed(loaded: dict[str, str]) ->
     listed = CliRunner().invoke(app, ["players", "unmatched", "--limit", "500"])
     assert listed.exit_code == 0
     assert f"({first.unmatched} shown)" in listed.output
+
+
+def test_feature_frame_is_served_from_memory_only_while_the_database_is_unchanged(
+    loaded: dict[str, str],
+) -> None:
+    from bullpen.db import engine
+
+    url = loaded["BULLPEN_DATABASE_URL"]
+    first = load_feature_frame(url, "shin")
+    assert load_feature_frame(url, "shin").equals(first)
+    change = (
+        "UPDATE results SET home_score = home_score + %s"
+        " WHERE game_id = (SELECT min(game_id) FROM results)"
+    )
+    with engine.connect(url) as conn:
+        conn.execute(change, (1,))
+        conn.commit()
+    try:
+        changed = load_feature_frame(url, "shin")
+        assert not changed.equals(first)
+        assert (changed["home_score"] - first["home_score"]).fillna(0).abs().sum() == 1
+    finally:
+        with engine.connect(url) as conn:
+            conn.execute(change, (-1,))
+            conn.commit()
+    assert load_feature_frame(url, "shin").equals(first)

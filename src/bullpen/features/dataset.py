@@ -74,11 +74,37 @@ def add_player_features(frame: pd.DataFrame, players: PlayerInputs) -> pd.DataFr
     return linked.join(features)
 
 
+# A fingerprint of everything the feature frame reads: the rows of games, results and lines
+# (live collection changes them in place) and the ledger of loaded files (every play-by-play
+# write goes with a ledger row). Equal fingerprints mean an equal frame.
+_STATE_QUERY = """
+SELECT (SELECT coalesce(sum(hashtext(g::text)::bigint), 0) || '/' || count(*) FROM games g)
+    || ':' || (SELECT coalesce(sum(hashtext(r::text)::bigint), 0) || '/' || count(*) FROM results r)
+    || ':' || (SELECT coalesce(sum(hashtext(o::text)::bigint), 0) || '/' || count(*) FROM odds o)
+    || ':' || (SELECT coalesce(sum(hashtext(f::text)::bigint), 0) || '/' || count(*)
+               FROM ingested_files f)
+"""
+_cache: dict[tuple[str, str, str], pd.DataFrame] = {}
+
+
+def database_state(conn: psycopg.Connection) -> str:
+    row = conn.execute(_STATE_QUERY).fetchone()
+    return str(row[0]) if row else ""
+
+
 def load_feature_frame(database_url: str, devig_method: str) -> pd.DataFrame:
+    """The whole feature frame; within one process a second call on an unchanged database is
+    served from memory (train-models and backtest in one `bullpen demo` build it once)."""
     with engine.connect(database_url) as conn:
+        key = (database_url, devig_method, database_state(conn))
+        if key in _cache:
+            return _cache[key].copy()
         games = load_game_frame(conn)
         players = load_player_inputs(conn)
-    return add_player_features(build_feature_frame(games, devig_method), players)
+    frame = add_player_features(build_feature_frame(games, devig_method), players)
+    _cache.clear()
+    _cache[key] = frame
+    return frame.copy()
 
 
 def game_frame_from_records(records: Sequence[GameRecord]) -> pd.DataFrame:
