@@ -467,10 +467,17 @@ def parse_sbr_file(text: str, season: int, file_name: str) -> ParseResult:
     names = tuple(header)
     result = ParseResult()
     games: list[GameRecord] = []
+    seen_pairs: dict[tuple[tuple[str, ...], ...], int] = {}
     for start in range(0, len(rows), 2):
         pair = rows[start : start + 2]
+        # A pair repeated cell for cell (rotation numbers included) is one game listed twice,
+        # not game 2, 3, 4 of a doubleheader.
+        cells = tuple(tuple(row.cells) for row in pair)
+        first_line = seen_pairs.setdefault(cells, pair[0].line) if len(pair) == 2 else None
         if ctx is None:
             reason = str(cols)
+        elif first_line is not None and first_line != pair[0].line:
+            reason = f"exact duplicate of the pair at line {first_line}"
         elif len(pair) == 1:
             reason = "odd number of data rows: last row has no partner"
         elif len(pair[0].cells) != len(names) or len(pair[1].cells) != len(names):
