@@ -213,6 +213,7 @@ def test_evaluate_cli_scores_a_season_the_database_never_saw(loaded: dict[str, s
     # The champion strategy on the file, and a plain note that 2019's players are not loaded.
     assert result["partial_features"] is True
     assert any("no play-by-play of 2019" in note for note in result["notes"])
+    assert not any("also in the database" in note for note in result["notes"])
     assert {"n", "mean_clv", "clv_se", "ev_at_close", "ev_ci", "roi", "roi_ci"} <= set(
         result["bets"]
     )
@@ -287,3 +288,18 @@ def test_feature_frame_is_served_from_memory_only_while_the_database_is_unchange
             conn.execute(change, (-1,))
             conn.commit()
     assert load_feature_frame(url, "shin").equals(first)
+
+
+def test_evaluate_warns_when_the_file_season_is_already_in_the_database(
+    loaded: dict[str, str],
+) -> None:
+    from bullpen.models.score_file import evaluate_odds_file
+
+    result = evaluate_odds_file(
+        DATA / "odds" / f"mlb_odds_{EVAL_SEASON}.csv.gz",
+        database_url=loaded["BULLPEN_DATABASE_URL"],
+        tracking_uri=loaded["BULLPEN_MLFLOW_TRACKING_URI"],
+        devig_method="shin",
+    )
+    assert any(f"season {EVAL_SEASON} is also in the database" in note for note in result.notes)
+    assert result.partial_features is False  # its play-by-play is loaded

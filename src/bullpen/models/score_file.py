@@ -10,7 +10,7 @@ import pandas as pd
 from bullpen.betting import opener
 from bullpen.collect.history import read_season_files
 from bullpen.db import engine
-from bullpen.db.games import load_game_frame
+from bullpen.db.games import load_game_frame, seasons_with_results
 from bullpen.features.build import add_labels
 from bullpen.features.dataset import feature_frame_with_file
 from bullpen.models import assess, closing_line
@@ -77,7 +77,13 @@ def evaluate_odds_file(
     frame, event_seasons = feature_frame_with_file(database_url, parsed.games, devig_method)
     with engine.connect(database_url) as conn:
         history = add_labels(load_game_frame(conn, before=min(g.game_date for g in parsed.games)))
+        loaded_seasons = seasons_with_results(conn)
     result = FileEvaluation(season, len(parsed.games), len(parsed.quarantined))
+    if season in loaded_seasons:
+        result.notes.append(
+            f"season {season} is also in the database: a champion trained on it has seen these "
+            "games, so its scores here are not out of sample"
+        )
     if season not in event_seasons:
         # Players' history then stops where the loaded play-by-play stops.
         last = max(event_seasons) if event_seasons else None
