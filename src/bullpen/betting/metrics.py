@@ -43,9 +43,10 @@ class BetSummary:
     max_drawdown: float
 
     def as_dict(self) -> dict[str, object]:
+        """JSON-able: NaN (undefined, e.g. no bets) becomes None, intervals become lists."""
         out = asdict(self)
-        out["ev_ci"] = list(self.ev_ci)
-        out["roi_ci"] = list(self.roi_ci)
+        out["ev_ci"] = [_finite_or_none(v) for v in self.ev_ci]
+        out["roi_ci"] = [_finite_or_none(v) for v in self.roi_ci]
         return {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in out.items()}
 
 
