@@ -89,13 +89,13 @@ def max_drawdown(start: float, bankroll_after: Iterable[float]) -> float:
 
 def summarise_bets(bets: pd.DataFrame, starting_bankroll: float) -> BetSummary:
     """Figures for settled bets with columns stake, profit, clv_pp, ev_close, bankroll_after."""
-    n = len(bets)
-    mean_clv, clv_se = mean_and_se(bets["clv_pp"]) if n else (math.nan, math.nan)
-    ev, ev_se = mean_and_se(bets["ev_close"]) if n else (math.nan, math.nan)
-    staked = float(bets["stake"].sum()) if n else 0.0
-    profit = float(bets["profit"].sum()) if n else 0.0
+    # Every figure is defined on no bets too: means and intervals NaN, sums 0, drawdown 0.
+    mean_clv, clv_se = mean_and_se(bets["clv_pp"])
+    ev, ev_se = mean_and_se(bets["ev_close"])
+    staked = float(bets["stake"].sum())
+    profit = float(bets["profit"].sum())
     return BetSummary(
-        n=n,
+        n=len(bets),
         mean_clv=mean_clv,
         clv_se=clv_se,
         ev_at_close=ev,
@@ -104,8 +104,8 @@ def summarise_bets(bets: pd.DataFrame, starting_bankroll: float) -> BetSummary:
         staked=staked,
         profit=profit,
         roi=profit / staked if staked > 0.0 else math.nan,
-        roi_ci=bootstrap_roi_ci(bets["stake"], bets["profit"]) if n else (math.nan, math.nan),
-        max_drawdown=max_drawdown(starting_bankroll, bets["bankroll_after"]) if n else 0.0,
+        roi_ci=bootstrap_roi_ci(bets["stake"], bets["profit"]),
+        max_drawdown=max_drawdown(starting_bankroll, bets["bankroll_after"]),
     )
 
 

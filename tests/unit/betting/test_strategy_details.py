@@ -202,3 +202,60 @@ def test_strategy_frame_uses_the_predicted_close_as_the_model() -> None:
         "game_date", "game_id", "home_open_ml", "away_open_ml", "home_close_ml", "away_close_ml",
         "home_win", "p_model",
     ]  # fmt: skip
+
+
+def test_expected_log_growth_skips_each_game_it_cannot_bet_and_goes_on() -> None:
+    nan = float("nan")
+    bettable = ("2018-05-02", 9, -110, -110, -130, 110, 1, 0.56)
+    alone, n_alone = opener.expected_log_growth(_games([bettable]), 0.02, 0.5, 0.02)
+    assert n_alone == 1
+    skipped_first = [
+        ("2018-05-01", 1, -110, -110, -110, -110, 0, nan),  # no forecast
+        ("2018-05-01", 2, -110, -110, -110, -110, 0, 0.53125 - 0.0234375),  # small move
+        ("2018-05-01", 3, 100, -130, 100, -130, 0, 0.5),  # +3.3 pp, but Kelly is exactly 0 at +100
+        ("2018-05-01", 4, 50, -110, -110, -110, 0, 0.9),  # impossible price: skipped, no error
+        bettable,
+    ]
+    growth, n = opener.expected_log_growth(_games(skipped_first), 0.02, 0.5, 0.02)
+    assert (growth, n) == (pytest.approx(alone), 1)
+
+
+def test_expected_log_growth_threshold_is_strict() -> None:
+    # Binary fractions: the predicted move is exactly the threshold, so no bet.
+    at = _games([("2018-05-01", 1, 100, 100, 100, 100, 1, 0.53125)])
+    assert opener.expected_log_growth(at, 0.03125, 0.5, 0.02) == (0.0, 0)
+    assert opener.expected_log_growth(at, 0.03, 0.5, 0.02)[1] == 1
+
+
+def test_choose_params_keeps_the_first_of_equal_settings_and_sets_the_threshold() -> None:
+    rows = [("2018-05-01", i, -110, -110, -125, 105, i % 2, 0.53) for i in range(1, 61)]
+    # Both thresholds select the same 60 bets, so their growth ties: the first one stands.
+    params, _ = opener.choose_params(
+        _games(rows), opener.OpenerParams(threshold=0.04), thresholds=(0.005, 0.01)
+    )
+    assert (params.threshold, params.kelly_multiplier) == (0.005, 0.5)
+
+
+def test_defaults_sentence_when_nothing_is_recorded() -> None:
+    params, why = opener.OpenerParams.from_tags({})
+    assert why == "no settings recorded on the model version: defaults"
+
+
+def test_small_stakes_are_still_stakes() -> None:
+    # Stakes below one unit (a small bankroll): ROI and its interval use them as they are.
+    bets = pd.DataFrame(
+        {
+            "stake": [0.1, 0.2, 0.1],
+            "profit": [0.09, -0.2, 0.1],
+            "clv_pp": [0.01, 0.02, 0.03],
+            "ev_close": [0.0, 0.01, 0.02],
+            "bankroll_after": [10.09, 9.89, 9.99],
+        }
+    )
+    s = summarise_bets(bets, 10.0)
+    assert s.roi == pytest.approx(-0.01 / 0.4)
+    rng = np.random.default_rng(7)
+    idx = rng.integers(0, 3, size=(BOOTSTRAP_RESAMPLES, 3))
+    stakes, profits = bets["stake"].to_numpy(), bets["profit"].to_numpy()
+    rois = profits[idx].sum(axis=1) / stakes[idx].sum(axis=1)
+    assert s.roi_ci == pytest.approx((np.quantile(rois, 0.025), np.quantile(rois, 0.975)))
