@@ -98,9 +98,10 @@ MUTATE_VENV  := .venv-mutate
 MUTATE_BIN   := $(MUTATE_VENV)/bin
 MUTATE_STAMP := $(MUTATE_VENV)/.installed
 # The modules mutated (paths under src/bullpen/): money math, decisions and leakage. Add new ones
-# here (e.g. betting/opener.py betting/metrics.py) together with their unit tests below.
+# here together with their unit tests below.
 MUTATE_MODULES := features/odds.py betting/kelly.py betting/backtest.py registry/promotion.py \
-                  registry/monitor.py features/build.py drift/policy.py
+                  registry/monitor.py features/build.py drift/policy.py betting/opener.py \
+                  betting/metrics.py
 # Fast unit tests only (seconds per mutant): mutmut runs the tests that reach the mutated function.
 MUTATE_TESTS := tests/unit/betting tests/unit/features tests/unit/registry \
                 tests/unit/drift/test_policy.py tests/unit/drift/test_policy_boundaries.py

@@ -214,6 +214,7 @@ def test_expected_log_growth_skips_each_game_it_cannot_bet_and_goes_on() -> None
         ("2018-05-01", 2, -110, -110, -110, -110, 0, 0.53125 - 0.0234375),  # small move
         ("2018-05-01", 3, 100, -130, 100, -130, 0, 0.5),  # +3.3 pp, but Kelly is exactly 0 at +100
         ("2018-05-01", 4, 50, -110, -110, -110, 0, 0.9),  # impossible price: skipped, no error
+        ("2018-05-01", 5, -110, 50, -110, -110, 0, 0.1),  # the same on the away side
         bettable,
     ]
     growth, n = opener.expected_log_growth(_games(skipped_first), 0.02, 0.5, 0.02)
