@@ -95,14 +95,18 @@ def write_report(
             "<h2>Backtest</h2>",
             _backtest_table(backtest),
             _img(bankroll_png, "bankroll curve"),
-            "<h2>Notes</h2>",
-            "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>",
         ]
     )
+    return _write_document(path, title, body, notes)
+
+
+def _write_document(path: Path, title: str, body: str, notes: list[str]) -> Path:
+    """One self-contained HTML page: the body, then the notes."""
+    notes_html = "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
     document = (
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-        f"<body>\n{body}\n</body>\n</html>\n"
+        f"<body>\n{body}\n<h2>Notes</h2>\n{notes_html}\n</body>\n</html>\n"
     )
     path.write_text(document, encoding="utf-8")
     return path
@@ -226,17 +230,9 @@ def write_strategy_report(
             "<h2>Home-win model vs market</h2>",
             _comparison_table(comparison),
             _img(calibration_png, "calibration curve"),
-            "<h2>Notes</h2>",
-            "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>",
         ]
     )
-    document = (
-        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
-        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-        f"<body>\n{body}\n</body>\n</html>\n"
-    )
-    path.write_text(document, encoding="utf-8")
-    return path
+    return _write_document(path, title, body, notes)
 
 
 def _season_table(seasons: Sequence[SeasonBets], pooled: dict) -> str:

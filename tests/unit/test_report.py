@@ -89,3 +89,48 @@ def test_plot_calibration_writes_png(tmp_path: Path) -> None:
     table = calibration_table([1, 0, 1, 0], [0.8, 0.2, 0.6, 0.4])
     path = plot_calibration({"model": table}, tmp_path / "cal.png")
     assert path.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_strategy_report_has_the_season_table_and_both_curves(tmp_path: Path) -> None:
+    from bullpen.betting import opener
+    from bullpen.features.odds import devig_two_way
+    from bullpen.report import write_strategy_report
+
+    # Hand-built unit-test input: made-up prices over two seasons.
+    rows = [
+        ("2018-05-01", 1, -110, -110, -130, 110, 1, 0.56),
+        ("2018-05-02", 2, -110, -110, -105, -115, 0, 0.45),
+        ("2019-05-01", 3, 120, -140, 110, -130, 0, 0.47),
+    ]
+    cols = ["game_date", "game_id", "home_open_ml", "away_open_ml", "home_close_ml",
+            "away_close_ml", "home_win", "p_close_pred"]  # fmt: skip
+    games = pd.DataFrame(rows, columns=cols)
+    games["p_open_home"] = devig_two_way(games["home_open_ml"], games["away_open_ml"], "shin")
+    params = opener.OpenerParams(threshold=0.02)
+    seasons = [
+        opener.season_bets(2018, games.iloc[:2], 0.11, params),
+        opener.season_bets(2019, games.iloc[2:], 0.09, params),
+    ]
+    pooled = opener.pooled_summary(seasons).as_dict()
+    games_eval = _handbuilt_backtest_games()
+    y = games_eval["home_win"].to_numpy(float)
+    p = games_eval["p_model"].to_numpy(float)
+    path = write_strategy_report(
+        tmp_path / "r" / "opener.html",
+        title="opener <test>",
+        seasons=seasons,
+        pooled=pooled,
+        comparison={"model": score_probabilities(y, p)},
+        calibration={"model": calibration_table(y, p)},
+        notes=["a & b"],
+    )
+    text = path.read_text()
+    assert "<title>opener &lt;test&gt;</title>" in text
+    assert text.count("data:image/png;base64,") == 3
+    for name in ("clv.png", "bankroll.png", "calibration.png"):
+        assert (path.parent / name).read_bytes().startswith(PNG_MAGIC)
+    table = re.search(r"<table class='seasons'>(.*?)</table>", text).group(1)
+    assert table.count("<tr>") == 4  # header, two seasons, pooled
+    assert "<td>2018</td><td>0.1100</td>" in table
+    assert f"<th>pooled</th><td></td><td></td><td></td><td>{pooled['n']}</td>" in table
+    assert "<li>a &amp; b</li>" in text
