@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import re
 import tarfile
+from collections.abc import Container
 from dataclasses import dataclass, field, fields
 from datetime import date
 from functools import lru_cache
@@ -823,6 +824,19 @@ def read_event_season(tar_path: Path, gamelog_path: Path | None = None) -> Event
     return out
 
 
+def _without_games(parse: EventParse, keys: Container[str]) -> EventParse:
+    """A copy of `parse` without every row of the games in `keys` (quarantine copied too)."""
+    return EventParse(
+        games=[g for g in parse.games if g.game_key not in keys],
+        plate_appearances=[r for r in parse.plate_appearances if r.game_key not in keys],
+        pitcher_games=[r for r in parse.pitcher_games if r.game_key not in keys],
+        lineups=[r for r in parse.lineups if r.game_key not in keys],
+        rosters=parse.rosters,
+        quarantined=list(parse.quarantined),
+        file_sha256=dict(parse.file_sha256),
+    )
+
+
 def _drop_games_seen_before(parse: EventParse, seen: dict[str, str]) -> EventParse:
     """A game id already read from another file of the season (a suspended game written at
     both parks) is quarantined here, so every game appears once (from its first file)."""
@@ -831,15 +845,7 @@ def _drop_games_seen_before(parse: EventParse, seen: dict[str, str]) -> EventPar
         seen.setdefault(g.game_key, g.source_file)
     if not again:
         return parse
-    out = EventParse(
-        games=[g for g in parse.games if g.game_key not in again],
-        plate_appearances=[r for r in parse.plate_appearances if r.game_key not in again],
-        pitcher_games=[r for r in parse.pitcher_games if r.game_key not in again],
-        lineups=[r for r in parse.lineups if r.game_key not in again],
-        rosters=parse.rosters,
-        quarantined=list(parse.quarantined),
-        file_sha256=dict(parse.file_sha256),
-    )
+    out = _without_games(parse, again)
     for g in parse.games:
         if g.game_key in again:
             reason = f"game {g.game_key} is also in {seen[g.game_key]}: loaded from there"
@@ -887,15 +893,7 @@ def quarantine_missing_games(
     }
     if not missing:
         return parse
-    out = EventParse(
-        games=[g for g in parse.games if g.game_key not in missing],
-        plate_appearances=[r for r in parse.plate_appearances if r.game_key not in missing],
-        pitcher_games=[r for r in parse.pitcher_games if r.game_key not in missing],
-        lineups=[r for r in parse.lineups if r.game_key not in missing],
-        rosters=parse.rosters,
-        quarantined=list(parse.quarantined),
-        file_sha256=dict(parse.file_sha256),
-    )
+    out = _without_games(parse, missing)
     for g in missing.values():
         reason = (
             f"game {g.game_key} ({g.game_date} {g.away_team}@{g.home_team} number "
