@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from shared_tasks import build_features
 
-from bullpen import report, runtime
+from bullpen import DEFAULT_EVAL_SEASON, report, runtime
 from bullpen.betting import opener
 from bullpen.betting.report_text import season_row
 from bullpen.betting.walk_forward import WalkForward, selection_games, walk_forward
@@ -88,7 +88,7 @@ def write_report(
 
 
 @flow(name="backtest", log_prints=True)
-def backtest_champion(eval_season: int = 2019, first_season: int = 2014) -> dict:
+def backtest_champion(eval_season: int = DEFAULT_EVAL_SEASON, first_season: int = 2014) -> dict:
     """Walk-forward from `first_season`; `eval_season` is bet with the registered champion."""
     settings = get_settings()
     frame = build_features(runtime.database_url(settings), settings.devig_method)

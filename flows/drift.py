@@ -17,6 +17,7 @@ from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.drift import check, store
 from bullpen.drift.policy import DriftThresholds
+from bullpen.events import DRIFT_DETECTED, model_event
 from bullpen.models.train import SPECS
 
 
@@ -79,12 +80,9 @@ def check_drift(
     )
     if verdict.retrain:
         emit_event(
-            event="bullpen.drift.detected",
-            resource={
-                "prefect.resource.id": f"bullpen.model.{model}",
-                "prefect.resource.name": model,
-            },
-            payload={"reason": "; ".join(verdict.reasons), "check_id": check_id},
+            **model_event(
+                DRIFT_DETECTED, model, reason="; ".join(verdict.reasons), check_id=check_id
+            )
         )
     return {
         "model": model,

@@ -10,7 +10,7 @@ from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
 from shared_tasks import prepare_database
 
-from bullpen import runtime
+from bullpen import DEFAULT_EVAL_SEASON, runtime
 from bullpen.config import get_settings
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import train, tune
@@ -63,7 +63,7 @@ def optimize_models(
     n_trials: int = 40,
     workers: int = 2,
     seed: int | None = None,
-    eval_season: int = 2019,
+    eval_season: int = DEFAULT_EVAL_SEASON,
     n_folds: int = 3,
     pruning: bool = True,
 ) -> dict[str, dict]:

@@ -13,6 +13,7 @@ from shared_tasks import build_features, prepare_database
 from bullpen import runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
+from bullpen.events import MODEL_ROLLED_BACK, model_event
 from bullpen.models.train import SPECS
 from bullpen.registry import monitor
 
@@ -52,12 +53,14 @@ def monitor_champion(
     if result.decision.promote:
         audit_id = rollback(model, result, frame)
         emit_event(
-            event="bullpen.model.rolled_back",
-            resource={"prefect.resource.id": f"bullpen.model.{model}",
-                      "prefect.resource.name": model},
-            payload={"from_version": result.champion, "to_version": result.previous,
-                     "reason": result.decision.reason},
-        )  # fmt: skip
+            **model_event(
+                MODEL_ROLLED_BACK,
+                model,
+                from_version=result.champion,
+                to_version=result.previous,
+                reason=result.decision.reason,
+            )
+        )
     action = "rolled back" if audit_id is not None else "kept"
     create_markdown_artifact(
         f"**{model}** champion v{result.champion} {action}: {result.decision.reason}",

@@ -14,6 +14,7 @@ from shared_tasks import build_features, prepare_database
 from bullpen import runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
+from bullpen.events import MODEL_PROMOTED, model_event
 from bullpen.models import checks, tune
 from bullpen.models.train import SPECS
 from bullpen.registry import challenger, mlflow_store, promotion, quality
@@ -121,11 +122,14 @@ def retrain_models(
     )
     if decision.promote:
         emit_event(
-            event="bullpen.model.promoted",
-            resource={"prefect.resource.id": f"bullpen.model.{model}",
-                      "prefect.resource.name": model},
-            payload={"version": version, "reason": decision.reason, "forced": decision.forced},
-        )  # fmt: skip
+            **model_event(
+                MODEL_PROMOTED,
+                model,
+                version=version,
+                reason=decision.reason,
+                forced=decision.forced,
+            )
+        )
     print(f"{model}: challenger v{version} {action}: {decision.reason}")
     return {
         **summary, "action": action, "forced": decision.forced, "reason": decision.reason,

@@ -9,7 +9,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from shared_tasks import build_features
 
-from bullpen import runtime
+from bullpen import DEFAULT_EVAL_SEASON, runtime
 from bullpen.config import get_settings
 from bullpen.models import assess, closing_line, train, tune
 from bullpen.registry import champion, mlflow_store
@@ -79,7 +79,7 @@ def register(
 
 @flow(name="train-models", log_prints=True)
 def train_models(
-    eval_season: int = 2019,
+    eval_season: int = DEFAULT_EVAL_SEASON,
     models: tuple[str, ...] = ("moneyline", "totals", closing_line.NAME),
 ) -> dict:
     """Returns per model: registered version, champion version, decision and the comparison."""

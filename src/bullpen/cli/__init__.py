@@ -18,6 +18,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from bullpen import DEFAULT_EVAL_SEASON
+
 app = typer.Typer(
     help="bullpen: MLB betting models on Prefect, judged against the market.",
     no_args_is_help=True,
@@ -127,7 +129,7 @@ def collect_history(data_dir: Annotated[Path | None, typer.Option()] = None) -> 
 
 
 @app.command()
-def train(eval_season: EVAL_SEASON = 2019) -> None:
+def train(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     """Train, evaluate, register and maybe promote both models (flow train-models)."""
     _setup()
     _require_evaluable(eval_season)
@@ -150,7 +152,7 @@ def retrain(
 
 
 @app.command()
-def backtest(eval_season: EVAL_SEASON = 2019) -> None:
+def backtest(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     """Backtest the moneyline champion and write the HTML report (flow backtest)."""
     _setup()
     _require_evaluable(eval_season)
@@ -169,7 +171,7 @@ def backtest(eval_season: EVAL_SEASON = 2019) -> None:
 
 
 @app.command()
-def demo(eval_season: EVAL_SEASON = 2019) -> None:
+def demo(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     """Everything, end to end: database, replay, training, backtest, comparison table."""
     _setup()
     started = time.perf_counter()

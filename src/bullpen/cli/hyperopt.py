@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from bullpen import DEFAULT_EVAL_SEASON
+
 app = typer.Typer(
     help="Hyper-parameter search (Optuna studies in the bullpen database).", no_args_is_help=True
 )
@@ -52,7 +54,7 @@ def run(
     trials: Annotated[int, typer.Option(min=1, help="Trials to add to the study.")] = 20,
     workers: Annotated[int, typer.Option(min=1, max=16, help="Concurrent trial workers.")] = 2,
     seed: Annotated[int | None, typer.Option(help="TPE seed (worker k uses seed + k).")] = None,
-    eval_season: EVAL_SEASON = 2019,
+    eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON,
     folds: Annotated[int, typer.Option(min=1, help="Walk-forward validation seasons.")] = 3,
     pruning: Annotated[bool, typer.Option(help="Median-prune unpromising trials.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Emit JSON.")] = False,
@@ -95,7 +97,7 @@ def run(
 
 
 @app.command()
-def best(model: MODEL, eval_season: EVAL_SEASON = 2019) -> None:
+def best(model: MODEL, eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     """Show the best tuned parameters, their CV and held-out scores next to the defaults'."""
     logging.basicConfig(level=logging.WARNING)
     from bullpen import runtime
