@@ -21,35 +21,33 @@ and his career before that still counts a little (which matters in April).
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
+from bullpen.features.player_ratings import (
+    BATTER_PRIOR_PA,
+    BATTER_SCALE_PA,
+    BF,
+    LEAGUE_SCALE_BF,
+    LEAGUE_SCALE_STARTS,
+    LINEUP_GAMES,
+    NOT_IN_WOBA,
+    PITCHER_SCALE_BF,
+    TEAM_HAND_SCALE_PA,
+    TEAM_PRIOR_PA,
+    WOBA_WEIGHTS,
+    Bullpen,
+    League,
+    Pitcher,
+    day_numbers,
+    decay_add,
+    shrunk,
+    starter_values,
+)
+
 OPEN, GAME = "open", "game"
-
-PITCHER_SCALE_BF = 250.0  # a batter faced weighs 1/e after this many more BF (~10 starts)
-LEAGUE_SCALE_BF = 90_000.0  # about half a season of batters faced
-BATTER_SCALE_PA = 250.0
-LEAGUE_SCALE_STARTS = 1_500.0
-SP_PRIOR_BF = {"kbb": 150.0, "fip": 300.0, "er": 500.0}
-BP_PRIOR_BF = {"kbb": 150.0, "fip": 300.0}
-TEAM_PRIOR_PA = 300.0  # pseudo plate appearances of league average in a team's lineup rate
-TEAM_HAND_SCALE_PA = 600.0  # a team's plate appearances against one pitching hand
-BATTER_PRIOR_PA = 200.0
-DEPTH_PRIOR_STARTS = 3.0
-DEPTH_STARTS = 10  # depth is the mean outs over the last this many starts
-LINEUP_GAMES = 20  # team batting window, in team-games
-BULLPEN_DAYS = 30
-MAX_REST_DAYS = 30  # rest is capped here; a pitcher never seen before gets this value
-
-# Fallbacks before any league data exists (the first date of the data); MLB 2009-2021 levels.
-FALLBACK = {"kbb": 0.11, "fip": 0.23, "er": 0.105, "woba": 0.315, "outs": 16.5, "ppbf": 3.85}
-
-WOBA_WEIGHTS = {"BB": 0.69, "HBP": 0.72, "1B": 0.88, "2B": 1.25, "3B": 1.58, "HR": 2.03}
-NOT_IN_WOBA = ("IBB", "CI")
 
 _SIDES = ("home", "away")
 _SP_OPEN = (
@@ -79,143 +77,12 @@ PLAYER_FEATURES: dict[str, str] = {
 OPEN_PLAYER_FEATURES = tuple(k for k, v in PLAYER_FEATURES.items() if v == OPEN)
 GAME_PLAYER_FEATURES = tuple(k for k, v in PLAYER_FEATURES.items() if v == GAME)
 
-# Pitcher line slots: strikeouts, walks, hit batters, home runs, earned runs, batters faced.
-_K, _BB, _HBP, _HR, _ER, _BF = range(6)
-
-
-def _day_numbers(values: Iterable[object]) -> np.ndarray:
-    return pd.to_datetime(pd.Series(list(values))).to_numpy("datetime64[D]").astype(np.int64)
-
-
-def _kbb(s: list[float]) -> float:
-    return s[_K] - s[_BB]
-
-
-def _fip(s: list[float]) -> float:
-    return 13.0 * s[_HR] + 3.0 * (s[_BB] + s[_HBP]) - 2.0 * s[_K]
-
-
-def _shrunk(total: float, n: float, league: float, prior: float) -> float:
-    return (total + prior * league) / (n + prior)
-
-
-class _League:
-    """Exponentially decayed league totals, advanced once per date with that date's lines."""
-
-    def __init__(self) -> None:
-        self.all = [0.0] * 6  # every pitcher line
-        self.relief = [0.0] * 6
-        self.woba = [0.0, 0.0]  # weight sum, plate appearances
-        self.outs = [0.0, 0.0]  # starters' outs, starts
-        self.pitches = [0.0, 0.0]  # pitches, batters faced (lines with a pitch count)
-
-    def rate(self, kind: str, relief: bool = False) -> float:
-        s = self.relief if relief else self.all
-        if s[_BF] <= 0:
-            return FALLBACK[kind]
-        if kind == "kbb":
-            return _kbb(s) / s[_BF]
-        if kind == "fip":
-            return _fip(s) / s[_BF]
-        return s[_ER] / s[_BF]
-
-    def woba_rate(self) -> float:
-        return self.woba[0] / self.woba[1] if self.woba[1] > 0 else FALLBACK["woba"]
-
-    def outs_per_start(self) -> float:
-        return self.outs[0] / self.outs[1] if self.outs[1] > 0 else FALLBACK["outs"]
-
-    def pitches_per_bf(self) -> float:
-        return self.pitches[0] / self.pitches[1] if self.pitches[1] > 0 else FALLBACK["ppbf"]
-
-
-def _decay_add(state: list[float], line: Iterable[float], scale: float, size: float) -> None:
-    factor = math.exp(-size / scale)
-    for i, x in enumerate(line):
-        state[i] = state[i] * factor + x
-
-
-class _Pitcher:
-    __slots__ = ("depth", "last_day", "season", "starts", "sums")
-
-    def __init__(self) -> None:
-        self.sums = [0.0] * 6
-        self.last_day: int | None = None
-        self.season = -1
-        self.starts = 0  # starts this season
-        self.depth: deque[float] = deque(maxlen=DEPTH_STARTS)
-
-
-def _starter_values(
-    known: bool, p: _Pitcher | None, league: _League, day: int, season: int
-) -> list[float]:
-    """sp_known, sp_kbb, sp_fip, sp_er, sp_bf, sp_career_starts, sp_rest, sp_depth.
-
-    sp_known says the starter is identified; one without earlier lines (a debut) has sp_bf 0,
-    league rates and the rest cap.
-    """
-    lg_kbb, lg_fip, lg_er = league.rate("kbb"), league.rate("fip"), league.rate("er")
-    lg_outs = league.outs_per_start()
-    if p is None:
-        return [float(known), lg_kbb, lg_fip, lg_er, 0.0, 0.0, float(MAX_REST_DAYS), lg_outs]
-    s, bf = p.sums, p.sums[_BF]
-    rest = MAX_REST_DAYS if p.last_day is None else min(day - p.last_day, MAX_REST_DAYS)
-    return [
-        1.0,
-        _shrunk(_kbb(s), bf, lg_kbb, SP_PRIOR_BF["kbb"]),
-        _shrunk(_fip(s), bf, lg_fip, SP_PRIOR_BF["fip"]),
-        _shrunk(s[_ER], bf, lg_er, SP_PRIOR_BF["er"]),
-        bf,
-        float(p.starts if p.season == season else 0),
-        float(rest),
-        _shrunk(sum(p.depth), len(p.depth), lg_outs, DEPTH_PRIOR_STARTS),
-    ]
-
-
-class _Bullpen:
-    """A team's relievers: one entry per date (day, K/BB/HBP/HR/ER/BF totals, pitches), and the
-    running totals of the entries kept (the last BULLPEN_DAYS days)."""
-
-    __slots__ = ("days", "sums")
-
-    def __init__(self) -> None:
-        self.days: deque[tuple[int, list[float], float]] = deque()
-        self.sums = [0.0] * 6
-
-    def add(self, day: int, line: list[float], pitches: float) -> None:
-        self.days.append((day, line, pitches))
-        for i in range(6):
-            self.sums[i] += line[i]
-
-    def values(self, league: _League, day: int) -> list[float]:
-        while self.days and self.days[0][0] < day - BULLPEN_DAYS:
-            _, line, _ = self.days.popleft()
-            for i in range(6):
-                self.sums[i] -= line[i]
-        if not self.days:
-            self.sums = [0.0] * 6  # no rounding residue once the window is empty
-        pitches_1d = pitches_3d = 0.0
-        for d, _, pitches in reversed(self.days):
-            if d < day - 3:
-                break
-            pitches_3d += pitches
-            if d == day - 1:
-                pitches_1d += pitches
-        sums = self.sums
-        bf = sums[_BF]
-        return [
-            _shrunk(_kbb(sums), bf, league.rate("kbb", True), BP_PRIOR_BF["kbb"]),
-            _shrunk(_fip(sums), bf, league.rate("fip", True), BP_PRIOR_BF["fip"]),
-            pitches_1d,
-            pitches_3d,
-        ]
-
 
 def _game_keys(pitcher_games: pd.DataFrame) -> dict[tuple[int, str, int], str]:
     """(day, home team, game number) -> Retrosheet game key, from the home side's pitcher lines."""
     home = pitcher_games.loc[pitcher_games["side"] == 1, ["game_key", "game_date", "team"]]
     home = home.drop_duplicates("game_key")
-    days = _day_numbers(home["game_date"])
+    days = day_numbers(home["game_date"])
     numbers = home["game_key"].str[-1].astype(int)
     index = zip(days.tolist(), home["team"], numbers.tolist(), strict=True)
     return dict(zip(index, home["game_key"], strict=True))
@@ -242,7 +109,7 @@ def _batting_lines(
     )
     # One date per game (the game's first plate appearance), converted once per game.
     first = pa.drop_duplicates("game_key")
-    day_of = pd.Series(_day_numbers(first["game_date"]), index=first["game_key"].to_numpy())
+    day_of = pd.Series(day_numbers(first["game_date"]), index=first["game_key"].to_numpy())
     teams = pitcher_games.drop_duplicates(["game_key", "side"]).set_index(["game_key", "side"])
     per_team["team"] = teams["team"].reindex(per_team.index).to_numpy()
     per_hand["team"] = teams["team"].reindex(per_hand.index.droplevel("hand")).to_numpy()
@@ -293,9 +160,9 @@ def build_player_features(
     throwing hands for lu_woba_vs_hand (the team's batting against the hand of the opposing
     listed starter); without it those columns are NaN.
     """
-    league = _League()
-    pitchers: dict[str, _Pitcher] = {}
-    bullpens: dict[str, _Bullpen] = {}
+    league = League()
+    pitchers: dict[str, Pitcher] = {}
+    bullpens: dict[str, Bullpen] = {}
     team_batting: dict[str, deque[tuple[float, float]]] = {}
     team_vs_hand: dict[tuple[str, str], list[float]] = {}
     league_vs_hand: dict[str, list[float]] = {"L": [0.0, 0.0], "R": [0.0, 0.0]}
@@ -309,7 +176,7 @@ def build_player_features(
     pg_pitches = pg["pitches"].astype(float)
     pg_rows = list(
         zip(
-            _day_numbers(pg["game_date"]).tolist(),
+            day_numbers(pg["game_date"]).tolist(),
             pg["season"].astype(int).tolist(),
             pg["pitcher"].tolist(),
             pg["team"].tolist(),
@@ -360,7 +227,7 @@ def build_player_features(
     keys = _game_keys(pitcher_games)
     lineup_of = _lineup_players(lineups)
 
-    game_days = _day_numbers(games["game_date"])
+    game_days = day_numbers(games["game_date"])
     order = np.argsort(game_days, kind="stable")
     cols = ["season", "home_team", "away_team", "game_number"]
     cols += ["home_listed_starter", "away_listed_starter", "home_starter_id", "away_starter_id"]
@@ -374,7 +241,7 @@ def build_player_features(
         s = batters.get(player)
         if s is None:
             return lg_woba
-        return _shrunk(s[0], s[1], lg_woba, BATTER_PRIOR_PA)
+        return shrunk(s[0], s[1], lg_woba, BATTER_PRIOR_PA)
 
     def featurise(row: int, day: int) -> None:
         season, home, away, number, home_listed, away_listed, home_actual, away_actual = values[row]
@@ -385,7 +252,7 @@ def build_player_features(
             ("home", 1, home, _id(home_listed), _id(home_actual), _id(away_listed)),
             ("away", 0, away, _id(away_listed), _id(away_actual), _id(home_listed)),
         ):
-            sp = _starter_values(
+            sp = starter_values(
                 bool(listed), pitchers.get(listed) if listed else None, league, day, season
             )
             for name, v in zip(_SP_OPEN, sp, strict=True):
@@ -401,7 +268,7 @@ def build_player_features(
             recent = team_batting.get(team)
             w = sum(x for x, _ in recent) if recent else 0.0
             n = sum(y for _, y in recent) if recent else 0.0
-            lu_woba = _shrunk(w, n, lg_woba, TEAM_PRIOR_PA)
+            lu_woba = shrunk(w, n, lg_woba, TEAM_PRIOR_PA)
             out[row, col[f"{side_name}_lu_woba"]] = lu_woba
             if throws:
                 hand = throws.get(opponent_listed) if opponent_listed else None
@@ -411,14 +278,14 @@ def build_player_features(
                     value = lu_woba  # hand unknown: the team's form against anyone
                 else:
                     lg_rate = lg_hand[0] / lg_hand[1]
-                    value = _shrunk(vs[0], vs[1], lg_rate, TEAM_PRIOR_PA) if vs else lg_rate
+                    value = shrunk(vs[0], vs[1], lg_rate, TEAM_PRIOR_PA) if vs else lg_rate
                 out[row, col[f"{side_name}_lu_woba_vs_hand"]] = value
             # Game time: today's lineup and who actually started.
             players = lineup_of.get((key, side)) if key is not None else None
             out[row, col[f"{side_name}_lineup_woba"]] = (
                 sum(batter_rate(p, lg_woba) for p in players) / len(players) if players else np.nan
             )
-            act = _starter_values(
+            act = starter_values(
                 bool(actual), pitchers.get(actual) if actual else None, league, day, season
             )
             out[row, col[f"{side_name}_act_sp_kbb"]] = act[1] if actual else np.nan
@@ -438,9 +305,9 @@ def build_player_features(
             line = (k, bb, hbp, hr, er_, bf)
             p = pitchers.get(pitcher)
             if p is None:
-                p = pitchers[pitcher] = _Pitcher()
+                p = pitchers[pitcher] = Pitcher()
             if bf > 0:
-                _decay_add(p.sums, line, PITCHER_SCALE_BF, bf)
+                decay_add(p.sums, line, PITCHER_SCALE_BF, bf)
             p.last_day = day
             if p.season != season:
                 p.season, p.starts = season, 0
@@ -463,11 +330,11 @@ def build_player_features(
                 # A line without a pitch count counts its batters at the league's pitches per BF.
                 sums[6] += pitches if pitches >= 0 else bf * ppbf
         for team, sums in relief_by_team.items():
-            bullpens.setdefault(team, _Bullpen()).add(rows[0][0], sums[:6], sums[6])
-        _decay_add(league.all, day_all, LEAGUE_SCALE_BF, day_all[_BF])
-        _decay_add(league.relief, day_relief, LEAGUE_SCALE_BF / 3, day_relief[_BF])
-        _decay_add(league.outs, day_outs, LEAGUE_SCALE_STARTS, day_outs[1])
-        _decay_add(league.pitches, day_pitches, LEAGUE_SCALE_BF, day_pitches[1])
+            bullpens.setdefault(team, Bullpen()).add(rows[0][0], sums[:6], sums[6])
+        decay_add(league.all, day_all, LEAGUE_SCALE_BF, day_all[BF])
+        decay_add(league.relief, day_relief, LEAGUE_SCALE_BF / 3, day_relief[BF])
+        decay_add(league.outs, day_outs, LEAGUE_SCALE_STARTS, day_outs[1])
+        decay_add(league.pitches, day_pitches, LEAGUE_SCALE_BF, day_pitches[1])
 
     def apply_batting(b_rows: list[tuple], t_rows: list[tuple], h_rows: list[tuple]) -> None:
         day_w = day_n = 0.0
@@ -475,20 +342,20 @@ def build_player_features(
             s = batters.get(batter)
             if s is None:
                 s = batters[batter] = [0.0, 0.0]
-            _decay_add(s, (w, n), BATTER_SCALE_PA, n)
+            decay_add(s, (w, n), BATTER_SCALE_PA, n)
             day_w += w
             day_n += n
         for _, team, w, n in t_rows:
             team_batting.setdefault(team, deque(maxlen=LINEUP_GAMES)).append((w, n))
-        _decay_add(league.woba, (day_w, day_n), LEAGUE_SCALE_BF, day_n)
+        decay_add(league.woba, (day_w, day_n), LEAGUE_SCALE_BF, day_n)
         day_hand = {"L": [0.0, 0.0], "R": [0.0, 0.0]}
         for _, team, hand, w, n in h_rows:
             sums = team_vs_hand.setdefault((team, hand), [0.0, 0.0])
-            _decay_add(sums, (w, n), TEAM_HAND_SCALE_PA, n)
+            decay_add(sums, (w, n), TEAM_HAND_SCALE_PA, n)
             day_hand[hand][0] += w
             day_hand[hand][1] += n
         for hand, (w, n) in day_hand.items():
-            _decay_add(league_vs_hand[hand], (w, n), LEAGUE_SCALE_BF / 2, n)
+            decay_add(league_vs_hand[hand], (w, n), LEAGUE_SCALE_BF / 2, n)
 
     all_days = sorted(
         set(game_days.tolist())

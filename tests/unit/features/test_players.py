@@ -10,18 +10,17 @@ import pandas as pd
 import pytest
 
 from bullpen.collect.retrosheet_events import read_event_season, to_frames
-from bullpen.features.players import (
+from bullpen.features.player_ratings import (
     BATTER_PRIOR_PA,
     BP_PRIOR_BF,
     DEPTH_PRIOR_STARTS,
     MAX_REST_DAYS,
     PITCHER_SCALE_BF,
-    PLAYER_FEATURES,
     SP_PRIOR_BF,
     TEAM_PRIOR_PA,
     WOBA_WEIGHTS,
-    build_player_features,
 )
+from bullpen.features.players import PLAYER_FEATURES, build_player_features
 from tests.conftest import DATA
 
 D1 = date(2019, 4, 1)
