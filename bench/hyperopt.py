@@ -32,8 +32,9 @@ from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.db.games import seasons_with_results
 from bullpen.features.dataset import load_feature_frame
-from bullpen.models import assess, train, tune
+from bullpen.models import assess, train
 from bullpen.models.evaluate import log_loss_per_game, score_probabilities
+from bullpen.models.tuning import cv, report, search
 
 SCRATCH = "bullpen_bench_hyperopt"
 States = optuna.trial.TrialState
@@ -47,7 +48,7 @@ def scratch_storage(database_url: str, name: str = SCRATCH) -> Iterator[str]:
     scratch = engine.ensure_database(database_url, name)
     runtime.prepare_database(scratch)
     try:
-        yield tune.optuna_storage_url(scratch)
+        yield search.optuna_storage_url(scratch)
     finally:
         with engine.connect(database_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -66,20 +67,20 @@ def run_study(
     eval_season: int,
     threads: int | None = None,
     n_folds: int = 3,
-    n_warmup_steps: int = tune.PRUNE_WARMUP_ROUNDS,
-) -> tuple[tune.StudyRef, float, float]:
+    n_warmup_steps: int = cv.PRUNE_WARMUP_ROUNDS,
+) -> tuple[search.StudyRef, float, float]:
     """A fresh study; returns it and the wall and CPU seconds of its trials (the defaults'
     scoring excluded). CPU seconds hardly depend on what other users run on the machine."""
-    ref = tune.prepare_study(
+    ref = search.prepare_study(
         storage_url, frame, spec, eval_season, n_folds, name=name, num_threads=2
     )
-    threads = threads or tune.threads_per_worker(workers)
+    threads = threads or search.threads_per_worker(workers)
     started = time.perf_counter()
     cpu_started = time.process_time()
     with ThreadPoolExecutor(workers) as pool:
         futures = [
             pool.submit(
-                tune.run_trials,
+                search.run_trials,
                 ref,
                 frame,
                 spec,
@@ -90,7 +91,7 @@ def run_study(
                 pruning=pruning,
                 n_warmup_steps=n_warmup_steps,
             )  # fmt: skip
-            for w, share in enumerate(tune.split_trials(trials, workers))
+            for w, share in enumerate(search.split_trials(trials, workers))
         ]
         for future in futures:
             future.result()
@@ -99,11 +100,11 @@ def run_study(
 
 def _calibration_work(frame: pd.DataFrame) -> float:
     """A fixed CV workload (no Optuna, no database); returns its wall seconds."""
-    folds = tune.season_folds(frame["season"], int(frame["season"].max()) + 1, 3)
-    prepared = tune.prepare_folds(frame, train.MONEYLINE, folds)
+    folds = cv.season_folds(frame["season"], int(frame["season"].max()) + 1, 3)
+    prepared = cv.prepare_folds(frame, train.MONEYLINE, folds)
     started = time.perf_counter()
     for _ in range(2):
-        tune.cross_validate(prepared, train.MONEYLINE, {"learning_rate": 0.005}, cache={})
+        cv.cross_validate(prepared, train.MONEYLINE, {"learning_rate": 0.005}, cache={})
     return time.perf_counter() - started
 
 
@@ -142,7 +143,7 @@ def speed(storage_url: str, frame: pd.DataFrame, budget: int, seed: int, eval_se
             trials=budget, workers=workers, pruning=pruning, seed=seed,
             eval_season=eval_season, threads=threads,
         )  # fmt: skip
-        with tune.open_study(storage_url, ref.name) as study:
+        with search.open_study(storage_url, ref.name) as study:
             trials = study.get_trials(deepcopy=False)
             total = totals[label]
             total[0] += len(trials)
@@ -186,15 +187,15 @@ def quality(
     """What optimize-models and train-models do for `eval_season`, scored on it afterwards:
     search on the folds before the held-out season, confirm there, adopt or keep the defaults."""
     spec = train.SPECS[model]
-    held_out = tune.held_out_season(eval_season)
+    held_out = cv.held_out_season(eval_season)
     # One worker: with a seed, the same study every run (two workers interleave by timing).
     ref, seconds, _ = run_study(
         storage_url, frame, spec, f"bench-{model}-{time.time_ns()}",
         trials=trials, workers=1, pruning=True, seed=seed, eval_season=held_out,
         n_folds=n_folds,
     )  # fmt: skip
-    with tune.open_study(storage_url, ref.name) as study:
-        tuned = tune.confirm_on_held_out_season(frame, spec, tune.summarise_study(study))
+    with search.open_study(storage_url, ref.name) as study:
+        tuned = report.confirm_on_held_out_season(frame, spec, report.summarise_study(study))
         optimistic = (
             np.mean(study.user_attrs["default_fold_best_log_loss"]),
             np.mean(study.best_trial.user_attrs["fold_best_log_loss"]),
@@ -270,8 +271,8 @@ def bench_features(eval_season: int, n_folds: int) -> tuple[str, pd.DataFrame]:
     with engine.connect(url) as conn:
         seasons = seasons_with_results(conn)
     try:
-        tune.season_folds(seasons, eval_season, n_folds)
-    except tune.TooFewSeasons as exc:
+        cv.season_folds(seasons, eval_season, n_folds)
+    except cv.TooFewSeasons as exc:
         raise SystemExit(f"{exc}: load seasons first (`bullpen collect-history`)") from exc
     return url, load_feature_frame(url, settings.devig_method)
 
@@ -293,7 +294,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     # The quality studies hold out the season before the evaluation season (as the flow does).
-    url, frame = bench_features(tune.held_out_season(args.eval_season), args.folds)
+    url, frame = bench_features(cv.held_out_season(args.eval_season), args.folds)
     eval_season = args.eval_season
     print(f"# bullpen tuning benchmark ({platform.python_version()}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f})")  # fmt: skip

@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 from hyperopt import bench_features, paired_se  # bench/hyperopt.py, beside this
 
-from bullpen.models import train, tune
+from bullpen.models import train
 from bullpen.models.evaluate import log_loss_per_game
+from bullpen.models.tuning import cv
 
 RIDGE_STRENGTHS = (1e-2, 1e-3, 1e-4)
 MARKET_PRICE = {"moneyline": ("p_open_home", "opening"), "totals": ("p_close_over", "closing")}
@@ -102,7 +103,7 @@ def main() -> None:
     _, frame = bench_features(args.eval_season, args.folds)
     rows = frame[frame[spec.target].notna() & frame[price].notna()]
     rows = rows[rows["season"] < args.eval_season]
-    folds = tune.season_folds(rows["season"].unique(), args.eval_season, args.folds)
+    folds = cv.season_folds(rows["season"].unique(), args.eval_season, args.folds)
     features = [f for f in spec.features if f != SAME_AS_PRICE.get(args.model)]
     print(f"{args.model}: {len(features)} features beside the vig-free {price_name} price; "
           f"validation seasons {', '.join(str(f.valid_season) for f in folds)}; log loss change "
@@ -119,7 +120,7 @@ def main() -> None:
           f"intercept {calibration[0]:+.3f}, slope {calibration[1]:.3f} "
           f"(SE {slope_se:.3f})")  # fmt: skip
 
-    def split(fold: tune.Fold) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def split(fold: cv.Fold) -> tuple[pd.DataFrame, pd.DataFrame]:
         fold_train = rows[rows["season"].isin(fold.train_seasons)]
         return fold_train, rows[rows["season"] == fold.valid_season]
 

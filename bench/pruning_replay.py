@@ -19,7 +19,8 @@ import numpy as np
 import optuna
 from hyperopt import bench_features, run_study, scratch_storage  # bench/hyperopt.py, beside
 
-from bullpen.models import train, tune
+from bullpen.models import train
+from bullpen.models.tuning import search
 
 SCRATCH = "bullpen_bench_pruning"
 # A trial's fixed cost (TPE, storage, boosters' set-up) in rounds of 4 lock-step boosters:
@@ -36,7 +37,7 @@ class Replay:
 
 
 def replay(curves: list[tuple[dict[int, float], float]], warmup: int, startup: int) -> Replay:
-    """Median rule (as tune.SnapshotMedianPruner) over `(intermediate values, CV)` in order."""
+    """Median rule (as search.SnapshotMedianPruner) over `(intermediate values, CV)` in order."""
     kept: list[tuple[dict[int, float], float]] = []
     full = cost = 0.0
     for values, final in curves:
@@ -79,7 +80,7 @@ def main() -> None:
             storage_url, frame, spec, "replay", trials=args.trials, workers=2, pruning=False,
             seed=args.seed, eval_season=args.eval_season, n_warmup_steps=10,
         )  # fmt: skip
-        with tune.open_study(storage_url, ref.name) as study:
+        with search.open_study(storage_url, ref.name) as study:
             complete = [
                 t for t in study.get_trials(deepcopy=False)
                 if t.state == optuna.trial.TrialState.COMPLETE and t.intermediate_values

@@ -28,8 +28,12 @@ from hyperopt import (  # bench/hyperopt.py, beside this
     scratch_storage,
 )
 
-from bullpen.models import assess, train, tune
+from bullpen.models import assess, train
 from bullpen.models.evaluate import log_loss_per_game
+from bullpen.models.tuning.cv import held_out_season
+from bullpen.models.tuning.report import summarise_study
+from bullpen.models.tuning.search import open_study
+from bullpen.models.tuning.store import TunedParams
 
 
 def tuned_params(
@@ -39,14 +43,14 @@ def tuned_params(
     eval_season: int,
     trials: int,
     seed: int,
-) -> tune.TunedParams:
+) -> TunedParams:
     """The best trial of a fresh study whose folds end the season before `eval_season`."""
     ref, _, _ = run_study(
         storage_url, frame, spec, f"rules-{spec.name}-{time.time_ns()}",
         trials=trials, workers=1, pruning=True, seed=seed, eval_season=eval_season,
     )  # fmt: skip
-    with tune.open_study(storage_url, ref.name) as study:
-        return tune.summarise_study(study)
+    with open_study(storage_url, ref.name) as study:
+        return summarise_study(study)
 
 
 def season_score(
@@ -65,7 +69,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=60)
     args = parser.parse_args()
     # The earliest study holds out min(E) - 1 and validates on the 3 seasons before it.
-    url, frame = bench_features(tune.held_out_season(min(args.eval_seasons)), 3)
+    url, frame = bench_features(held_out_season(min(args.eval_seasons)), 3)
     started = time.perf_counter()
     print(f"{args.trials} trials per study, 1 worker, pruning; differences are tuned - "
           "defaults on the evaluation season E (paired SE); 'confirm' adopts when better on "
@@ -78,7 +82,7 @@ def main() -> None:
             for model in args.models:
                 spec = train.SPECS[model]
                 default_loss, default_games = season_score(frame, spec, eval_season, None)
-                held_out = tune.held_out_season(eval_season)
+                held_out = held_out_season(eval_season)
                 confirm_default, _ = season_score(frame, spec, held_out, None)
                 for seed in args.seeds:
                     search = {"trials": args.trials, "seed": seed}

@@ -13,7 +13,8 @@ from shared_tasks import prepare_database
 from bullpen import DEFAULT_EVAL_SEASON, runtime
 from bullpen.config import get_settings
 from bullpen.features.dataset import load_feature_frame
-from bullpen.models import train, tune
+from bullpen.models import train
+from bullpen.models.tuning import cv, report, search, store
 from bullpen.registry import mlflow_store
 
 # Upper bound on workers in one flow run; more workers means more flow runs (any machine).
@@ -29,32 +30,32 @@ def build_features(database_url: str, devig_method: str, eval_season: int) -> pd
 @task(cache_policy=NONE, task_run_name="prepare-study-{model}")
 def prepare_study(
     storage_url: str, frame: pd.DataFrame, model: str, held_out_season: int, n_folds: int
-) -> tune.StudyRef:
+) -> search.StudyRef:
     spec = train.SPECS[model]
-    return tune.prepare_study(storage_url, frame, spec, held_out_season, n_folds)
+    return search.prepare_study(storage_url, frame, spec, held_out_season, n_folds)
 
 
 @task(cache_policy=NONE, task_run_name="run-trials-{ref.model}-worker-{worker}")
 def run_trials(
-    ref: tune.StudyRef,
+    ref: search.StudyRef,
     frame: pd.DataFrame,
     n_trials: int,
     worker: int,
     seed: int | None,
     num_threads: int,
     pruning: bool,
-) -> tune.WorkerSummary:
+) -> search.WorkerSummary:
     spec = train.SPECS[ref.model]
     opts = {"worker": worker, "seed": seed, "num_threads": num_threads, "pruning": pruning}
-    return tune.run_trials(ref, frame, spec, n_trials, **opts)
+    return search.run_trials(ref, frame, spec, n_trials, **opts)
 
 
 @task(cache_policy=NONE, task_run_name="publish-best-{ref.model}")
-def publish_best(ref: tune.StudyRef, frame: pd.DataFrame, database_url: str) -> tune.TunedParams:
+def publish_best(ref: search.StudyRef, frame: pd.DataFrame, database_url: str) -> store.TunedParams:
     settings = get_settings()
     uri = runtime.mlflow_tracking_uri(settings)
-    experiment = mlflow_store.ensure_experiment(uri, tune.EXPERIMENT, settings.artifact_root)
-    return tune.publish_best(ref, frame, database_url, uri, experiment)
+    experiment = mlflow_store.ensure_experiment(uri, report.EXPERIMENT, settings.artifact_root)
+    return report.publish_best(ref, frame, database_url, uri, experiment)
 
 
 @flow(name="optimize-models", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
@@ -77,20 +78,20 @@ def optimize_models(
         raise ValueError(f"workers must be 1..{MAX_WORKERS}, got {workers}")
     settings = get_settings()
     database_url = runtime.database_url(settings)
-    storage_url = tune.optuna_storage_url(database_url)
+    storage_url = search.optuna_storage_url(database_url)
     prepare_database(database_url)
     frame = build_features(database_url, settings.devig_method, eval_season)
-    threads = tune.threads_per_worker(workers)
+    threads = search.threads_per_worker(workers)
     summary = {}
     for model in models:
-        ref = prepare_study(storage_url, frame, model, tune.held_out_season(eval_season), n_folds)
+        ref = prepare_study(storage_url, frame, model, cv.held_out_season(eval_season), n_folds)
         futures = [
             run_trials.submit(ref, frame, share, worker, seed, threads, pruning)
-            for worker, share in enumerate(tune.split_trials(n_trials, workers))
+            for worker, share in enumerate(search.split_trials(n_trials, workers))
         ]
         ran = [future.result() for future in futures]
         best = publish_best(ref, frame, database_url)
-        summary[model] = tune.describe_run(best, ran)
+        summary[model] = report.describe_run(best, ran)
     return summary
 
 

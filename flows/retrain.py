@@ -15,8 +15,9 @@ from bullpen import runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.events import MODEL_PROMOTED, model_event
-from bullpen.models import checks, tune
+from bullpen.models import checks
 from bullpen.models.train import SPECS
+from bullpen.models.tuning.store import load_tuned_params
 from bullpen.registry import challenger, mlflow_store, promotion, quality
 from bullpen.registry.challenger import Comparison, Window
 
@@ -37,7 +38,7 @@ def check_data(
 @task(cache_policy=NONE, task_run_name="train-challenger-{model}")
 def train_challenger(window: Window, model: str, trigger: str) -> str:
     uri, settings = runtime.mlflow_tracking_uri(), get_settings()
-    params = tune.load_tuned_params(runtime.database_url(settings), model, window.eval_season)
+    params = load_tuned_params(runtime.database_url(settings), model, window.eval_season)
     experiment = mlflow_store.ensure_experiment(uri, EXPERIMENT, settings.artifact_root)
     return challenger.train_and_register(
         window, SPECS[model], params, tracking_uri=uri, experiment_id=experiment, trigger=trigger

@@ -11,7 +11,8 @@ from shared_tasks import build_features
 
 from bullpen import DEFAULT_EVAL_SEASON, runtime
 from bullpen.config import get_settings
-from bullpen.models import assess, closing_line, train, tune
+from bullpen.models import assess, closing_line, train
+from bullpen.models.tuning.store import load_tuned_params
 from bullpen.registry import champion, mlflow_store
 
 EXPERIMENT = "bullpen-training"
@@ -41,7 +42,7 @@ def train_model(frame: pd.DataFrame, model: str, eval_season: int) -> train.Trai
         history = closing_line.usable_games(frame[frame["season"] < eval_season])
         return train.train_model(history, spec, closing_line.PARAMS)
     # The latest study's best, if it beat the defaults in CV on seasons < eval_season; else None.
-    params = tune.load_tuned_params(runtime.database_url(), model, eval_season)
+    params = load_tuned_params(runtime.database_url(), model, eval_season)
     return train.train_model(frame[frame["season"] < eval_season], spec, params)
 
 

@@ -13,7 +13,8 @@ from bullpen import runtime
 from bullpen.collect import replay
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
-from bullpen.models import train, tune
+from bullpen.models import train
+from bullpen.models.tuning import search, store
 from bullpen.registry import mlflow_store
 from tests.integration.conftest import stage_seasons
 
@@ -36,11 +37,11 @@ def loaded(bullpen_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def storage_url(loaded: dict[str, str]) -> str:
-    return tune.optuna_storage_url(loaded["BULLPEN_DATABASE_URL"])
+    return search.optuna_storage_url(loaded["BULLPEN_DATABASE_URL"])
 
 
 def _trials(storage_url: str, name: str) -> list[optuna.trial.FrozenTrial]:
-    with tune.open_study(storage_url, name) as study:
+    with search.open_study(storage_url, name) as study:
         return study.get_trials(deepcopy=False)
 
 
@@ -59,8 +60,8 @@ def test_optimize_models_runs_two_workers_and_resumes_the_study(
     assert {t.state for t in trials} <= {States.COMPLETE, States.PRUNED}
     assert {t.user_attrs["worker"] for t in trials} == {0, 1}
     assert _workers_overlapped(trials)
-    assert trials[0].params == tune.default_trial_params()  # the study starts from the defaults
-    with tune.open_study(storage_url, name) as study:
+    assert trials[0].params == search.default_trial_params()  # the study starts from the defaults
+    with search.open_study(storage_url, name) as study:
         assert study.best_trial.number == first["best_trial"]
         assert study.user_attrs["valid_seasons"] == [2014, 2015]
         assert study.user_attrs["eval_season"] == HELD_OUT
@@ -82,7 +83,7 @@ def test_optimize_models_runs_two_workers_and_resumes_the_study(
             " FROM tuned_params WHERE study = %s",
             (name,),
         ).fetchone()
-    assert schemas == [(tune.OPTUNA_SCHEMA,)]  # Optuna's tables stay out of the public schema
+    assert schemas == [(search.OPTUNA_SCHEMA,)]  # Optuna's tables stay out of the public schema
     assert row == (first["best_trial"], 6, first["mlflow_run_id"], first["confirm_log_loss"])
 
     uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
@@ -113,14 +114,14 @@ def test_hyperopt_run_without_enough_seasons_says_so_and_starts_no_study(
 
     from bullpen.cli import app
 
-    before = optuna.get_all_study_names(tune.make_storage(storage_url))
+    before = optuna.get_all_study_names(search.make_storage(storage_url))
     ran = CliRunner().invoke(app, ["hyperopt", "run", "--model", "totals", "--eval-season", "2015"])
 
     assert ran.exit_code == 2, ran.output
     assert "3 folds need 5 seasons before 2014, found 2012, 2013 (and 2014 itself" in ran.stderr
     assert "bullpen collect-history" in ran.stderr
     assert "Traceback" not in ran.output
-    assert optuna.get_all_study_names(tune.make_storage(storage_url)) == before
+    assert optuna.get_all_study_names(search.make_storage(storage_url)) == before
 
 
 def _workers_overlapped(trials: list[optuna.trial.FrozenTrial]) -> bool:
@@ -136,17 +137,17 @@ def test_pruning_prunes_reckless_trials_on_postgres(
     loaded: dict[str, str], storage_url: str
 ) -> None:
     frame = load_feature_frame(loaded["BULLPEN_DATABASE_URL"], "shin")
-    ref = tune.prepare_study(
+    ref = search.prepare_study(
         storage_url, frame, train.MONEYLINE, EVAL_SEASON, N_FOLDS, name="pruning-check"
     )
-    with tune.open_study(storage_url, ref.name) as study:
+    with search.open_study(storage_url, ref.name) as study:
         for learning_rate in (0.2, 0.15, 0.18):  # deep, fast, unregularised: chasing noise
             study.enqueue_trial(
-                {**tune.default_trial_params(), "learning_rate": learning_rate, "num_leaves": 64,
+                {**search.default_trial_params(), "learning_rate": learning_rate, "num_leaves": 64,
                  "min_data_in_leaf": 50, "lambda_l2": 1e-3, "max_bin": 255}
             )  # fmt: skip
 
-    summary = tune.run_trials(
+    summary = search.run_trials(
         ref, frame, train.MONEYLINE, 4, seed=0, n_startup_trials=1, n_warmup_steps=0
     )
 
@@ -178,14 +179,14 @@ def test_train_models_uses_tuned_params_only_for_later_seasons(
     loaded: dict[str, str], prefect_server: None
 ) -> None:
     url = loaded["BULLPEN_DATABASE_URL"]
-    tuned = tune.TunedParams(
+    tuned = store.TunedParams(
         study="hand-made",
         model="moneyline",
-        spec_signature=tune.spec_signature(train.MONEYLINE),
+        spec_signature=search.spec_signature(train.MONEYLINE),
         eval_season=HELD_OUT,
         valid_seasons=(2014, 2015),
         best_trial=0,
-        params={**tune.default_trial_params(), "learning_rate": 0.0123, "num_leaves": 5},
+        params={**search.default_trial_params(), "learning_rate": 0.0123, "num_leaves": 5},
         cv_log_loss=0.5,  # better than any real study here, and the latest row
         default_cv_log_loss=0.6,
         fold_log_loss=(0.5, 0.5),
@@ -196,15 +197,15 @@ def test_train_models_uses_tuned_params_only_for_later_seasons(
         confirm_log_loss=0.5,
         default_confirm_log_loss=0.6,
     )
-    tune.write_tuned_params(url, tuned)
+    store.write_tuned_params(url, tuned)
 
-    assert tune.load_tuned_params(url, "moneyline", EVAL_SEASON) == tuned.params
-    assert tune.load_tuned_params(url, "moneyline", HELD_OUT) is None  # it confirmed on 2016
-    assert tune.load_tuned_params(url, "totals", EVAL_SEASON) is None  # studies are per model
+    assert store.load_tuned_params(url, "moneyline", EVAL_SEASON) == tuned.params
+    assert store.load_tuned_params(url, "moneyline", HELD_OUT) is None  # it confirmed on 2016
+    assert store.load_tuned_params(url, "totals", EVAL_SEASON) is None  # studies are per model
     for lost in ({"cv_log_loss": 0.7}, {"confirm_log_loss": 0.7}, {"confirm_log_loss": None}):
-        tune.write_tuned_params(url, replace(tuned, **lost))  # type: ignore[arg-type]
-        assert tune.load_tuned_params(url, "moneyline", EVAL_SEASON) is None, lost
-    tune.write_tuned_params(url, tuned)
+        store.write_tuned_params(url, replace(tuned, **lost))  # type: ignore[arg-type]
+        assert store.load_tuned_params(url, "moneyline", EVAL_SEASON) is None, lost
+    store.write_tuned_params(url, tuned)
 
     flow = runtime.load_flow("train_models.py:train_models")
     result = flow(eval_season=EVAL_SEASON, models=("moneyline",))  # type: ignore[operator]

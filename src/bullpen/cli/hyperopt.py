@@ -101,10 +101,11 @@ def best(model: MODEL, eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     """Show the best tuned parameters, their CV and held-out scores next to the defaults'."""
     logging.basicConfig(level=logging.WARNING)
     from bullpen import runtime
-    from bullpen.models import train, tune
+    from bullpen.models import train
+    from bullpen.models.tuning.store import fetch_tuned_params
 
     spec = train.SPECS[model.value]
-    tuned = tune.fetch_tuned_params(runtime.database_url(), spec, eval_season)
+    tuned = fetch_tuned_params(runtime.database_url(), spec, eval_season)
     if tuned is None:
         typer.echo(
             f"no study for {model.value} before {eval_season} yet: "
@@ -138,13 +139,13 @@ def _require_seasons(eval_season: int, folds: int) -> None:
     """Fail fast, before a flow run, when the database cannot fill the folds and the season
     held out to confirm the best trial."""
     from bullpen.cli import exit_for_missing_seasons, seasons_with_results
-    from bullpen.models import tune
+    from bullpen.models.tuning.cv import TooFewSeasons, held_out_season, season_folds
 
     seasons = seasons_with_results()
-    held_out = tune.held_out_season(eval_season)
+    held_out = held_out_season(eval_season)
     try:
-        tune.season_folds(seasons, held_out, folds)
-    except tune.TooFewSeasons as exc:
+        season_folds(seasons, held_out, folds)
+    except TooFewSeasons as exc:
         exit_for_missing_seasons(f"{exc} (and {held_out} itself, to confirm the best)")
     if held_out not in seasons:
         exit_for_missing_seasons(f"season {held_out} confirms the best trial; it is missing")
