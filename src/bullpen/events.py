@@ -1,7 +1,7 @@
 """Event names and payloads bullpen emits; flows send them, automations match on them.
 
 The resource id is the contract with `prefect.yaml` triggers and the automations in
-`bullpen.automations`, so it is built in one place.
+`bullpen.ops.automations`, so it is built in one place.
 """
 
 from __future__ import annotations

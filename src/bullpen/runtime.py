@@ -150,7 +150,7 @@ def apply_automations(
     from prefect.automations import Automation
     from prefect.blocks.webhook import Webhook
 
-    from bullpen import automations
+    from bullpen.ops import automations
 
     webhook = Webhook(**automations.events_webhook(api_url))
     webhook_id = webhook.save(automations.EVENTS_WEBHOOK_BLOCK, overwrite=True)
@@ -422,91 +422,3 @@ def s3_configured(settings: Settings | None = None) -> bool:
         )
     except Exception:  # noqa: BLE001 - an unreachable API is reported by the Prefect check
         return False
-
-
-def ops_targets(
-    settings: Settings | None = None, *, start_embedded: bool = False
-) -> tuple[Any, str | None]:
-    """The exporter's / health checks' `Targets` and, when the database cannot be located, why.
-
-    With `start_embedded=False` (health, status) a stopped embedded server is reported, not
-    started.
-    """
-    from bullpen.metrics import Targets
-
-    settings = settings or get_settings()
-    problem = None
-    db: str | None
-    try:
-        if start_embedded:
-            db = database_url(settings)
-        else:
-            db = (
-                settings.database_url
-                or _database_url_from_block()
-                or embedded_database_url_if_running(settings)
-            )
-            if db is None:
-                problem = (
-                    f"embedded PostgreSQL in {settings.pgdata} is not running "
-                    "(start it: bullpen db start)"
-                )
-    except Exception as exc:  # noqa: BLE001 - reported as the database check's reason
-        db, problem = None, f"{type(exc).__name__}: {exc}"
-    if settings.mlflow_tracking_uri:
-        tracking = settings.mlflow_tracking_uri
-    else:
-        # Same rule as mlflow_tracking_uri: database `mlflow` on the bullpen database's server.
-        tracking = engine.sqlalchemy_url(engine.with_database(db, MLFLOW_DATABASE)) if db else None
-    targets = Targets(
-        database_url=db,
-        tracking_uri=tracking,
-        disk_path=settings.home,
-        backup_target=(lambda: _ops_backup_target(settings)) if s3_configured(settings) else None,
-        prefect_api_url=prefect_api_url(),
-        replica_url=settings.replica_database_url,
-    )
-    return targets, problem
-
-
-def _ops_backup_target(settings: Settings) -> BackupTarget:
-    """backup_target() for read-only checks, without importing prefect_aws (seconds): the saved
-    blocks are read over the REST API, whose answer includes the nested credentials."""
-    api = prefect_api_url()
-    if not api:
-        return backup_target(settings)
-    bucket = _block_document(api, "s3-bucket", BACKUP_BUCKET_BLOCK)
-    creds = (bucket or {}).get("credentials")
-    if bucket is not None and not isinstance(creds, dict):
-        return backup_target(settings)  # a shape this reader does not know: the slow, sure way
-    if creds is None:
-        creds = _block_document(api, "aws-credentials", AWS_CREDENTIALS_BLOCK)
-    if creds is None:
-        return backup_target(settings)
-    import boto3
-    from botocore.config import Config
-
-    from bullpen.backup.s3 import BackupTarget
-
-    params = creds.get("aws_client_parameters") or {}
-    endpoint = params.get("endpoint_url") or settings.s3_endpoint_url
-    client = boto3.session.Session(
-        aws_access_key_id=creds.get("aws_access_key_id"),
-        aws_secret_access_key=creds.get("aws_secret_access_key"),
-        aws_session_token=creds.get("aws_session_token"),
-        region_name=creds.get("region_name") or settings.s3_region,
-    ).client(
-        "s3",
-        endpoint_url=endpoint,
-        config=Config(
-            retries={"max_attempts": 2, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=20,
-            s3={"addressing_style": "path"} if endpoint else None,
-        ),
-    )
-    if bucket is not None:
-        return BackupTarget(
-            client, bucket["bucket_name"], bucket.get("bucket_folder") or settings.s3_prefix
-        )
-    return BackupTarget(client, settings.s3_bucket, settings.s3_prefix)

@@ -22,9 +22,10 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bullpen import metrics
 from bullpen.backup import local_s3, s3
 from bullpen.db.engine import ensure_database, start_embedded, stop_embedded
+from bullpen.ops import metrics
+from bullpen.ops.targets import Targets
 
 BULLPEN = str(Path(sys.executable).parent / "bullpen")
 S3_KEY, S3_SECRET = "opsaccesskey", "opssecretkey123"
@@ -118,7 +119,7 @@ def test_exporter_metrics_follow_real_state(
     tmp_path: Path,
 ) -> None:
     db = bullpen_env["BULLPEN_DATABASE_URL"]
-    targets = metrics.Targets(
+    targets = Targets(
         database_url=db,
         tracking_uri=registry_uri,
         disk_path=tmp_path,
@@ -214,12 +215,12 @@ def test_exporter_metrics_follow_real_state(
 def test_exporter_serves_metrics_and_healthz(
     bullpen_env: dict[str, str], registry_uri: str, tmp_path: Path
 ) -> None:
-    targets = metrics.Targets(
+    targets = Targets(
         database_url=bullpen_env["BULLPEN_DATABASE_URL"],
         tracking_uri=registry_uri,
         disk_path=tmp_path,
     )
-    from bullpen import health
+    from bullpen.ops import health
 
     def healthz() -> tuple[bool, list[dict[str, str]]]:
         checks = health.run_checks(targets)
@@ -464,7 +465,7 @@ def test_deploy_all_and_two_workers_run_replay(
 
     # The exporter reads those runs from the API.
     registry = metrics.make_registry(
-        metrics.Targets(database_url=db, tracking_uri=None, disk_path=tmp_path, prefect_api_url=api)
+        Targets(database_url=db, tracking_uri=None, disk_path=tmp_path, prefect_api_url=api)
     )
     scraped = scrape(registry)
     assert (
@@ -602,7 +603,8 @@ def test_blocks_bootstrap_is_idempotent_and_runtime_reads_them(
         assert lines["bullpen-backup-key"] == "skipped: BULLPEN_BACKUP_KEY is unset"
     probe = (
         "from bullpen import runtime; from bullpen.backup import s3;"
-        "t = runtime.backup_target(); f = runtime._ops_backup_target(runtime.get_settings());"
+        "from bullpen.ops import targets;"
+        "t = runtime.backup_target(); f = targets.read_only_backup_target(runtime.get_settings());"
         "print(runtime.database_url()); print(t.bucket, f.bucket, len(s3.list_backups(f)));"
         "print(runtime.odds_api_key().get_secret_value())"
     )

@@ -52,7 +52,7 @@ def _setup() -> None:
     from bullpen.config import get_settings
 
     if get_settings().log_json:
-        from bullpen.logs import configure_logging
+        from bullpen.ops.logs import configure_logging
 
         configure_logging()
 
@@ -378,10 +378,10 @@ def health(
     as_json: Annotated[bool, typer.Option("--json", help="Emit JSON instead of lines.")] = False,
 ) -> None:
     """Check database, replica, S3, Prefect API, MLflow, disk and data; exit 1 if any fails."""
-    from bullpen import runtime
-    from bullpen.health import is_healthy, run_checks
+    from bullpen.ops.health import is_healthy, run_checks
+    from bullpen.ops.targets import locate
 
-    targets, problem = runtime.ops_targets()
+    targets, problem = locate()
     checks = run_checks(targets, database_problem=problem)
     healthy = is_healthy(checks)
     if as_json:
@@ -396,10 +396,10 @@ def health(
 @app.command()
 def status() -> None:
     """One screen: deployments and last runs, champion models and quality, backups, data age."""
-    from bullpen import runtime
-    from bullpen.status import render_status
+    from bullpen.ops.status import render_status
+    from bullpen.ops.targets import locate
 
-    targets, problem = runtime.ops_targets()
+    targets, problem = locate()
     typer.echo(render_status(targets, problem))
 
 

@@ -1,4 +1,4 @@
-"""`bullpen automations`: self-healing Prefect automations as code (bullpen.automations)."""
+"""`bullpen automations`: self-healing Prefect automations as code (bullpen.ops.automations)."""
 
 from __future__ import annotations
 

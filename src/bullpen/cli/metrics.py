@@ -15,15 +15,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
 ) -> None:
     """Serve /metrics and /healthz until interrupted."""
-    from bullpen import health, metrics, runtime
-    from bullpen.logs import configure_logging
+    from bullpen.ops import health, metrics, targets
+    from bullpen.ops.logs import configure_logging
 
     configure_logging()
-    targets, _ = runtime.ops_targets(start_embedded=True)
-    registry = metrics.make_registry(targets)
+    located, _ = targets.locate(start_embedded=True)
+    registry = metrics.make_registry(located)
 
     def healthz() -> tuple[bool, list[dict[str, str]]]:
-        fresh, problem = runtime.ops_targets()
+        fresh, problem = targets.locate()
         checks = health.run_checks(fresh, database_problem=problem)
         return health.is_healthy(checks), [c.as_dict() for c in checks]
 
@@ -40,7 +40,7 @@ def serve(
 @app.command("show")
 def show() -> None:
     """Print one scrape's exposition text (what Prometheus would read)."""
-    from bullpen import metrics, runtime
+    from bullpen.ops import metrics, targets
 
-    targets, _ = runtime.ops_targets(start_embedded=True)
-    typer.echo(metrics.render(metrics.make_registry(targets)).decode(), nl=False)
+    located, _ = targets.locate(start_embedded=True)
+    typer.echo(metrics.render(metrics.make_registry(located)).decode(), nl=False)

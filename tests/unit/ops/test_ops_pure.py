@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bullpen import health, probes
-from bullpen.logs import JsonFormatter, configure_logging
-from bullpen.metrics import Targets
+from bullpen.ops import health, probes
+from bullpen.ops.logs import JsonFormatter, configure_logging
+from bullpen.ops.targets import Targets
 
 REPO = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -114,7 +114,7 @@ def test_connection_components_round_trip(url: str, expected: dict[str, object])
 def test_automations_validate_against_installed_prefect() -> None:
     from prefect.automations import Automation
 
-    from bullpen import automations
+    from bullpen.ops import automations
 
     built = [Automation.model_validate(a) for a in automations.automations(uuid.uuid4(), 4)]
     by_name = {a.name: a for a in built}
@@ -139,7 +139,7 @@ def test_paused_event_template_renders_a_valid_event() -> None:
     import jinja2
     from prefect.server.events.schemas.events import Event
 
-    from bullpen import automations
+    from bullpen.ops import automations
 
     trigger_id = uuid.uuid4()
     rendered = (
@@ -183,7 +183,7 @@ def test_alert_rules_and_dashboard_use_only_metrics_the_exporter_emits() -> None
 
     import yaml
 
-    source = (REPO / "src" / "bullpen" / "metrics.py").read_text()
+    source = (REPO / "src" / "bullpen" / "ops" / "metrics.py").read_text()
     emitted = set(re.findall(r'"(bullpen_[a-z0-9_]+)"', source))
     rules = yaml.safe_load((REPO / "infra" / "prometheus" / "alerts.yml").read_text())
     exprs = [r["expr"] for group in rules["groups"] for r in group["rules"]]

@@ -49,6 +49,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def human_age(seconds: float) -> str:
+    """An age for people: "45 s", "12 min", "3.5 h", "4 days" (health reasons, status lines)."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
 # -- the bullpen database ----------------------------------------------------------------------
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bullpen import probes
-from bullpen.health import _human_age
-from bullpen.metrics import Targets
+from bullpen.ops import probes
+from bullpen.ops.targets import Targets
 
 
 def _section(title: str, body: Callable[[], list[str]]) -> list[str]:
@@ -33,7 +32,7 @@ def render_status(targets: Targets, database_problem: str | None = None) -> str:
             when = ""
             if last is not None and (last.end_time or last.start_time):
                 stamp = last.end_time or last.start_time
-                when = f" {_human_age((now - stamp).total_seconds())} ago"  # type: ignore[operator]
+                when = f" {probes.human_age((now - stamp).total_seconds())} ago"  # type: ignore[operator]
             last_text = f"{last.state}{when} ({last.duration_seconds:.0f} s)" if last else "no runs"
             flags = " PAUSED" if dep.paused else ""
             fails = probes.consecutive_failures(state.runs, dep.name)
@@ -61,7 +60,7 @@ def render_status(targets: Targets, database_problem: str | None = None) -> str:
         state = probes.read_backups(targets.backup_target())
         if state.newest_created_at is None:
             return [f"no complete backup ({state.incomplete_count} incomplete)"]
-        age = _human_age((now - state.newest_created_at).total_seconds())
+        age = probes.human_age((now - state.newest_created_at).total_seconds())
         return [
             f"newest {state.newest_id}, {age} ago, {state.newest_bytes} bytes; "
             f"{state.complete_count} complete, {state.incomplete_count} incomplete"

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from bullpen import probes
-from bullpen.metrics import Targets
+from bullpen.ops import probes
+from bullpen.ops.targets import Targets
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -42,16 +42,6 @@ class Check:
 
 def is_healthy(checks: list[Check]) -> bool:
     return all(c.status != FAIL for c in checks)
-
-
-def _human_age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.0f} days"
 
 
 def _guard(name: str, probe: Callable[[], Check]) -> Check:
@@ -132,7 +122,9 @@ def _replica(url: str, t: Thresholds) -> Check:
     if delay is None:
         return Check("replica", OK, "standby in recovery, nothing replayed yet")
     status = WARN if delay > t.max_replica_delay.total_seconds() else OK
-    return Check("replica", status, f"standby, newest replayed commit {_human_age(delay)} old")
+    return Check(
+        "replica", status, f"standby, newest replayed commit {probes.human_age(delay)} old"
+    )
 
 
 def _s3(factory: Callable[[], object], t: Thresholds) -> Check:
@@ -148,8 +140,8 @@ def _s3(factory: Callable[[], object], t: Thresholds) -> Check:
     return Check(
         "s3",
         status,
-        f"newest backup {state.newest_id} is {_human_age(age)} old "
-        f"({state.newest_bytes} bytes; RPO {_human_age(t.backup_rpo.total_seconds())})",
+        f"newest backup {state.newest_id} is {probes.human_age(age)} old "
+        f"({state.newest_bytes} bytes; RPO {probes.human_age(t.backup_rpo.total_seconds())})",
     )
 
 
@@ -175,7 +167,7 @@ def _freshness(url: str, t: Thresholds) -> Check:
         if stamp is None:
             continue
         age = (now - stamp).total_seconds()
-        parts.append(f"{source} {_human_age(age)} old")
+        parts.append(f"{source} {probes.human_age(age)} old")
         if age > t.live_age(source).total_seconds():
             stale.append(source)
     history = newest["games"]

@@ -1,6 +1,6 @@
 """Prometheus exporter: a custom collector that reads bullpen's real state at scrape time.
 
-Every family comes from a probe (`bullpen.probes`) run during the scrape. A probe that fails
+Every family comes from a probe (`bullpen.ops.probes`) run during the scrape. A probe that fails
 leaves its families out and reports `bullpen_probe_success{probe=...} 0` with the error logged:
 no value is ever invented. Families of unconfigured parts (S3, Prefect API, replicas) are absent.
 """
@@ -12,33 +12,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bullpen import probes
+from bullpen.ops import probes
+from bullpen.ops.targets import Targets
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9464
 DEFAULT_HOST = "127.0.0.1"
-
-
-@dataclass
-class Targets:
-    """What the exporter reads; None turns a family off (that part is not configured)."""
-
-    database_url: str | None
-    tracking_uri: str | None
-    disk_path: Path
-    backup_target: Callable[[], Any] | None = None  # factory: a BackupTarget
-    prefect_api_url: str | None = None
-    replica_url: str | None = None
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:

@@ -1,0 +1,124 @@
+"""What the operations readers look at, and where each part is found.
+
+`Targets` is shared by the metrics exporter, `bullpen health` and `bullpen status`; `locate`
+builds it from the same resources the flows use (`bullpen.runtime`), without starting anything
+that is stopped unless asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bullpen import runtime
+from bullpen.config import Settings, get_settings
+from bullpen.db import engine
+
+if TYPE_CHECKING:
+    from bullpen.backup.s3 import BackupTarget
+
+
+@dataclass
+class Targets:
+    """What the exporter reads; None turns a family off (that part is not configured)."""
+
+    database_url: str | None
+    tracking_uri: str | None
+    disk_path: Path
+    backup_target: Callable[[], Any] | None = None  # factory: a BackupTarget
+    prefect_api_url: str | None = None
+    replica_url: str | None = None
+
+
+def locate(
+    settings: Settings | None = None, *, start_embedded: bool = False
+) -> tuple[Targets, str | None]:
+    """The exporter's / health checks' `Targets` and, when the database cannot be located, why.
+
+    With `start_embedded=False` (health, status) a stopped embedded server is reported, not
+    started.
+    """
+    settings = settings or get_settings()
+    problem = None
+    db: str | None
+    try:
+        if start_embedded:
+            db = runtime.database_url(settings)
+        else:
+            db = (
+                settings.database_url
+                or runtime._database_url_from_block()
+                or runtime.embedded_database_url_if_running(settings)
+            )
+            if db is None:
+                problem = (
+                    f"embedded PostgreSQL in {settings.pgdata} is not running "
+                    "(start it: bullpen db start)"
+                )
+    except Exception as exc:  # noqa: BLE001 - reported as the database check's reason
+        db, problem = None, f"{type(exc).__name__}: {exc}"
+    if settings.mlflow_tracking_uri:
+        tracking = settings.mlflow_tracking_uri
+    else:
+        # runtime.mlflow_tracking_uri's rule: database `mlflow` on the bullpen database's server.
+        tracking = (
+            engine.sqlalchemy_url(engine.with_database(db, runtime.MLFLOW_DATABASE)) if db else None
+        )
+    targets = Targets(
+        database_url=db,
+        tracking_uri=tracking,
+        disk_path=settings.home,
+        backup_target=(lambda: read_only_backup_target(settings))
+        if runtime.s3_configured(settings)
+        else None,
+        prefect_api_url=runtime.prefect_api_url(),
+        replica_url=settings.replica_database_url,
+    )
+    return targets, problem
+
+
+def read_only_backup_target(settings: Settings) -> BackupTarget:
+    """backup_target() for read-only checks, without importing prefect_aws (seconds): the saved
+    blocks are read over the REST API, whose answer includes the nested credentials."""
+    api = runtime.prefect_api_url()
+    if not api:
+        return runtime.backup_target(settings)
+    bucket = runtime._block_document(api, "s3-bucket", runtime.BACKUP_BUCKET_BLOCK)
+    creds = (bucket or {}).get("credentials")
+    if bucket is not None and not isinstance(creds, dict):
+        return runtime.backup_target(
+            settings
+        )  # a shape this reader does not know: the slow, sure way
+    if creds is None:
+        creds = runtime._block_document(api, "aws-credentials", runtime.AWS_CREDENTIALS_BLOCK)
+    if creds is None:
+        return runtime.backup_target(settings)
+    import boto3
+    from botocore.config import Config
+
+    from bullpen.backup.s3 import BackupTarget
+
+    params = creds.get("aws_client_parameters") or {}
+    endpoint = params.get("endpoint_url") or settings.s3_endpoint_url
+    client = boto3.session.Session(
+        aws_access_key_id=creds.get("aws_access_key_id"),
+        aws_secret_access_key=creds.get("aws_secret_access_key"),
+        aws_session_token=creds.get("aws_session_token"),
+        region_name=creds.get("region_name") or settings.s3_region,
+    ).client(
+        "s3",
+        endpoint_url=endpoint,
+        config=Config(
+            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=20,
+            s3={"addressing_style": "path"} if endpoint else None,
+        ),
+    )
+    if bucket is not None:
+        return BackupTarget(
+            client, bucket["bucket_name"], bucket.get("bucket_folder") or settings.s3_prefix
+        )
+    return BackupTarget(client, settings.s3_bucket, settings.s3_prefix)
