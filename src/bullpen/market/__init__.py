@@ -1,0 +1,1 @@
+"""The betting market: Odds API events linked to games, and game lines derived from snapshots."""
