@@ -8,10 +8,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from bullpen.collect.records import QuarantinedRecord
+from bullpen.prices import american_to_decimal_exact, decimal_to_american_exact
 from bullpen.teams import UnknownTeamError, team_from_mlb, team_from_name
 
 log = logging.getLogger(__name__)
@@ -529,9 +530,6 @@ class OddsParse:
     earliest: datetime | None = None
 
 
-_CENT = Decimal("0.0001")
-_ONE = Decimal(1)
-_HUNDRED = Decimal(100)
 _DECIMAL_MIN, _DECIMAL_MAX = Decimal("1.001"), Decimal(1001)
 _AMERICAN_MAX = 100_000
 
@@ -546,18 +544,6 @@ def _number(value: Any, what: str) -> Decimal:
         raise Reject(f"schema: {what} is not a finite number") from None
 
 
-def american_to_decimal(price: int) -> Decimal:
-    """+150 → 2.5, -110 → 1.9091 (4 places, half-even)."""
-    gain = Decimal(price) / _HUNDRED if price > 0 else _HUNDRED / Decimal(-price)
-    return (_ONE + gain).quantize(_CENT, ROUND_HALF_EVEN)
-
-
-def decimal_to_american(price: Decimal) -> int:
-    """2.02 → +102, 1.82 → -122 (nearest integer, half-even)."""
-    value = (price - _ONE) * _HUNDRED if price >= 2 else -_HUNDRED / (price - _ONE)
-    return int(value.quantize(_ONE, ROUND_HALF_EVEN))
-
-
 def parse_price(value: Any, odds_format: str) -> tuple[int, Decimal]:
     """(American, decimal) for a price in the request's format; impossible prices raise Reject."""
     number = _number(value, "price")
@@ -567,10 +553,10 @@ def parse_price(value: Any, odds_format: str) -> tuple[int, Decimal]:
         american = int(number)
         if not 100 <= abs(american) <= _AMERICAN_MAX:
             raise Reject(f"impossible American price {american} (needs 100 <= |price| <= 100000)")
-        return american, american_to_decimal(american)
+        return american, american_to_decimal_exact(american)
     if not _DECIMAL_MIN <= number <= _DECIMAL_MAX:
         raise Reject(f"impossible decimal price {number} (needs 1.001 <= price <= 1001)")
-    return decimal_to_american(number), number
+    return decimal_to_american_exact(number), number
 
 
 def _point(value: Any, market: str) -> Decimal:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from bullpen.prices import american_to_decimal
 
 DevigMethod = Literal["proportional", "power", "shin"]
 DEVIG_METHODS: tuple[str, ...] = ("proportional", "power", "shin")
@@ -26,32 +27,6 @@ _BISECT_ITER = 200
 
 
 # --- price conversions -------------------------------------------------------------------------
-
-
-def american_to_decimal(price: float) -> float:
-    """Convert an American price (-130, +120) to decimal odds (1.769..., 2.2).
-
-    Raises:
-        ValueError: if the price is not finite or |price| < 100.
-    """
-    value = float(price)
-    if not math.isfinite(value) or abs(value) < 100:
-        raise ValueError(f"impossible American price: {price!r} (need |price| >= 100)")
-    return 1.0 + value / 100.0 if value > 0 else 1.0 + 100.0 / -value
-
-
-def decimal_to_american(decimal: float) -> float:
-    """Convert decimal odds to an American price; 2.0 maps to +100.
-
-    Returns a float (1.909... gives -110.00000000000001); round at the edge if an int is needed.
-
-    Raises:
-        ValueError: if the decimal price is not finite or <= 1.
-    """
-    value = float(decimal)
-    if not math.isfinite(value) or value <= 1.0:
-        raise ValueError(f"impossible decimal price: {decimal!r} (need > 1)")
-    return (value - 1.0) * 100.0 if value >= 2.0 else -100.0 / (value - 1.0)
 
 
 def implied_probability(american: float) -> float:

@@ -18,8 +18,6 @@ from bullpen.collect.odds_api import (
     should_fetch,
 )
 from bullpen.collect.parse_live import (
-    american_to_decimal,
-    decimal_to_american,
     parse_odds,
     parse_price,
 )
@@ -209,22 +207,6 @@ def test_parse_odds_handles_unreadable_payloads(body: bytes, reason: str) -> Non
     parsed = parse_odds(body, file="f", odds_format="american")
     assert parsed.snapshots == []
     assert any(reason in q.reason for q in parsed.quarantined), parsed.quarantined
-
-
-@pytest.mark.parametrize(
-    ("american", "decimal"),
-    [(100, "2.0000"), (-100, "2.0000"), (150, "2.5000"), (-110, "1.9091"), (-164, "1.6098")],
-)
-def test_american_to_decimal(american: int, decimal: str) -> None:
-    assert american_to_decimal(american) == Decimal(decimal)
-
-
-@pytest.mark.parametrize(
-    ("decimal", "american"),
-    [("2.02", 102), ("1.82", -122), ("2.0", 100), ("1.5", -200), ("11.0", 1000)],
-)
-def test_decimal_to_american(decimal: str, american: int) -> None:
-    assert decimal_to_american(Decimal(decimal)) == american
 
 
 @pytest.mark.parametrize("price", [1.0, 0.5, 1.0001, 1002, -2.0])

@@ -11,8 +11,6 @@ import pytest
 
 from bullpen.features.odds import (
     _devig_shin_rows,
-    american_to_decimal,
-    decimal_to_american,
     decimal_to_american_array,
     devig,
     devig_power,
@@ -20,6 +18,7 @@ from bullpen.features.odds import (
     devig_two_way,
     implied_probability_array,
 )
+from bullpen.prices import american_to_decimal, decimal_to_american
 
 
 @pytest.mark.parametrize(

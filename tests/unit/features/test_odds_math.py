@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bullpen.features import odds
+from bullpen.prices import american_to_decimal, decimal_to_american
 
 METHODS = ("proportional", "power", "shin")
 
@@ -23,21 +24,21 @@ american_prices = st.one_of(st.integers(-20_000, -100), st.integers(100, 20_000)
     [(-110, 1.0 + 100 / 110), (150, 2.5), (100, 2.0), (-100, 2.0), (-200, 1.5), (120, 2.2)],
 )
 def test_american_to_decimal_known_values(american: int, decimal: float) -> None:
-    assert odds.american_to_decimal(american) == pytest.approx(decimal, abs=1e-12)
+    assert american_to_decimal(american) == pytest.approx(decimal, abs=1e-12)
 
 
 def test_american_to_decimal_minus_110_is_1_909() -> None:
-    assert odds.american_to_decimal(-110) == pytest.approx(1.909090909, abs=1e-9)
+    assert american_to_decimal(-110) == pytest.approx(1.909090909, abs=1e-9)
 
 
 @pytest.mark.parametrize(("decimal", "american"), [(2.0, 100), (2.5, 150), (1.5, -200)])
 def test_decimal_to_american_known_values(decimal: float, american: int) -> None:
-    assert odds.decimal_to_american(decimal) == pytest.approx(american, abs=1e-9)
+    assert decimal_to_american(decimal) == pytest.approx(american, abs=1e-9)
 
 
 @pytest.mark.parametrize("american", [-10_000, -250, -110, -101, 100, 101, 110, 150, 999, 25_000])
 def test_american_decimal_round_trip(american: int) -> None:
-    back = odds.decimal_to_american(odds.american_to_decimal(american))
+    back = decimal_to_american(american_to_decimal(american))
     assert back == pytest.approx(american, abs=1e-9)
     assert round(back) == american
 
@@ -45,13 +46,13 @@ def test_american_decimal_round_trip(american: int) -> None:
 @pytest.mark.parametrize("bad", [0, 50, -99, 99.9, float("nan"), float("inf")])
 def test_american_to_decimal_rejects_impossible_price(bad: float) -> None:
     with pytest.raises(ValueError):
-        odds.american_to_decimal(bad)
+        american_to_decimal(bad)
 
 
 @pytest.mark.parametrize("bad", [1.0, 0.5, -2.0, float("nan")])
 def test_decimal_to_american_rejects_decimal_at_or_below_one(bad: float) -> None:
     with pytest.raises(ValueError):
-        odds.decimal_to_american(bad)
+        decimal_to_american(bad)
 
 
 def test_implied_probability_known_values() -> None:
@@ -64,7 +65,7 @@ def test_array_variants_match_scalars_and_propagate_nan() -> None:
     prices = np.array([-110.0, 150.0, np.nan, 100.0, -250.0])
     dec = odds.american_to_decimal_array(prices)
     assert np.isnan(dec[2])
-    expected = [odds.american_to_decimal(p) for p in (-110, 150, 100, -250)]
+    expected = [american_to_decimal(p) for p in (-110, 150, 100, -250)]
     np.testing.assert_allclose(dec[[0, 1, 3, 4]], expected)
     np.testing.assert_allclose(odds.implied_probability_array(prices)[[0, 1]], 1 / dec[[0, 1]])
     back = odds.decimal_to_american_array(dec)
