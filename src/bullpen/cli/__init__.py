@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
 
 from bullpen import DEFAULT_EVAL_SEASON
+from bullpen.cli.common import require_evaluable, run_flow, setup
 
 app = typer.Typer(
     help="bullpen: MLB betting models on Prefect, judged against the market.",
@@ -40,55 +41,6 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(mlflow_app, name="mlflow")
 
 EVAL_SEASON = Annotated[int, typer.Option(help="Season to evaluate on (train on earlier ones).")]
-
-
-def _setup() -> None:
-    from bullpen.runtime import prefect_defaults
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # MLflow's SQLAlchemy sessions on psycopg 3 log a harmless pipeline notice when collected.
-    logging.getLogger("psycopg").setLevel(logging.ERROR)
-    prefect_defaults()
-    from bullpen.config import get_settings
-
-    if get_settings().log_json:
-        from bullpen.ops.logs import configure_logging
-
-        configure_logging()
-
-
-def seasons_with_results() -> list[int]:
-    """Seasons with final scores in the database (migrated first): a check before a flow run."""
-    from bullpen import runtime
-    from bullpen.db import engine
-    from bullpen.db.games import seasons_with_results as query
-
-    url = runtime.database_url()
-    runtime.prepare_database(url)
-    with engine.connect(url) as conn:
-        return query(conn)
-
-
-def exit_for_missing_seasons(problem: str) -> NoReturn:
-    typer.echo(f"error: {problem}; load seasons with `bullpen collect-history`", err=True)
-    raise typer.Exit(2)
-
-
-def _require_evaluable(eval_season: int) -> None:
-    seasons = seasons_with_results()
-    if eval_season not in seasons or seasons[0] >= eval_season:
-        found = ", ".join(map(str, seasons)) or "none"
-        exit_for_missing_seasons(
-            f"evaluating on {eval_season} needs that season and an earlier one with results, "
-            f"found {found}"
-        )
-
-
-def _run_flow(entrypoint: str, **params: Any) -> Any:
-    from bullpen import runtime
-
-    flow = runtime.load_flow(entrypoint)
-    return flow(**params)  # type: ignore[operator]
 
 
 @db_app.command("start")
@@ -121,8 +73,8 @@ def db_url() -> None:
 @app.command("collect-history")
 def collect_history(data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
     """Replay the bundled seasons into the database (flow collect-history)."""
-    _setup()
-    for summary in _run_flow(
+    setup()
+    for summary in run_flow(
         "collect_history.py:collect_history", data_dir=str(data_dir) if data_dir else None
     ):
         typer.echo(summary)
@@ -131,10 +83,10 @@ def collect_history(data_dir: Annotated[Path | None, typer.Option()] = None) -> 
 @app.command()
 def train(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     """Train, evaluate, register and maybe promote both models (flow train-models)."""
-    _setup()
-    _require_evaluable(eval_season)
+    setup()
+    require_evaluable(eval_season)
     typer.echo(
-        json.dumps(_run_flow("train_models.py:train_models", eval_season=eval_season), indent=2)
+        json.dumps(run_flow("train_models.py:train_models", eval_season=eval_season), indent=2)
     )
 
 
@@ -154,8 +106,8 @@ def retrain(
 @app.command()
 def backtest(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     """Backtest the moneyline champion and write the HTML report (flow backtest)."""
-    _setup()
-    _require_evaluable(eval_season)
+    setup()
+    require_evaluable(eval_season)
     from bullpen import runtime
     from bullpen.models.train import MONEYLINE
     from bullpen.registry.challenger import champion_version
@@ -166,14 +118,14 @@ def backtest(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
         )
         raise typer.Exit(2)
     typer.echo(
-        json.dumps(_run_flow("backtest.py:backtest_champion", eval_season=eval_season), indent=2)
+        json.dumps(run_flow("backtest.py:backtest_champion", eval_season=eval_season), indent=2)
     )
 
 
 @app.command()
 def demo(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     """Everything, end to end: database, replay, training, backtest, comparison table."""
-    _setup()
+    setup()
     started = time.perf_counter()
     from bullpen import runtime
 
@@ -187,7 +139,7 @@ def demo(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     typer.echo(f"    at {time.perf_counter() - started:.1f} s")
     typer.echo("2/4 flow collect-history: replaying the bundled seasons")
     prefect_ready.join()
-    replayed = _run_flow("collect_history.py:collect_history")
+    replayed = run_flow("collect_history.py:collect_history")
     mlflow_ready.join()
     odds = [s for s in replayed if "plate_appearances" not in s]
     events = [s for s in replayed if "plate_appearances" in s]
@@ -202,11 +154,11 @@ def demo(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     typer.echo(
         f"3/4 flow train-models: training on seasons < {eval_season}, evaluating on {eval_season}"
     )
-    trained = _run_flow("train_models.py:train_models", eval_season=eval_season)
+    trained = run_flow("train_models.py:train_models", eval_season=eval_season)
     typer.echo(f"    at {time.perf_counter() - started:.1f} s")
     typer.echo("4/4 flow backtest: betting the opener where the closing-line model expects a move")
     # Three seasons walk forward (the bench and the weekly deployment start at 2014).
-    tested = _run_flow(
+    tested = run_flow(
         "backtest.py:backtest_champion", eval_season=eval_season, first_season=eval_season - 2
     )
     typer.echo(_demo_table(trained, tested, eval_season))

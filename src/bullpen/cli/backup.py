@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -13,27 +12,18 @@ from urllib.parse import unquote, urlparse
 
 import typer
 
+from bullpen.cli.common import run_flow, setup
+
 app = typer.Typer(
     help="Encrypted, verified backups of bullpen on S3 (docs/backup.md).", no_args_is_help=True
 )
 
 
-def _setup() -> None:
-    from bullpen.runtime import prefect_defaults
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bullpen").setLevel(logging.INFO)
-    logging.getLogger("psycopg").setLevel(logging.ERROR)
-    prefect_defaults()
-
-
 def _run_flow(entrypoint: str, **params: Any) -> Any:
     """Run a flow from flows/backup.py; a refused backup exits 2 with its reason, not a trace."""
-    from bullpen import runtime
-
-    _setup()
+    setup(progress=True)
     with _clean_errors():
-        return runtime.load_flow(f"backup.py:{entrypoint}")(**params)  # type: ignore[operator]
+        return run_flow(f"backup.py:{entrypoint}", **params)
 
 
 @contextmanager

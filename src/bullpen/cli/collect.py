@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+
+from bullpen.cli.common import exit_on, run_flow, setup
 
 app = typer.Typer(
     help="Live collection: MLB Stats API games and The Odds API odds (docs/collectors.md).",
@@ -26,17 +27,11 @@ END = Annotated[
 
 def _run_flow(entrypoint: str, **params: Any) -> Any:
     """Run a flow of flows/collect_live.py; a refused collection exits 2 with its reason."""
-    from bullpen import runtime
     from bullpen.collect.http import SourceError
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bullpen").setLevel(logging.INFO)
-    runtime.prefect_defaults()
-    try:
-        return runtime.load_flow(f"collect_live.py:{entrypoint}")(**params)  # type: ignore[operator]
-    except (SourceError, ConnectionError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    setup(progress=True)
+    with exit_on(SourceError, ConnectionError, ValueError):
+        return run_flow(f"collect_live.py:{entrypoint}", **params)
 
 
 @app.command("games")

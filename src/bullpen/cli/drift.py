@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 import json
-import logging
 from datetime import date
 from typing import Annotated
 
 import typer
 
+from bullpen.cli.common import MODEL, run_flow, setup
+
 app = typer.Typer(help="Drift checks of the champions (Evidently).", no_args_is_help=True)
-
-
-class Model(enum.StrEnum):
-    moneyline = "moneyline"
-    totals = "totals"
-
-
-MODEL = Annotated[Model, typer.Option("--model", help="Which model.")]
 
 
 @app.command()
@@ -30,14 +22,9 @@ def check(
     ] = None,
 ) -> None:
     """Compare the recent window with the champion's training reference (flow check-drift)."""
-    from bullpen.config import get_settings
-    from bullpen.runtime import load_flow, prefect_defaults
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    get_settings().home.mkdir(parents=True, exist_ok=True)
-    prefect_defaults()
-    flow = load_flow("drift.py:check_drift")
-    result = flow(  # type: ignore[operator]
+    setup()
+    result = run_flow(
+        "drift.py:check_drift",
         model=model.value,
         window_days=window_days,
         as_of=date.fromisoformat(as_of) if as_of else None,

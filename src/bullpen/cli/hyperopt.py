@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import time
@@ -11,16 +10,17 @@ from typing import Annotated, Any
 import typer
 
 from bullpen import DEFAULT_EVAL_SEASON
+from bullpen.cli.common import (
+    Model,
+    exit_for_missing_seasons,
+    run_flow,
+    seasons_with_results,
+    setup,
+)
 
 app = typer.Typer(
     help="Hyper-parameter search (Optuna studies in the bullpen database).", no_args_is_help=True
 )
-
-
-class Model(enum.StrEnum):
-    moneyline = "moneyline"
-    totals = "totals"
-
 
 MODEL = Annotated[Model, typer.Option("--model", help="Which model's study.")]
 EVAL_SEASON = Annotated[
@@ -37,13 +37,7 @@ def _setup() -> None:
 
     import optuna
 
-    from bullpen.config import get_settings
-    from bullpen.runtime import prefect_defaults
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Prefect cannot create its home under a BULLPEN_HOME that does not exist yet.
-    get_settings().home.mkdir(parents=True, exist_ok=True)
-    prefect_defaults()
+    setup()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is noise here
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
@@ -61,12 +55,10 @@ def run(
 ) -> None:
     """Add trials to the model's study (flow optimize-models), then log and save its best."""
     _setup()
-    from bullpen import runtime
-
     started = time.perf_counter()
     _require_seasons(eval_season, folds)
-    flow = runtime.load_flow("hyperopt.py:optimize_models")
-    result = flow(  # type: ignore[operator]
+    result = run_flow(
+        "hyperopt.py:optimize_models",
         models=(model.value,),
         n_trials=trials,
         workers=workers,
@@ -138,7 +130,6 @@ def best(model: MODEL, eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
 def _require_seasons(eval_season: int, folds: int) -> None:
     """Fail fast, before a flow run, when the database cannot fill the folds and the season
     held out to confirm the best trial."""
-    from bullpen.cli import exit_for_missing_seasons, seasons_with_results
     from bullpen.models.tuning.cv import TooFewSeasons, held_out_season, season_folds
 
     seasons = seasons_with_results()

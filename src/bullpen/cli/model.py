@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import enum
 import json
-import logging
 from typing import Annotated, Any
 
 import typer
 
+from bullpen.cli.common import MODEL, Model, run_flow, setup
+
 app = typer.Typer(
     help="Champion/challenger: retrain, audit history, rollback.", no_args_is_help=True
 )
-
-
-class Model(enum.StrEnum):
-    moneyline = "moneyline"
-    totals = "totals"
-
-
-MODEL = Annotated[Model, typer.Option("--model", help="Which model.")]
-
-
-def _setup() -> None:
-    from bullpen.config import get_settings
-    from bullpen.runtime import prefect_defaults
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("psycopg").setLevel(logging.ERROR)
-    get_settings().home.mkdir(parents=True, exist_ok=True)
-    prefect_defaults()
 
 
 def format_decision(result: dict[str, Any]) -> str:
@@ -64,12 +46,13 @@ def format_decision(result: dict[str, Any]) -> str:
 def run_retrain(
     model: Model, reason: str, force: bool, eval_season: int | None, as_json: bool
 ) -> None:
-    _setup()
-    from bullpen import runtime
-
-    flow = runtime.load_flow("retrain.py:retrain_models")
-    result = flow(  # type: ignore[operator]
-        model=model.value, reason=reason, force=force, eval_season=eval_season
+    setup()
+    result = run_flow(
+        "retrain.py:retrain_models",
+        model=model.value,
+        reason=reason,
+        force=force,
+        eval_season=eval_season,
     )
     typer.echo(json.dumps(result, indent=2, default=str) if as_json else format_decision(result))
 
@@ -111,7 +94,7 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit trail).")] = "manual",
 ) -> None:
     """Point `champion` back at `previous-champion` now (audited)."""
-    _setup()
+    setup()
     from bullpen import runtime
     from bullpen.db import engine
     from bullpen.models.train import SPECS

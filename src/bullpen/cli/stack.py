@@ -5,24 +5,15 @@ from __future__ import annotations
 
 import typer
 
+from bullpen.cli.common import load_repo_script
+
 app = typer.Typer(
     help="Start, stop and inspect the local stack (infra/stack.py).", no_args_is_help=True
 )
 
 
 def _stack() -> object:
-    import importlib.util
-    import sys
-
-    from bullpen import runtime
-
-    path = runtime.repo_root() / "infra" / "stack.py"
-    spec = importlib.util.spec_from_file_location("bullpen_infra_stack", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return module
+    return load_repo_script("infra/stack.py", "bullpen_infra_stack")
 
 
 @app.command("up")
