@@ -24,6 +24,7 @@ class Model(enum.StrEnum):
 
 
 MODEL = Annotated[Model, typer.Option("--model", help="Which model.")]
+EVAL_SEASON = Annotated[int, typer.Option(help="Season to evaluate on (train on earlier ones).")]
 
 
 def setup(*, progress: bool = False) -> None:
