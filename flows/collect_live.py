@@ -24,7 +24,10 @@ from bullpen.db import engine
 RATE_LIMITS = {"mlb-stats-api": (10, 5.0), "odds-api": (1, 1.0)}
 _LIMIT_OF = {mlb_stats.SOURCE: "mlb-stats-api", odds_api.SOURCE: "odds-api"}
 # One breaker per API per worker process, so task retries see the failures before them.
-BREAKERS = {name: http.CircuitBreaker(name, failure_threshold=5) for name in _LIMIT_OF}
+BREAKERS = {
+    name: http.CircuitBreaker(name, failure_threshold=http.BREAKER_FAILURE_THRESHOLD)
+    for name in _LIMIT_OF
+}
 
 
 @contextmanager

@@ -81,6 +81,12 @@ class RetryPolicy:
     max_retry_after: float = 120.0  # a longer Retry-After fails fast instead of blocking a worker
 
 
+# Breaker defaults, defined once: the live collectors' breakers (flows/collect_live.py) use them,
+# and the ops readers judge a breaker's state from its persisted failures with the same numbers.
+BREAKER_FAILURE_THRESHOLD = 5
+BREAKER_RESET_SECONDS = 60.0
+
+
 class CircuitBreaker:
     """Closed → open after `failure_threshold` failures in a row → half-open after `reset_after`
     seconds (one trial request) → closed on success, open again on failure. Thread-safe."""
@@ -89,8 +95,8 @@ class CircuitBreaker:
         self,
         name: str,
         *,
-        failure_threshold: int = 5,
-        reset_after: float = 60.0,
+        failure_threshold: int = BREAKER_FAILURE_THRESHOLD,
+        reset_after: float = BREAKER_RESET_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name

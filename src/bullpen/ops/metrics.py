@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bullpen.collect import http
 from bullpen.ops import probes
 from bullpen.ops.targets import Targets
 
@@ -126,8 +127,8 @@ class BullpenCollector(Collector):
         state = _gauge(
             "bullpen_collector_circuit_state",
             "1 for the state the collector breaker is in, derived from archived answers "
-            f"({probes.BREAKER_FAILURE_THRESHOLD} failures in a row open it for "
-            f"{probes.BREAKER_RESET_SECONDS:.0f} s)",
+            f"({http.BREAKER_FAILURE_THRESHOLD} failures in a row open it for "
+            f"{http.BREAKER_RESET_SECONDS:.0f} s)",
             ["source", "state"],
         )
         now_dt = probes.utc_now()

@@ -20,12 +20,9 @@ from urllib.parse import urlparse
 
 import psycopg
 
+from bullpen.collect.http import BREAKER_FAILURE_THRESHOLD, BREAKER_RESET_SECONDS
+
 CONNECT_TIMEOUT_SECONDS = 3
-MODEL_NAMES = ("bullpen-moneyline", "bullpen-totals")
-ALIASES = ("champion", "challenger")
-# Same defaults as flows/collect_live.py's breakers (5 failures in a row, 60 s before a trial).
-BREAKER_FAILURE_THRESHOLD = 5
-BREAKER_RESET_SECONDS = 60.0
 
 # source -> SQL giving the newest timestamp of that source's rows (NULL when it has none).
 FRESHNESS_SQL = {
