@@ -1,0 +1,556 @@
+"""The bets ledger: record picks (fractional Kelly, per-bet and per-day caps), reprice them,
+settle them with P&L and closing-line value. Every change is a `bet_events` row.
+
+Idempotency: one pick per (game, market, side, strategy version), the table's natural key. A
+rerun with the same price writes nothing; a moved price updates the open pick and appends a
+`price_moved` event with before/after; a settled pick is never touched again (a trigger in
+migration 0008 refuses it), so settling twice cannot double P&L. Writers take one advisory lock
+per transaction, because a stake depends on the bankroll and the day's exposure read just
+before it is written.
+
+Bankroll and exposure are per strategy version: starting bankroll + settled profit of that
+strategy; the day's exposure is the stake of its non-void picks on games of the same date.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import psycopg
+
+from bullpen.betting.kelly import stake as kelly_stake
+from bullpen.prices import american_to_decimal, american_to_decimal_exact
+
+log = logging.getLogger(__name__)
+
+SIDES = ("home", "away")
+SETTLED_STATES = ("won", "lost", "push", "void")
+# MLB Stats API statuses (mlb_games.status) that void a pick: the game was not played as listed.
+VOID_STATUSES = ("postponed", "suspended", "cancelled")
+# A game row the live collector created whose MLB listing moved to another date (postponed and
+# rescheduled) keeps no mlb_games row: load_outcomes reports it with this status.
+MOVED = "moved"
+_LEDGER_LOCK = 0x6270626C
+_MONEY_PLACES = 2  # stakes in cents of the bankroll unit
+
+
+@dataclass(frozen=True)
+class StakePolicy:
+    """Fractional Kelly on a bankroll with exposure caps (fractions of the current bankroll)."""
+
+    starting_bankroll: float = 1000.0
+    kelly_multiplier: float = 0.25
+    max_stake_fraction: float = 0.02  # per bet
+    max_day_exposure: float = 0.2  # all picks on one game date together
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.starting_bankroll) and self.starting_bankroll > 0):
+            raise ValueError("starting_bankroll must be > 0")
+        if self.kelly_multiplier < 0:
+            raise ValueError("kelly_multiplier must be >= 0")
+        if not 0 <= self.max_stake_fraction <= 1:
+            raise ValueError("max_stake_fraction must be in [0, 1]")
+        if not 0 < self.max_day_exposure <= 1:
+            raise ValueError("max_day_exposure must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A strategy's decision to bet one side of a game at one book's price."""
+
+    game_id: int
+    side: str  # home | away
+    book: str
+    price_american: int
+    quoted_at: datetime  # the book's last_update of this price
+    p_home: float  # model's probabilities
+    p_away: float
+    consensus_home: float  # vig-free consensus at decision time
+    consensus_method: str
+    model_version: str
+    strategy_version: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.side not in SIDES:
+            raise ValueError(f"side must be home or away, got {self.side!r}")
+        american_to_decimal(self.price_american)  # raises on an impossible price
+        for name in ("p_home", "p_away", "consensus_home"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a probability, got {value!r}")
+
+    @property
+    def p_side(self) -> float:
+        return self.p_home if self.side == "home" else self.p_away
+
+    @property
+    def price_decimal(self) -> float:
+        return american_to_decimal(self.price_american)
+
+
+@dataclass(frozen=True)
+class PickWrite:
+    """What `record_pick` did: opened, price_moved, unchanged, settled (left alone), no_stake."""
+
+    action: str
+    bet_id: int | None
+    stake: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GameOutcome:
+    game_id: int
+    status: str  # final | scheduled | live | postponed | suspended | cancelled | moved | unknown
+    home_score: int | None = None
+    away_score: int | None = None
+
+
+@dataclass(frozen=True)
+class ClosingLine:
+    fair_home: float  # vig-free closing consensus, home side
+    method: str
+
+
+@dataclass(frozen=True)
+class SettleSummary:
+    settled: int
+    by_state: dict[str, int]
+    profit: float
+    still_open: int  # picks on these games whose result is not known yet
+
+
+# --- pure decisions ----------------------------------------------------------------------------
+
+
+def size_stake(
+    p_side: float, price_american: int, bankroll: float, day_staked: float, policy: StakePolicy
+) -> float:
+    """Fractional-Kelly stake (bullpen.betting.kelly), capped per bet and by the day's room.
+
+    Rounded down to cents, so the capped total never exceeds the day's limit.
+    """
+    wanted = kelly_stake(
+        bankroll,
+        p_side,
+        american_to_decimal(price_american),
+        policy.kelly_multiplier,
+        policy.max_stake_fraction,
+    )
+    room = max(bankroll * policy.max_day_exposure - day_staked, 0.0)
+    scale = 10**_MONEY_PLACES
+    return math.floor(min(wanted, room) * scale + 1e-9) / scale
+
+
+def decide_result(
+    side: str, status: str, home_score: int | None, away_score: int | None
+) -> tuple[str, str] | None:
+    """(state, reason) for a pick on `side`, or None while the game is not decided.
+
+    Final games settle on the score (a tie is a push); postponed, suspended, cancelled or moved
+    games void the pick.
+    """
+    if status in VOID_STATUSES or status == MOVED:
+        what = "moved to another date" if status == MOVED else status
+        return "void", f"game {what}"
+    if status != "final":
+        return None
+    if home_score is None or away_score is None:
+        return None
+    if home_score == away_score:
+        return "push", f"tied {home_score}-{away_score}"
+    home_won = home_score > away_score
+    won = home_won if side == "home" else not home_won
+    return ("won" if won else "lost"), f"final {away_score}-{home_score} (away-home)"
+
+
+def profit_of(state: str, stake: float, price_american: int) -> float:
+    """Profit in bankroll units: the exact American payout, not the 4-place decimal."""
+    if state == "won":
+        gain = price_american / 100 if price_american > 0 else 100 / -price_american
+        return round(stake * gain, 4)
+    if state == "lost":
+        return -stake
+    if state in ("push", "void"):
+        return 0.0
+    raise ValueError(f"not a settled state: {state!r}")
+
+
+def closing_value(
+    side: str, price_american: int, consensus_home: float, close_home: float
+) -> tuple[float, float]:
+    """(CLV in probability points, EV at close) of a pick, as bullpen.betting.metrics defines
+    them: vig-free close minus vig-free consensus at decision, and price * close - 1, both for
+    the side bet."""
+    close_side = close_home if side == "home" else 1.0 - close_home
+    decided_side = consensus_home if side == "home" else 1.0 - consensus_home
+    return close_side - decided_side, american_to_decimal(price_american) * close_side - 1.0
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+_BET_COLUMNS = (
+    "bet_id, game_id, market, side, strategy_version, model_version, book, price_american,"
+    " price_decimal, quoted_at, stake, bankroll, p_home, p_away, consensus_home,"
+    " consensus_method, reason, state, opened_at, updated_at, settled_at, profit, close_home,"
+    " close_method, clv_pp, ev_close, settle_reason"
+)
+
+
+def record_pick(
+    conn: psycopg.Connection, pick: Pick, policy: StakePolicy, *, at: datetime
+) -> PickWrite:
+    """Open the pick, or reprice the open one, in one transaction (see module docstring).
+
+    A new pick whose stake rounds to zero (no Kelly edge at this price, or the day's exposure
+    is used up) is not recorded. Only a new book or price reprices an open pick (the same price
+    with other probabilities is "unchanged"): it keeps its row, takes the pick's new values, and
+    its stake is sized again on the new price with its own old stake left out of the day's
+    exposure (it may fall to zero; the event shows it).
+    """
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LEDGER_LOCK,))
+        existing = cur.execute(
+            "SELECT bet_id, state, book, price_american, stake FROM bets"
+            " WHERE (game_id, market, side, strategy_version) = (%s, 'h2h', %s, %s)"
+            " FOR UPDATE",
+            (pick.game_id, pick.side, pick.strategy_version),
+        ).fetchone()
+        if existing is not None:
+            bet_id, state, book, price, old_stake = existing
+            old_stake = float(old_stake)
+            if state != "open":
+                return PickWrite("settled", int(bet_id), old_stake, f"pick is {state}")
+            if (book, int(price)) == (pick.book, pick.price_american):
+                return PickWrite("unchanged", int(bet_id), old_stake)
+        bankroll = _bankroll(cur, pick.strategy_version, policy)
+        day_staked = _day_staked(cur, pick, exclude=existing[0] if existing else None)
+        stake = size_stake(pick.p_side, pick.price_american, bankroll, day_staked, policy)
+        if existing is None:
+            if stake <= 0:
+                why = "day exposure used up" if day_staked > 0 else "no Kelly edge at this price"
+                return PickWrite("no_stake", None, 0.0, why)
+            bet_id = _insert_bet(cur, pick, stake, bankroll, at)
+            _insert_event(
+                cur,
+                bet_id,
+                "opened",
+                None,
+                "open",
+                pick,
+                stake,
+                None,
+                {"bankroll": bankroll, "day_staked_before": day_staked, "reason": pick.reason},
+                at,
+            )
+            log.info(
+                "opened bet %s: game %s %s at %s %+d, stake %.2f",
+                bet_id,
+                pick.game_id,
+                pick.side,
+                pick.book,
+                pick.price_american,
+                stake,
+            )
+            return PickWrite("opened", bet_id, stake)
+        bet_id = int(existing[0])
+        _update_price(cur, bet_id, pick, stake, bankroll, at)
+        details = {
+            "book": [existing[2], pick.book],
+            "price_american": [int(existing[3]), pick.price_american],
+            "stake": [old_stake, stake],
+            "bankroll": bankroll,
+            "p_home": pick.p_home,
+            "consensus_home": pick.consensus_home,
+            "model_version": pick.model_version,
+            "reason": pick.reason,
+        }
+        _insert_event(cur, bet_id, "price_moved", "open", "open", pick, stake, None, details, at)
+        return PickWrite("price_moved", bet_id, stake)
+
+
+def record_picks(
+    conn: psycopg.Connection, picks: Sequence[Pick], policy: StakePolicy, *, at: datetime
+) -> list[PickWrite]:
+    """`record_pick` for each pick in order, each its own transaction: a crash keeps the picks
+    already written, and the rerun finds them (unchanged) and writes only the rest."""
+    return [record_pick(conn, pick, policy, at=at) for pick in picks]
+
+
+def settle_bets(
+    conn: psycopg.Connection,
+    outcomes: Iterable[GameOutcome],
+    closing: Mapping[int, ClosingLine],
+    *,
+    at: datetime,
+) -> SettleSummary:
+    """Settle the open picks of these games: state, P&L, CLV and EV at the closing consensus.
+
+    A pick whose game is not decided stays open. A void pick gets no CLV (it never ran); a pick
+    whose game has no closing line gets NULL CLV. Picks already settled are not read at all.
+    """
+    by_game = {o.game_id: o for o in outcomes}
+    by_state: dict[str, int] = {}
+    profit_total = 0.0
+    still_open = 0
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LEDGER_LOCK,))
+        rows = cur.execute(
+            "SELECT bet_id, game_id, side, book, price_american, price_decimal, stake,"
+            " consensus_home FROM bets WHERE state = 'open' AND game_id = ANY(%s)"
+            " ORDER BY bet_id FOR UPDATE",
+            (list(by_game),),
+        ).fetchall()
+        for bet_id, game_id, side, book, price, price_dec, stake_, consensus in rows:
+            outcome = by_game[game_id]
+            decided = decide_result(side, outcome.status, outcome.home_score, outcome.away_score)
+            if decided is None:
+                still_open += 1
+                continue
+            state, why = decided
+            stake = float(stake_)
+            profit = profit_of(state, stake, int(price))
+            close = closing.get(game_id)
+            clv_pp = ev_close = None
+            if close is not None and state != "void":
+                clv_pp, ev_close = closing_value(side, int(price), consensus, close.fair_home)
+            cur.execute(
+                "UPDATE bets SET state = %s, settled_at = %s, updated_at = %s, profit = %s,"
+                " close_home = %s, close_method = %s, clv_pp = %s, ev_close = %s,"
+                " settle_reason = %s WHERE bet_id = %s AND state = 'open'",
+                (
+                    state,
+                    at,
+                    at,
+                    profit,
+                    close.fair_home if close else None,
+                    close.method if close else None,
+                    clv_pp,
+                    ev_close,
+                    why,
+                    bet_id,
+                ),
+            )
+            details: dict[str, Any] = {
+                "reason": why,
+                "status": outcome.status,
+                "score": [outcome.away_score, outcome.home_score],
+                "close_home": close.fair_home if close else None,
+                "close_method": close.method if close else None,
+                "clv_pp": clv_pp,
+                "ev_close": ev_close,
+            }
+            cur.execute(
+                "INSERT INTO bet_events (bet_id, kind, state_before, state_after, book,"
+                " price_american, price_decimal, stake, profit, details, at)"
+                " VALUES (%s, 'settled', 'open', %s, %s, %s, %s, %s, %s, %s, %s)",
+                (bet_id, state, book, price, price_dec, stake, profit, json.dumps(details), at),
+            )
+            by_state[state] = by_state.get(state, 0) + 1
+            profit_total += profit
+    summary = SettleSummary(sum(by_state.values()), by_state, round(profit_total, 4), still_open)
+    log.info("settled %s", summary)
+    return summary
+
+
+def closing_lines(consensus: pd.DataFrame) -> dict[int, ClosingLine]:
+    """{game_id: ClosingLine} from bullpen.market.lines consensus rows of the close phase.
+
+    The method records both the consensus rule and the devig method ("sharp:pinnacle/shin").
+    """
+    close = consensus[(consensus["phase"] == "close") & consensus["game_id"].notna()]
+    return {
+        int(row.game_id): ClosingLine(float(row.fair_home), f"{row.method}/{row.devig_method}")
+        for row in close.itertuples()
+    }
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def load_outcomes(conn: psycopg.Connection, game_ids: Iterable[int]) -> list[GameOutcome]:
+    """Each game's state for settlement, from its MLB listing and result.
+
+    The MLB listing decides (final, postponed, ...); a game with a result but no listing
+    (a replayed season) is final; a game the live collector created that lost its listing was
+    moved to another date (`MOVED`); anything else is "unknown" and stays open.
+    """
+    rows = conn.execute(
+        "SELECT g.game_id, m.status, coalesce(r.home_score, m.home_score),"
+        " coalesce(r.away_score, m.away_score), g.source_file FROM games g"
+        " LEFT JOIN LATERAL (SELECT status, home_score, away_score FROM mlb_games x"
+        "   WHERE x.game_id = g.game_id ORDER BY listed_date DESC, seen_at DESC LIMIT 1) m"
+        "   ON true"
+        " LEFT JOIN results r ON r.game_id = g.game_id"
+        " WHERE g.game_id = ANY(%s) ORDER BY g.game_id",
+        (list(game_ids),),
+    ).fetchall()
+    outcomes = []
+    for game_id, status, home, away, source_file in rows:
+        if status is None:
+            if home is not None:
+                status = "final"
+            elif source_file == "mlb_stats":  # bullpen.collect.live_store.GAMES_SOURCE_FILE
+                status = MOVED
+            else:
+                status = "unknown"
+        outcomes.append(GameOutcome(int(game_id), status, home, away))
+    return outcomes
+
+
+def current_bankroll(conn: psycopg.Connection, strategy_version: str, policy: StakePolicy) -> float:
+    """Starting bankroll plus the settled profit of this strategy version."""
+    with conn.cursor() as cur:
+        return _bankroll(cur, strategy_version, policy)
+
+
+def load_bets(conn: psycopg.Connection, strategy_version: str | None = None) -> pd.DataFrame:
+    """Every pick (one row each, current state), oldest first; money as floats."""
+    where = "" if strategy_version is None else " WHERE strategy_version = %s"
+    cur = conn.execute(
+        f"SELECT {_BET_COLUMNS} FROM bets{where} ORDER BY bet_id",
+        () if strategy_version is None else (strategy_version,),
+    )
+    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description or ()])
+    for col in ("price_decimal", "stake", "bankroll", "profit"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    return frame
+
+
+def load_bet_events(conn: psycopg.Connection, bet_id: int | None = None) -> pd.DataFrame:
+    """The audit trail, in the order it was written."""
+    where = "" if bet_id is None else " WHERE bet_id = %s"
+    cur = conn.execute(
+        "SELECT bet_event_id, bet_id, kind, state_before, state_after, book, price_american,"
+        f" price_decimal, stake, profit, details, at FROM bet_events{where}"
+        " ORDER BY bet_event_id",
+        () if bet_id is None else (bet_id,),
+    )
+    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description or ()])
+    for col in ("price_decimal", "stake", "profit"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    return frame
+
+
+# --- internals ---------------------------------------------------------------------------------
+
+
+def _bankroll(cur: psycopg.Cursor, strategy_version: str, policy: StakePolicy) -> float:
+    row = cur.execute(
+        "SELECT coalesce(sum(profit), 0) FROM bets WHERE strategy_version = %s AND state <> 'open'",
+        (strategy_version,),
+    ).fetchone()
+    assert row is not None
+    return max(policy.starting_bankroll + float(row[0]), 0.0)
+
+
+def _day_staked(cur: psycopg.Cursor, pick: Pick, exclude: int | None) -> float:
+    row = cur.execute(
+        "SELECT coalesce(sum(b.stake), 0) FROM bets b JOIN games g USING (game_id)"
+        " WHERE b.strategy_version = %s AND b.state <> 'void'"
+        " AND g.game_date = (SELECT game_date FROM games WHERE game_id = %s)"
+        " AND b.bet_id IS DISTINCT FROM %s",
+        (pick.strategy_version, pick.game_id, exclude),
+    ).fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+def _insert_bet(
+    cur: psycopg.Cursor, pick: Pick, stake: float, bankroll: float, at: datetime
+) -> int:
+    row = cur.execute(
+        "INSERT INTO bets (game_id, side, strategy_version, model_version, book, price_american,"
+        " price_decimal, quoted_at, stake, bankroll, p_home, p_away, consensus_home,"
+        " consensus_method, reason, opened_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+        " %s, %s) RETURNING bet_id",
+        (
+            pick.game_id,
+            pick.side,
+            pick.strategy_version,
+            pick.model_version,
+            pick.book,
+            pick.price_american,
+            american_to_decimal_exact(pick.price_american),
+            pick.quoted_at,
+            stake,
+            bankroll,
+            pick.p_home,
+            pick.p_away,
+            pick.consensus_home,
+            pick.consensus_method,
+            pick.reason,
+            at,
+            at,
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _update_price(
+    cur: psycopg.Cursor, bet_id: int, pick: Pick, stake: float, bankroll: float, at: datetime
+) -> None:
+    cur.execute(
+        "UPDATE bets SET book = %s, price_american = %s, price_decimal = %s,"
+        " quoted_at = %s, stake = %s, bankroll = %s, p_home = %s, p_away = %s,"
+        " consensus_home = %s, consensus_method = %s, model_version = %s, reason = %s,"
+        " updated_at = %s WHERE bet_id = %s AND state = 'open'",
+        (
+            pick.book,
+            pick.price_american,
+            american_to_decimal_exact(pick.price_american),
+            pick.quoted_at,
+            stake,
+            bankroll,
+            pick.p_home,
+            pick.p_away,
+            pick.consensus_home,
+            pick.consensus_method,
+            pick.model_version,
+            pick.reason,
+            at,
+            bet_id,
+        ),
+    )
+
+
+def _insert_event(
+    cur: psycopg.Cursor,
+    bet_id: int,
+    kind: str,
+    before: str | None,
+    after: str,
+    pick: Pick,
+    stake: float,
+    profit: float | None,
+    details: dict[str, Any],
+    at: datetime,
+) -> None:
+    cur.execute(
+        "INSERT INTO bet_events (bet_id, kind, state_before, state_after, book, price_american,"
+        " price_decimal, stake, profit, details, at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            bet_id,
+            kind,
+            before,
+            after,
+            pick.book,
+            pick.price_american,
+            american_to_decimal_exact(pick.price_american),
+            stake,
+            profit,
+            json.dumps(details),
+            at,
+        ),
+    )
