@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, unquote, urlparse
 
-from bullpen import runtime
+from bullpen import prefect_blocks, runtime
 from bullpen.config import Settings, get_settings
 
 
@@ -47,9 +47,9 @@ def bootstrap(settings: Settings | None = None) -> list[tuple[str, str]]:
 
     url = settings.database_url or runtime.database_url(settings)
     SqlAlchemyConnector(connection_info=ConnectionComponents(**connection_components(url))).save(
-        runtime.DATABASE_BLOCK, overwrite=True
+        prefect_blocks.DATABASE_BLOCK, overwrite=True
     )
-    done.append((runtime.DATABASE_BLOCK, "saved (SqlAlchemyConnector)"))
+    done.append((prefect_blocks.DATABASE_BLOCK, "saved (SqlAlchemyConnector)"))
 
     def secret(value: object) -> str | None:
         return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]
@@ -61,21 +61,24 @@ def bootstrap(settings: Settings | None = None) -> list[tuple[str, str]]:
             region_name=settings.s3_region,
             aws_client_parameters=AwsClientParameters(endpoint_url=settings.s3_endpoint_url),
         )
-        credentials.save(runtime.AWS_CREDENTIALS_BLOCK, overwrite=True)
-        done.append((runtime.AWS_CREDENTIALS_BLOCK, "saved (AwsCredentials)"))
+        credentials.save(prefect_blocks.AWS_CREDENTIALS_BLOCK, overwrite=True)
+        done.append((prefect_blocks.AWS_CREDENTIALS_BLOCK, "saved (AwsCredentials)"))
         S3Bucket(
             bucket_name=settings.s3_bucket,
             bucket_folder=settings.s3_prefix,
-            credentials=AwsCredentials.load(runtime.AWS_CREDENTIALS_BLOCK),
-        ).save(runtime.BACKUP_BUCKET_BLOCK, overwrite=True)
-        done.append((runtime.BACKUP_BUCKET_BLOCK, f"saved (S3Bucket {settings.s3_bucket})"))
+            credentials=AwsCredentials.load(prefect_blocks.AWS_CREDENTIALS_BLOCK),
+        ).save(prefect_blocks.BACKUP_BUCKET_BLOCK, overwrite=True)
+        done.append((prefect_blocks.BACKUP_BUCKET_BLOCK, f"saved (S3Bucket {settings.s3_bucket})"))
     else:
         reason = "skipped: BULLPEN_S3_ENDPOINT_URL / BULLPEN_S3_ACCESS_KEY_ID unset"
-        done += [(runtime.AWS_CREDENTIALS_BLOCK, reason), (runtime.BACKUP_BUCKET_BLOCK, reason)]
+        done += [
+            (prefect_blocks.AWS_CREDENTIALS_BLOCK, reason),
+            (prefect_blocks.BACKUP_BUCKET_BLOCK, reason),
+        ]
 
     for name, value, variable in (
-        (runtime.ODDS_API_KEY_BLOCK, settings.odds_api_key, "BULLPEN_ODDS_API_KEY"),
-        (runtime.BACKUP_KEY_BLOCK, settings.backup_key, "BULLPEN_BACKUP_KEY"),
+        (prefect_blocks.ODDS_API_KEY_BLOCK, settings.odds_api_key, "BULLPEN_ODDS_API_KEY"),
+        (prefect_blocks.BACKUP_KEY_BLOCK, settings.backup_key, "BULLPEN_BACKUP_KEY"),
     ):
         if value is None:
             done.append((name, f"skipped: {variable} is unset"))

@@ -11,6 +11,7 @@ from shared_tasks import prepare_database
 
 from bullpen import runtime
 from bullpen.collect import replay
+from bullpen.ops import prefect_process
 from bullpen.players import linking
 
 
@@ -18,7 +19,7 @@ from bullpen.players import linking
     cache_policy=NONE,
     retries=2,
     retry_delay_seconds=[2, 10],
-    retry_condition_fn=runtime.retry_transient,
+    retry_condition_fn=prefect_process.retry_transient,
     task_run_name="replay-season-{files.season}",
 )
 def replay_season(database_url: str, files: replay.SeasonFiles) -> dict[str, object]:
@@ -29,7 +30,7 @@ def replay_season(database_url: str, files: replay.SeasonFiles) -> dict[str, obj
     cache_policy=NONE,
     retries=2,
     retry_delay_seconds=[2, 10],
-    retry_condition_fn=runtime.retry_transient,
+    retry_condition_fn=prefect_process.retry_transient,
     task_run_name="replay-events",
 )
 def replay_events(database_url: str, seasons: list[replay.EventSeasonFiles]) -> list[dict]:

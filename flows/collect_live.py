@@ -19,6 +19,7 @@ from bullpen import runtime
 from bullpen.collect import http, live, mlb_stats, odds_api
 from bullpen.config import Settings, get_settings
 from bullpen.db import engine
+from bullpen.ops import prefect_process
 
 # Prefect global rate limits per API: (slots, slots freed per second); created when missing.
 RATE_LIMITS = {"mlb-stats-api": (10, 5.0), "odds-api": (1, 1.0)}
@@ -60,7 +61,7 @@ def prepare(database_url: str) -> None:
     cache_policy=NONE,
     retries=2,
     retry_delay_seconds=[30, 120],
-    retry_condition_fn=runtime.retry_transient,
+    retry_condition_fn=prefect_process.retry_transient,
     task_run_name="collect-games-{start}-{end}",
 )
 def collect_schedule(database_url: str, start: date, end: date) -> dict[str, object]:
@@ -76,7 +77,7 @@ def collect_schedule(database_url: str, start: date, end: date) -> dict[str, obj
     cache_policy=NONE,
     retries=2,
     retry_delay_seconds=[20, 60],
-    retry_condition_fn=runtime.retry_transient,
+    retry_condition_fn=prefect_process.retry_transient,
     task_run_name="collect-odds-snapshot",
 )
 def collect_odds_snapshot(

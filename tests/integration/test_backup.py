@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bullpen import runtime
+from bullpen import prefect_blocks, runtime
 from bullpen.backup import archive, dump, local_s3, s3, snapshot
 from bullpen.backup import manifest as manifest_mod
 from bullpen.backup.errors import (
@@ -37,6 +37,7 @@ from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess, train
 from bullpen.models.predict import predict_with_alias
+from bullpen.ops import prefect_process
 from bullpen.registry import champion, mlflow_store
 from tests.integration.conftest import stage_seasons
 
@@ -123,7 +124,7 @@ def loaded(s3_env: dict[str, str]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def good_backup(loaded: dict[str, Any], prefect_server: None) -> dict[str, Any]:
     """One backup taken by the `backup` flow, as the nightly deployment runs it."""
-    return runtime.load_flow("backup.py:backup")(kind="nightly")  # type: ignore[operator]
+    return prefect_process.load_flow("backup.py:backup")(kind="nightly")  # type: ignore[operator]
 
 
 def _checks(env: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +163,7 @@ def test_backup_drop_everything_restore_is_identical(
         assert not dump.database_exists(url, dump.database_name(url))
     shutil.rmtree(artifact_root)
 
-    report = runtime.load_flow("backup.py:restore")(  # type: ignore[operator]
+    report = prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
         backup_id=good_backup["id"],
         target_url=bullpen_url,
         mlflow_target_url=mlflow_url,
@@ -238,7 +239,7 @@ def test_damaged_backup_is_refused_before_any_restore(
         target.client.put_object(Bucket=target.bucket, Key=manifest_key, Body=body)
     try:
         with pytest.raises(error, match=message) as refused:
-            runtime.load_flow("backup.py:restore")(  # type: ignore[operator]
+            prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
                 backup_id=backup_id, target_url=restore_url, artifact_dir=str(artifact_dir)
             )
     finally:
@@ -269,7 +270,7 @@ def test_restore_that_differs_from_the_manifest_is_rolled_back(
     restore_url = engine.with_database(loaded["BULLPEN_DATABASE_URL"], f"differs_{tag}")
     try:
         with pytest.raises(RestoreMismatchError, match=r"public.odds: \d+ rows, backup had"):
-            runtime.load_flow("backup.py:restore")(  # type: ignore[operator]
+            prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
                 backup_id=backup_id, target_url=restore_url
             )
     finally:
@@ -313,7 +314,7 @@ def test_s3_down_during_upload_retries_then_fails_cleanly(
     s3.ensure_bucket(target)
     second_s3["server"].stop()  # S3 becomes unreachable before the upload
 
-    state = runtime.load_flow("backup.py:backup")(  # type: ignore[operator]
+    state = prefect_process.load_flow("backup.py:backup")(  # type: ignore[operator]
         kind="hourly", upload_retry_delays=(0.5, 0.5), return_state=True
     )
 
@@ -453,7 +454,7 @@ def test_retention_never_deletes_the_last_good_backups(
     # The backup-retention flow (what the retention role runs): the newest verified one stays.
     saved = _set_env({"BULLPEN_S3_PREFIX": target.prefix})
     try:
-        result = runtime.load_flow("backup.py:backup_retention")(  # type: ignore[operator]
+        result = prefect_process.load_flow("backup.py:backup_retention")(  # type: ignore[operator]
             keep_hourly=0, keep_daily=0, keep_weekly=0, keep_monthly=0, min_verified=1
         )
     finally:
@@ -521,14 +522,14 @@ def test_forged_backups_delete_nothing_real_and_never_become_latest(
         assert statuses == {s3.FUTURE: 24, s3.UNVERIFIED: 3, s3.VERIFIED: 2}
         assert s3.latest_verified(target, key) == real[-1]
 
-        summary = runtime.load_flow("backup.py:backup")(kind="nightly")  # type: ignore[operator]
+        summary = prefect_process.load_flow("backup.py:backup")(kind="nightly")  # type: ignore[operator]
 
         assert summary["deleted"] == []
         listed = {b.id: b.status for b in s3.list_backups(target, key)}
         assert set(listed) == {*real, summary["id"], *future, *recent}
         assert [listed[i] for i in (*real, summary["id"])] == [s3.VERIFIED] * 3
         assert s3.latest_verified(target, key) == summary["id"]
-        verified = runtime.load_flow("backup.py:verify_backup")(  # type: ignore[operator]
+        verified = prefect_process.load_flow("backup.py:verify_backup")(  # type: ignore[operator]
             load_models=False
         )
         assert verified["backup_id"] == summary["id"]
@@ -558,7 +559,7 @@ def test_runtime_takes_key_and_bucket_from_prefect_blocks(
     from prefect_aws.client_parameters import AwsClientParameters
 
     key_text = archive.generate_key()
-    Secret(value=key_text).save(runtime.BACKUP_KEY_BLOCK, overwrite=True)
+    Secret(value=key_text).save(prefect_blocks.BACKUP_KEY_BLOCK, overwrite=True)
     credentials = AwsCredentials(
         aws_access_key_id=loaded["BULLPEN_S3_ACCESS_KEY_ID"],
         aws_secret_access_key=loaded["BULLPEN_S3_SECRET_ACCESS_KEY"],
@@ -568,7 +569,7 @@ def test_runtime_takes_key_and_bucket_from_prefect_blocks(
     bucket = S3Bucket(
         bucket_name="bullpen-block-bucket", bucket_folder="nightly", credentials=credentials
     )
-    bucket.save(runtime.BACKUP_BUCKET_BLOCK, overwrite=True)
+    bucket.save(prefect_blocks.BACKUP_BUCKET_BLOCK, overwrite=True)
     # Settings now point nowhere useful: only the blocks can make this work.
     saved = _set_env(
         {
@@ -584,8 +585,8 @@ def test_runtime_takes_key_and_bucket_from_prefect_blocks(
         assert s3.list_backups(target) == []
     finally:
         _reset_env(saved)
-        S3Bucket.delete(runtime.BACKUP_BUCKET_BLOCK)
-        Secret.delete(runtime.BACKUP_KEY_BLOCK)
+        S3Bucket.delete(prefect_blocks.BACKUP_BUCKET_BLOCK)
+        Secret.delete(prefect_blocks.BACKUP_KEY_BLOCK)
     assert runtime.backup_target().bucket == "bullpen-test-backups"
 
 
@@ -634,7 +635,7 @@ def test_restore_with_switch_makes_the_checked_copy_live(
         conn.commit()
     tag = uuid.uuid4().hex[:8]
 
-    report = runtime.load_flow("backup.py:restore")(  # type: ignore[operator]
+    report = prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
         backup_id=backup_id,
         target_url=engine.with_database(bullpen_url, f"switch_{tag}"),
         artifact_dir=str(tmp_path / "restored-artifacts"),

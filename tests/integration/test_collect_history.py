@@ -16,6 +16,7 @@ from bullpen import runtime
 from bullpen.collect import replay
 from bullpen.db import engine
 from bullpen.db.store import table_fingerprints
+from bullpen.ops import prefect_process
 from tests.conftest import DATA
 from tests.integration.conftest import stage_seasons
 
@@ -44,7 +45,7 @@ def _fingerprints(url: str) -> dict[str, tuple[int, str]]:
 def test_collect_history_rerun_changes_nothing(
     replay_env: dict[str, str], prefect_server: None
 ) -> None:
-    flow = runtime.load_flow("collect_history.py:collect_history")
+    flow = prefect_process.load_flow("collect_history.py:collect_history")
     first = flow()  # type: ignore[operator]
     after_first = _fingerprints(replay_env["BULLPEN_DATABASE_URL"])
     second = flow()  # type: ignore[operator]

@@ -26,6 +26,7 @@ from bullpen.collect.parse_live import parse_odds, parse_schedule
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.db.store import table_fingerprints
+from bullpen.ops import prefect_process
 from tests.integration.live_api_server import RecordedApi, Reply, fixture, json_reply, recorded_api
 from tests.integration.live_payloads import (
     ANY_BODY,
@@ -136,7 +137,7 @@ def test_collect_games_flow_lands_a_recorded_day_and_reruns_identically(
     live_env: dict[str, str], api: RecordedApi, prefect_server: None
 ) -> None:
     api.serve(SCHEDULE, json_reply("mlb_statsapi/schedule_date_2022-04-07.json"))
-    flow = runtime.load_flow("collect_live.py:collect_games")
+    flow = prefect_process.load_flow("collect_live.py:collect_games")
     first = flow(start_date=date(2022, 4, 7))  # type: ignore[operator]
     with engine.connect(live_env["BULLPEN_DATABASE_URL"]) as conn:
         after_first = fingerprints(conn)
@@ -184,7 +185,7 @@ def test_collect_odds_flow_snapshots_every_price_once_and_keeps_the_key_secret(
     api.serve(
         ODDS, json_reply("the_odds_api/odds_v4_baseball_mlb_h2h_american_2024-05-24.json", **QUOTA)
     )
-    flow = runtime.load_flow("collect_live.py:collect_odds")
+    flow = prefect_process.load_flow("collect_live.py:collect_odds")
     first = flow()  # type: ignore[operator]
     second = flow()  # type: ignore[operator]
 
@@ -226,7 +227,7 @@ def test_odds_api_key_from_the_secret_block_wins_over_the_environment(
     api.serve(ODDS, json_reply("the_odds_api/odds_v4_baseball_mlb_h2h_decimal_2023-08-23.json"))
     Secret(value="block-key-51d0").save("bullpen-odds-api-key", overwrite=True)
     try:
-        result = runtime.load_flow("collect_live.py:collect_odds")(odds_format="decimal")  # type: ignore[operator]
+        result = prefect_process.load_flow("collect_live.py:collect_odds")(odds_format="decimal")  # type: ignore[operator]
     finally:
         Secret.delete("bullpen-odds-api-key")
     assert api.seen(ODDS)[0].query["apiKey"] == "block-key-51d0"

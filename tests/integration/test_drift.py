@@ -17,12 +17,12 @@ import httpx
 import pytest
 import yaml
 
-from bullpen import runtime
 from bullpen.collect import replay
 from bullpen.db import engine
 from bullpen.drift import check
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import train
+from bullpen.ops import prefect_process
 from bullpen.registry import challenger, mlflow_store, transition
 from tests.conftest import REPO
 from tests.integration.conftest import stage_seasons
@@ -57,7 +57,7 @@ def champion(bullpen_env: dict[str, str]) -> dict[str, str]:
 def test_check_drift_gives_retrain_for_a_later_season_and_stores_it(
     champion: dict[str, str], prefect_server: None
 ) -> None:
-    flow = runtime.load_flow("drift.py:check_drift")
+    flow = prefect_process.load_flow("drift.py:check_drift")
     result = flow(model="moneyline", window_days=400)  # type: ignore[operator]
     print("shifted:", json.dumps({k: result[k] for k in ("drift_share", "prediction_drift_p",
                                                           "relative_gap", "reasons")}))  # fmt: skip

@@ -9,12 +9,12 @@ from pathlib import Path
 import optuna
 import pytest
 
-from bullpen import runtime
 from bullpen.collect import replay
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import train
 from bullpen.models.tuning import search, store
+from bullpen.ops import prefect_process
 from bullpen.registry import mlflow_store
 from tests.integration.conftest import stage_seasons
 
@@ -48,7 +48,7 @@ def _trials(storage_url: str, name: str) -> list[optuna.trial.FrozenTrial]:
 def test_optimize_models_runs_two_workers_and_resumes_the_study(
     loaded: dict[str, str], storage_url: str, prefect_server: None
 ) -> None:
-    flow = runtime.load_flow("hyperopt.py:optimize_models")
+    flow = prefect_process.load_flow("hyperopt.py:optimize_models")
     params = {"models": ("moneyline",), "workers": 2, "seed": 5, "eval_season": EVAL_SEASON}
 
     first = flow(n_trials=6, n_folds=N_FOLDS, **params)["moneyline"]  # type: ignore[operator]
@@ -207,7 +207,7 @@ def test_train_models_uses_tuned_params_only_for_later_seasons(
         assert store.load_tuned_params(url, "moneyline", EVAL_SEASON) is None, lost
     store.write_tuned_params(url, tuned)
 
-    flow = runtime.load_flow("train_models.py:train_models")
+    flow = prefect_process.load_flow("train_models.py:train_models")
     result = flow(eval_season=EVAL_SEASON, models=("moneyline",))  # type: ignore[operator]
 
     uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bullpen import runtime
 from bullpen.collect import replay
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import checks, train
+from bullpen.ops import prefect_process
 from bullpen.registry import audit, challenger, mlflow_store, promotion, transition
 from tests.integration.conftest import stage_seasons
 
@@ -83,7 +83,7 @@ def test_retrain_stops_at_the_data_gate_without_a_new_version(
     loaded: dict[str, str], bad_champion: str, prefect_server: None
 ) -> None:
     versions = _versions(_uri(loaded))
-    flow = runtime.load_flow("retrain.py:retrain_models")
+    flow = prefect_process.load_flow("retrain.py:retrain_models")
     result = flow(eval_season=EVAL_SEASON, reason="test gate", min_train_games=10**6)  # type: ignore[operator]
 
     assert result["action"] == "stopped"
@@ -97,7 +97,7 @@ def test_retrain_stops_at_the_data_gate_without_a_new_version(
 def test_better_challenger_is_promoted_and_audit_agrees_with_aliases(
     loaded: dict[str, str], bad_champion: str, prefect_server: None
 ) -> None:
-    flow = runtime.load_flow("retrain.py:retrain_models")
+    flow = prefect_process.load_flow("retrain.py:retrain_models")
     result = flow(eval_season=EVAL_SEASON, reason="test better")  # type: ignore[operator]
 
     assert result["action"] == "promoted" and result["forced"] is False
@@ -198,7 +198,7 @@ def test_degraded_champion_is_rolled_back_automatically(
     assert _audit(loaded)[0].forced is True
     assert transition.read_aliases(uri, NAME)["previous-champion"] == good
 
-    result = runtime.load_flow("monitor.py:monitor_champion")()  # type: ignore[operator]
+    result = prefect_process.load_flow("monitor.py:monitor_champion")()  # type: ignore[operator]
 
     assert result["rolled_back"] is True
     assert result["n_settled"] > 2000  # the 2019 season, after the promotion's data
@@ -211,5 +211,5 @@ def test_degraded_champion_is_rolled_back_automatically(
     )  # fmt: skip
     assert "worse than previous-champion" in row.reason
     # Nothing left to compare against: a second run keeps the champion.
-    again = runtime.load_flow("monitor.py:monitor_champion")()  # type: ignore[operator]
+    again = prefect_process.load_flow("monitor.py:monitor_champion")()  # type: ignore[operator]
     assert again["rolled_back"] is False

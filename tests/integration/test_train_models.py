@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bullpen import runtime
 from bullpen.collect import replay
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess, train
+from bullpen.ops import prefect_process
 from bullpen.registry import champion, mlflow_store
 from tests.conftest import DATA
 from tests.integration.conftest import stage_seasons
@@ -51,7 +51,7 @@ def test_train_models_registers_and_sets_champion_once(
     loaded: dict[str, str], prefect_server: None
 ) -> None:
     uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
-    flow = runtime.load_flow("train_models.py:train_models")
+    flow = prefect_process.load_flow("train_models.py:train_models")
 
     first = flow(eval_season=EVAL_SEASON)  # type: ignore[operator]
     for name in ("moneyline", "totals"):
@@ -96,7 +96,7 @@ def _fair_home(home: float, away: float) -> float:
 
 def test_backtest_flow_bets_the_opener_walk_forward(loaded: dict[str, str]) -> None:
     uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
-    flow = runtime.load_flow("backtest.py:backtest_champion")
+    flow = prefect_process.load_flow("backtest.py:backtest_champion")
     result = flow(eval_season=EVAL_SEASON, first_season=EVAL_SEASON - 1)  # type: ignore[operator]
 
     assert [row["season"] for row in result["seasons"]] == [EVAL_SEASON - 1, EVAL_SEASON]

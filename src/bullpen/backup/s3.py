@@ -36,6 +36,46 @@ class BackupTarget:
         return f"BackupTarget(s3://{self.bucket}/{self.prefix.strip('/')})"
 
 
+def make_client(
+    endpoint_url: str | None,
+    region: str | None,
+    *,
+    session: Any | None = None,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    session_token: str | None = None,
+    max_attempts: int = 3,
+    read_timeout: float = 60,
+) -> Any:
+    """The one boto3 S3 client builder: from a session (e.g. a saved AwsCredentials block's) or
+    from keys (none: boto3's default chain). `region` applies when the session names none.
+
+    Few, quick retries by default: the backup flow's upload task retries with longer backoff.
+    """
+    import boto3
+    from botocore.config import Config
+
+    if session is None:
+        session = boto3.session.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            aws_session_token=session_token,
+        )
+    options: dict[str, Any] = {
+        "retries": {"max_attempts": max_attempts, "mode": "standard"},
+        "connect_timeout": 5,
+        "read_timeout": read_timeout,
+    }
+    if endpoint_url:
+        options["s3"] = {"addressing_style": "path"}  # S3-compatible servers on a bare host:port
+    return session.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=session.region_name or region,
+        config=Config(**options),
+    )
+
+
 # Statuses of a listed backup. Only VERIFIED counts as complete: restorable by `--latest`,
 # counted by retention. UNVERIFIED and FUTURE ones are never deleted by retention (they may be
 # evidence, or a real backup whose manifest was overwritten) and never chosen.

@@ -20,13 +20,14 @@ def apply(
     """Create or update the automations (idempotent, by name) on PREFECT_API_URL."""
     from datetime import timedelta
 
-    from bullpen import runtime
+    from bullpen import profiles
+    from bullpen.ops import prefect_process
 
-    api = runtime.prefect_api_url()
+    api = profiles.prefect_api_url()
     if not api:
         typer.echo("error: set PREFECT_API_URL: automations live on a Prefect server", err=True)
         raise typer.Exit(2)
-    for line in runtime.apply_automations(
+    for line in prefect_process.apply_automations(
         api, failures, timedelta(hours=window_hours), timedelta(seconds=reschedule_after)
     ):
         typer.echo(line)

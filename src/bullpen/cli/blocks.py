@@ -12,9 +12,9 @@ app = typer.Typer(help="Stock Prefect blocks (bullpen-db, bullpen-aws, ...).", n
 @app.command("bootstrap")
 def bootstrap() -> None:
     """Save bullpen-db, bullpen-aws, bullpen-backups and the Secrets (idempotent)."""
-    from bullpen import runtime
+    from bullpen import profiles
 
-    if not runtime.prefect_api_url():
+    if not profiles.prefect_api_url():
         typer.echo("error: set PREFECT_API_URL: blocks live on a Prefect server", err=True)
         raise typer.Exit(2)
     module = load_repo_script("blocks/bootstrap.py", "bullpen_blocks_bootstrap")

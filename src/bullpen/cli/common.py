@@ -33,7 +33,7 @@ def setup(*, progress: bool = False) -> None:
     `progress` shows bullpen's INFO lines (collections and backups report as they go).
     """
     from bullpen.config import get_settings
-    from bullpen.runtime import prefect_defaults
+    from bullpen.ops.prefect_process import prefect_defaults
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if progress:
@@ -52,9 +52,9 @@ def setup(*, progress: bool = False) -> None:
 
 def run_flow(entrypoint: str, /, **params: Any) -> Any:
     """Run flow `file.py:function` of flows/ in this process and return its result."""
-    from bullpen import runtime
+    from bullpen.ops import prefect_process
 
-    flow = runtime.load_flow(entrypoint)
+    flow = prefect_process.load_flow(entrypoint)
     return flow(**params)  # type: ignore[operator]
 
 

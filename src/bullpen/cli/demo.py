@@ -17,10 +17,11 @@ def demo(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     setup()
     started = time.perf_counter()
     from bullpen import runtime
+    from bullpen.ops import prefect_process
 
     # A fresh home pays for two sets of schema migrations (Prefect's and MLflow's, ~35 s on 2
     # cores): run them beside the database start and the replay instead of in front of them.
-    prefect_ready = _Background(runtime.start_ephemeral_prefect)
+    prefect_ready = _Background(prefect_process.start_ephemeral_prefect)
     typer.echo("1/4 database: starting PostgreSQL and applying migrations")
     url = runtime.database_url()
     runtime.prepare_database(url)

@@ -36,7 +36,7 @@ class SourceError(RuntimeError):
 class TransientSourceError(ConnectionError):
     """The source stayed unreachable or failing (timeouts, 5xx, 429) after every attempt.
 
-    A ConnectionError, so `runtime.is_transient` lets the Prefect task retry later.
+    A ConnectionError, so `prefect_process.is_transient` lets the Prefect task retry later.
     """
 
     def __init__(self, message: str, payload: FetchedPayload | None = None) -> None:

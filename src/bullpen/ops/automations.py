@@ -1,8 +1,8 @@
 """Self-healing as code: bullpen's Prefect automations, applied idempotently by name.
 
 The automations are plain documents in the shape of Prefect's automation API (what
-`prefect automation create --from-json` takes); `runtime.apply_automations` validates them
-against the installed Prefect and saves them, so this module stays free of Prefect.
+`prefect automation create --from-json` takes); `prefect_process.apply_automations` validates
+them against the installed Prefect and saves them, so this module stays free of Prefect.
 
 - `bullpen-reschedule-crashed`: a flow run of a deployment that crashed on its first run
   (label `prefect.run-count` = 1) and saw no other state for `reschedule_after` (60 s) is set

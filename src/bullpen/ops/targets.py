@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bullpen import runtime
+from bullpen import prefect_blocks, runtime
 from bullpen.config import Settings, get_settings
 from bullpen.db import engine
+from bullpen.profiles import prefect_api_url
 
 if TYPE_CHECKING:
     from bullpen.backup.s3 import BackupTarget
@@ -49,7 +50,7 @@ def locate(
         else:
             db = (
                 settings.database_url
-                or runtime._database_url_from_block()
+                or prefect_blocks.database_url_from_block()
                 or runtime.embedded_database_url_if_running(settings)
             )
             if db is None:
@@ -73,7 +74,7 @@ def locate(
         backup_target=(lambda: read_only_backup_target(settings))
         if runtime.s3_configured(settings)
         else None,
-        prefect_api_url=runtime.prefect_api_url(),
+        prefect_api_url=prefect_api_url(),
         replica_url=settings.replica_database_url,
     )
     return targets, problem
@@ -82,40 +83,32 @@ def locate(
 def read_only_backup_target(settings: Settings) -> BackupTarget:
     """backup_target() for read-only checks, without importing prefect_aws (seconds): the saved
     blocks are read over the REST API, whose answer includes the nested credentials."""
-    api = runtime.prefect_api_url()
+    api = prefect_api_url()
     if not api:
         return runtime.backup_target(settings)
-    bucket = runtime._block_document(api, "s3-bucket", runtime.BACKUP_BUCKET_BLOCK)
+    bucket = prefect_blocks.block_document(api, "s3-bucket", prefect_blocks.BACKUP_BUCKET_BLOCK)
     creds = (bucket or {}).get("credentials")
     if bucket is not None and not isinstance(creds, dict):
-        return runtime.backup_target(
-            settings
-        )  # a shape this reader does not know: the slow, sure way
+        # A shape this reader does not know: the slow, sure way.
+        return runtime.backup_target(settings)
     if creds is None:
-        creds = runtime._block_document(api, "aws-credentials", runtime.AWS_CREDENTIALS_BLOCK)
+        creds = prefect_blocks.block_document(
+            api, "aws-credentials", prefect_blocks.AWS_CREDENTIALS_BLOCK
+        )
     if creds is None:
         return runtime.backup_target(settings)
-    import boto3
-    from botocore.config import Config
-
-    from bullpen.backup.s3 import BackupTarget
+    from bullpen.backup.s3 import BackupTarget, make_client
 
     params = creds.get("aws_client_parameters") or {}
-    endpoint = params.get("endpoint_url") or settings.s3_endpoint_url
-    client = boto3.session.Session(
-        aws_access_key_id=creds.get("aws_access_key_id"),
-        aws_secret_access_key=creds.get("aws_secret_access_key"),
-        aws_session_token=creds.get("aws_session_token"),
-        region_name=creds.get("region_name") or settings.s3_region,
-    ).client(
-        "s3",
-        endpoint_url=endpoint,
-        config=Config(
-            retries={"max_attempts": 2, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=20,
-            s3={"addressing_style": "path"} if endpoint else None,
-        ),
+    # A read-only check: fewer retries and a shorter read timeout than a backup run.
+    client = make_client(
+        params.get("endpoint_url") or settings.s3_endpoint_url,
+        creds.get("region_name") or settings.s3_region,
+        access_key_id=creds.get("aws_access_key_id"),
+        secret_access_key=creds.get("aws_secret_access_key"),
+        session_token=creds.get("aws_session_token"),
+        max_attempts=2,
+        read_timeout=20,
     )
     if bucket is not None:
         return BackupTarget(

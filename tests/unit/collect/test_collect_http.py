@@ -77,7 +77,7 @@ def test_breaker_counts_only_failures_in_a_row() -> None:
 
 
 def test_circuit_open_and_exhausted_retries_are_transient_for_prefect() -> None:
-    from bullpen.runtime import is_transient
+    from bullpen.ops.prefect_process import is_transient
 
     assert is_transient(CircuitOpenError("x")) and is_transient(TransientSourceError("x"))
 
