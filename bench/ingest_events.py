@@ -40,7 +40,7 @@ from bullpen.collect.retrosheet_events import (
     table_rows,
 )
 from bullpen.db import engine, events_store
-from bullpen.db.store import table_fingerprints
+from bullpen.db.staging import table_fingerprints
 from bullpen.runtime import prepare_database, repo_root
 
 

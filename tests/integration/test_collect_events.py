@@ -17,7 +17,7 @@ import pytest
 from bullpen.collect import replay
 from bullpen.collect.retrosheet_events import TABLE_COLUMNS, read_event_season, to_frames
 from bullpen.db import engine, events, events_store
-from bullpen.db.store import table_fingerprints
+from bullpen.db.staging import table_fingerprints
 from bullpen.runtime import prepare_database
 from tests.conftest import DATA
 

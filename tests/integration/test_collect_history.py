@@ -15,7 +15,7 @@ import pytest
 from bullpen import runtime
 from bullpen.collect import replay
 from bullpen.db import engine
-from bullpen.db.store import table_fingerprints
+from bullpen.db.store import history_fingerprints
 from bullpen.ops import prefect_process
 from tests.conftest import DATA
 from tests.integration.conftest import stage_seasons
@@ -39,7 +39,7 @@ def replay_env(bullpen_env: dict[str, str]) -> dict[str, str]:
 
 def _fingerprints(url: str) -> dict[str, tuple[int, str]]:
     with engine.connect(url) as conn:
-        return table_fingerprints(conn)
+        return history_fingerprints(conn)
 
 
 def test_collect_history_rerun_changes_nothing(

@@ -25,7 +25,7 @@ from bullpen.collect.odds_api import OddsRequest, QuotaExhaustedError
 from bullpen.collect.parse_live import parse_odds, parse_schedule
 from bullpen.config import get_settings
 from bullpen.db import engine
-from bullpen.db.store import table_fingerprints
+from bullpen.db.store import history_fingerprints
 from bullpen.ops import prefect_process
 from tests.integration.live_api_server import RecordedApi, Reply, fixture, json_reply, recorded_api
 from tests.integration.live_payloads import (
@@ -127,7 +127,7 @@ def count(conn: psycopg.Connection, query: str, *args: object) -> int:
 
 
 def fingerprints(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
-    return {**table_fingerprints(conn), **live_store.live_fingerprints(conn)}
+    return {**history_fingerprints(conn), **live_store.live_fingerprints(conn)}
 
 
 # -- flows ------------------------------------------------------------------------------------

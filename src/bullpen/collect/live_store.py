@@ -23,7 +23,7 @@ from bullpen.collect.parse_live import (
     OddsSnapshot,
 )
 from bullpen.collect.records import QuarantinedRecord
-from bullpen.db.store import table_fingerprints
+from bullpen.db.staging import table_fingerprints, write_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -155,30 +155,6 @@ def read_payload(conn: psycopg.Connection, payload_id: int) -> FetchedPayload:
         raise LookupError(f"no archived payload {payload_id}")
     source, request, fetched_at, status, headers, body = row
     return FetchedPayload(source, request, fetched_at, status, headers, gzip.decompress(body))
-
-
-def write_quarantine(
-    cur: psycopg.Cursor, records: Iterable[QuarantinedRecord], payload_ids: dict[str, int]
-) -> int:
-    """COPY quarantined records to staging and merge (idempotent on the quarantine key)."""
-    records = list(records)
-    if not records:
-        return 0
-    cur.execute(
-        "CREATE TEMP TABLE stage_live_quarantine (source text, file text, row_number integer,"
-        " reason text, raw jsonb, payload_id bigint) ON COMMIT DROP"
-    )
-    with cur.copy("COPY stage_live_quarantine FROM STDIN") as copy:
-        for q in records:
-            raw = json.dumps(q.raw, ensure_ascii=False, default=str)
-            copy.write_row((q.source, q.file, q.row, q.reason, raw, payload_ids.get(q.file)))
-    cur.execute(
-        "INSERT INTO quarantine (source, file, row_number, reason, raw, payload_id)"
-        " SELECT DISTINCT ON (source, file, row_number, reason) * FROM stage_live_quarantine"
-        " ON CONFLICT ON CONSTRAINT quarantine_natural_key DO NOTHING"
-    )
-    cur.execute("DROP TABLE stage_live_quarantine")
-    return len(records)
 
 
 # -- games -----------------------------------------------------------------------------------

@@ -18,10 +18,9 @@ Two ways to write a file's games, both in the file's one transaction:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -38,6 +37,7 @@ from bullpen.collect.retrosheet_events import (
     PlateAppearance,
     RosterEntry,
 )
+from bullpen.db.staging import copy_rows, record_ingested_file, update_changed, write_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -132,20 +132,13 @@ def split_by_file(
 
 def _copy(cur: psycopg.Cursor, table: str, rows: Iterable[Any]) -> None:
     """COPY rows into a transaction-local staging copy of `table` (no indexes, no checks)."""
-    columns = TABLE_COLUMNS[table]
     cur.execute(f"CREATE TEMP TABLE stage_{table} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-    row = _ROW[table]
-    with cur.copy(f"COPY stage_{table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for r in rows:
-            copy.write_row(row(r))
+    copy_rows(cur, f"stage_{table}", TABLE_COLUMNS[table], map(_ROW[table], rows))
 
 
 def _copy_into(cur: psycopg.Cursor, table: str, rows: Iterable[Any]) -> None:
     """COPY rows straight into `table`: keys, checks and foreign keys still apply (first load)."""
-    row = _ROW[table]
-    with cur.copy(f"COPY {table} ({', '.join(TABLE_COLUMNS[table])}) FROM STDIN") as copy:
-        for r in rows:
-            copy.write_row(row(r))
+    copy_rows(cur, table, TABLE_COLUMNS[table], map(_ROW[table], rows))
 
 
 # True when the tables hold a row of this file or of one of its games: then the merge decides
@@ -162,14 +155,10 @@ def _merge(table: str) -> str:
     columns = TABLE_COLUMNS[table]
     keys = TABLE_KEYS[table]
     values = [c for c in columns if c not in keys]
-    assign = ", ".join(f"{c} = EXCLUDED.{c}" for c in values)
-    old = ", ".join(f"{table}.{c}" for c in values)
-    new = ", ".join(f"EXCLUDED.{c}" for c in values)
     cols = ", ".join(columns)
     return (
         f"INSERT INTO {table} ({cols}) SELECT {cols} FROM stage_{table}"
-        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assign}"
-        f" WHERE ({old}) IS DISTINCT FROM ({new})"
+        f" ON CONFLICT ({', '.join(keys)}) {update_changed(table, values)}"
     )
 
 
@@ -195,23 +184,6 @@ AND NOT EXISTS (SELECT 1 FROM stage_rosters s
 """
 
 
-def _write_quarantine(cur: psycopg.Cursor, records: Sequence[QuarantinedRecord]) -> None:
-    if not records:
-        return
-    cur.execute(
-        "CREATE TEMP TABLE stage_quarantine (source text, file text, row_number integer,"
-        " reason text, raw jsonb) ON COMMIT DROP"
-    )
-    with cur.copy("COPY stage_quarantine FROM STDIN") as copy:
-        for q in records:
-            copy.write_row((q.source, q.file, q.row, q.reason, json.dumps(q.raw, default=str)))
-    cur.execute(
-        "INSERT INTO quarantine (source, file, row_number, reason, raw)"
-        " SELECT source, file, row_number, reason, raw FROM stage_quarantine"
-        " ON CONFLICT ON CONSTRAINT quarantine_natural_key DO NOTHING"
-    )
-
-
 def ledger_sha256(conn: psycopg.Connection, file: str) -> str | None:
     row = conn.execute(
         "SELECT sha256 FROM ingested_files WHERE source = %s AND file = %s", (SOURCE, file)
@@ -222,12 +194,8 @@ def ledger_sha256(conn: psycopg.Connection, file: str) -> str | None:
 def record_ledger(
     cur: psycopg.Cursor | psycopg.Connection, file: str, sha256: str, games: int, quarantined: int
 ) -> None:
-    cur.execute(
-        "INSERT INTO ingested_files (source, file, sha256, games, quarantined)"
-        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source, file) DO UPDATE SET"
-        " sha256 = EXCLUDED.sha256, games = EXCLUDED.games,"
-        " quarantined = EXCLUDED.quarantined, loaded_at = now()",
-        (SOURCE, file, sha256, games, quarantined),
+    record_ingested_file(
+        cur, source=SOURCE, file=file, sha256=sha256, games=games, quarantined=quarantined
     )
 
 
@@ -283,7 +251,7 @@ def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSu
             _copy(cur, "rosters", batch.rosters)
             cur.execute(_DELETE_STALE_ROSTERS)
             cur.execute(_merge("rosters"))
-        _write_quarantine(cur, batch.quarantined)
+        write_quarantine(cur, batch.quarantined)
         if batch.sha256 is not None:
             record_ledger(cur, batch.file, batch.sha256, len(batch.games), len(batch.quarantined))
     summary = EventWriteSummary(batch.file, False, *counts)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -11,6 +10,13 @@ from operator import attrgetter
 import psycopg
 
 from bullpen.collect.records import GameRecord, QuarantinedRecord
+from bullpen.db.staging import (
+    copy_rows,
+    record_ingested_file,
+    table_fingerprints,
+    update_changed,
+    write_quarantine,
+)
 from bullpen.teams import TEAMS
 
 log = logging.getLogger(__name__)
@@ -59,14 +65,6 @@ _ODDS_VALUES = (
 )
 
 
-def _update_changed(table: str, columns: Sequence[str]) -> str:
-    """`SET c = EXCLUDED.c ... WHERE changed`: an unchanged rerun rewrites no tuple."""
-    assign = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
-    old = ", ".join(f"{table}.{c}" for c in columns)
-    new = ", ".join(f"EXCLUDED.{c}" for c in columns)
-    return f"DO UPDATE SET {assign} WHERE ({old}) IS DISTINCT FROM ({new})"
-
-
 @dataclass(frozen=True, slots=True)
 class WriteSummary:
     file: str
@@ -97,25 +95,13 @@ def copy_games_to_stage(cur: psycopg.Cursor, games: Iterable[GameRecord]) -> Non
     """COPY game records into a session-temporary `stage_games` table (dropped on commit)."""
     column_defs = ", ".join(f"{c} {_stage_type(c)}" for c in GAME_COLUMNS)
     cur.execute(f"CREATE TEMP TABLE stage_games ({column_defs}) ON COMMIT DROP")
-    with cur.copy(f"COPY stage_games ({', '.join(GAME_COLUMNS)}) FROM STDIN") as copy:
-        for game in games:
-            copy.write_row(game_row(game))
-
-
-def copy_quarantine_to_stage(cur: psycopg.Cursor, records: Sequence[QuarantinedRecord]) -> None:
-    cur.execute(
-        "CREATE TEMP TABLE stage_quarantine (source text, file text, row_number integer,"
-        " reason text, raw jsonb) ON COMMIT DROP"
-    )
-    with cur.copy("COPY stage_quarantine FROM STDIN") as copy:
-        for q in records:
-            copy.write_row((q.source, q.file, q.row, q.reason, json.dumps(q.raw, default=str)))
+    copy_rows(cur, "stage_games", GAME_COLUMNS, map(game_row, games))
 
 
 _MERGE_GAMES = f"""
 INSERT INTO games (game_date, away_team, home_team, game_number, {", ".join(_GAME_ATTRS)})
 SELECT game_date, away_team, home_team, game_number, {", ".join(_GAME_ATTRS)} FROM stage_games
-ON CONFLICT ON CONSTRAINT games_natural_key {_update_changed("games", _GAME_ATTRS)}
+ON CONFLICT ON CONSTRAINT games_natural_key {update_changed("games", _GAME_ATTRS)}
 """
 
 _STAGE_JOIN = """
@@ -128,7 +114,7 @@ _MERGE_RESULTS = f"""
 INSERT INTO results (game_id, away_score, home_score, outs, source)
 SELECT g.game_id, s.away_score, s.home_score, s.outs, s.score_source {_STAGE_JOIN}
 WHERE s.away_score IS NOT NULL AND s.home_score IS NOT NULL
-ON CONFLICT (game_id) {_update_changed("results", ("away_score", "home_score", "outs", "source"))}
+ON CONFLICT (game_id) {update_changed("results", ("away_score", "home_score", "outs", "source"))}
 """
 
 # SBR's run line is not labelled open or close; it is stored with the closing line, as is usual.
@@ -148,13 +134,7 @@ SELECT game_id, %(source)s, %(book)s, phase, {", ".join(_ODDS_VALUES)} FROM (
 ) lines
 WHERE COALESCE(away_ml, home_ml, over_price, under_price, home_spread_price) IS NOT NULL
    OR total IS NOT NULL
-ON CONFLICT (game_id, source, book, phase) {_update_changed("odds", _ODDS_VALUES)}
-"""
-
-_MERGE_QUARANTINE = """
-INSERT INTO quarantine (source, file, row_number, reason, raw)
-SELECT source, file, row_number, reason, raw FROM stage_quarantine
-ON CONFLICT ON CONSTRAINT quarantine_natural_key DO NOTHING
+ON CONFLICT (game_id, source, book, phase) {update_changed("odds", _ODDS_VALUES)}
 """
 
 
@@ -175,17 +155,17 @@ def write_history_file(
     """
     with conn.transaction(), conn.cursor() as cur:
         copy_games_to_stage(cur, games)
-        copy_quarantine_to_stage(cur, quarantined)
         cur.execute(_MERGE_GAMES)
         cur.execute(_MERGE_RESULTS)
         cur.execute(_MERGE_ODDS, {"source": source, "book": book})
-        cur.execute(_MERGE_QUARANTINE)
-        cur.execute(
-            "INSERT INTO ingested_files (source, file, sha256, games, quarantined)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source, file) DO UPDATE SET"
-            " sha256 = EXCLUDED.sha256, games = EXCLUDED.games,"
-            " quarantined = EXCLUDED.quarantined, loaded_at = now()",
-            (source, file, sha256, len(games), len(quarantined)),
+        write_quarantine(cur, quarantined)
+        record_ingested_file(
+            cur,
+            source=source,
+            file=file,
+            sha256=sha256,
+            games=len(games),
+            quarantined=len(quarantined),
         )
         counts = cur.execute(
             "SELECT count(*) FILTER (WHERE s.away_score IS NOT NULL AND s.home_score IS NOT NULL),"
@@ -220,16 +200,6 @@ _CHECKSUM_QUERIES = {
 }
 
 
-def table_fingerprints(
-    conn: psycopg.Connection, queries: dict[str, str] | None = None
-) -> dict[str, tuple[int, str]]:
-    """(row count, md5 of ordered content) per table; `queries` maps a table to a query giving
-    one text row per table row in a stable order (default: the history tables)."""
-    out: dict[str, tuple[int, str]] = {}
-    for table, query in (queries or _CHECKSUM_QUERIES).items():
-        row = conn.execute(
-            f"SELECT count(*), coalesce(md5(string_agg(x, E'\\n')), '') FROM ({query}) q(x)"
-        ).fetchone()
-        assert row is not None
-        out[table] = (int(row[0]), str(row[1]))
-    return out
+def history_fingerprints(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
+    """(row count, md5 of ordered content) per history table."""
+    return table_fingerprints(conn, _CHECKSUM_QUERIES)
