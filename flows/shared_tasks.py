@@ -1,5 +1,6 @@
 """Tasks several flows share. Flow files import it by its bare name: Prefect puts a flow file's
-folder on sys.path when it loads the file by path, as deployments and `prefect_process.load_flow` do."""
+folder on sys.path when it loads the file by path, as deployments and
+`prefect_process.load_flow` do."""
 
 from __future__ import annotations
 
