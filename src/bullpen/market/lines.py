@@ -242,20 +242,20 @@ def _prepare(snapshots: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
 def _problems(snaps: pd.DataFrame) -> pd.Series:
     """Why a snapshot row cannot be used (None when it can)."""
     home, away = snaps["home_american"], snaps["away_american"]
-    home_dec = american_to_decimal_array(home, invalid="nan")
-    away_dec = american_to_decimal_array(away, invalid="nan")
-    reasons: list[str | None] = []
-    for h, a, hd, ad in zip(home, away, home_dec, away_dec, strict=True):
-        if np.isnan(h) and np.isnan(a):
-            reasons.append("no price on either side")
-        elif np.isnan(h) or np.isnan(a):
-            reasons.append(f"one-sided: quotes only {'away' if np.isnan(h) else 'home'}")
-        elif np.isnan(hd) or np.isnan(ad):
-            # American prices live in (-inf, -100] and [100, inf): 0, -50 or +80 are impossible.
-            reasons.append(f"impossible price: home {h:g}, away {a:g} (need |price| >= 100)")
-        else:
-            reasons.append(None)
-    return pd.Series(reasons, index=snaps.index, dtype="object")
+    no_home, no_away = home.isna(), away.isna()
+    # American prices live in (-inf, -100] and [100, inf): 0, -50 or +80 are impossible.
+    impossible = ~(no_home | no_away) & ~((home.abs() >= 100) & (away.abs() >= 100))
+    reasons = pd.Series(None, index=snaps.index, dtype="object")
+    reasons[no_home & no_away] = "no price on either side"
+    reasons[no_home & ~no_away] = "one-sided: quotes only away"
+    reasons[~no_home & no_away] = "one-sided: quotes only home"
+    if impossible.any():
+        bad = snaps[impossible]
+        reasons[impossible] = [
+            f"impossible price: home {h:g}, away {a:g} (need |price| >= 100)"
+            for h, a in zip(bad["home_american"], bad["away_american"], strict=True)
+        ]
+    return reasons
 
 
 def _split_valid(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
