@@ -77,8 +77,8 @@ class GameLines:
         book has no usable quote in that phase.
     consensus: one row per (event, phase): `fair_home`, `method` ("sharp:<book>" or "median"),
         `devig_method`, `n_books`.
-    best: one row per (event, side) for the now phase: the highest decimal price, its book
-        (ties: alphabetically first book), `n_books` quoting it.
+    best: one row per (event, side) for the now phase of games not started yet: the highest
+        decimal price, its book (ties: alphabetically first book), `n_books` quoting it.
     events: one row per event: commence_time, `started` (now >= commence_time); a started
         game's close is final, before that it is the latest pre-game quote so far.
     excluded: (event_id, book, phase, last_update, reason) for every snapshot or phase quote
@@ -151,13 +151,15 @@ def build_lines(
     events = snaps.drop_duplicates("event_id")[_event_columns(snaps)].copy()
     events["started"] = now_ts >= events["commence_time"]
     events = events.sort_values("event_id", ignore_index=True)
+    upcoming = events.loc[~events["started"], "event_id"]
 
     return GameLines(
         now=now_ts.to_pydatetime(),
         settings=settings,
         books=books,
         consensus=build_consensus(books, settings),
-        best=best_prices(books, "now"),
+        # Line shopping is for bets before first pitch: a started game has no best price.
+        best=best_prices(books[books["event_id"].isin(upcoming)], "now"),
         events=events,
         excluded=pd.concat(excluded, ignore_index=True)[list(EXCLUDED_COLUMNS)].sort_values(
             ["event_id", "book", "phase", "last_update"], ignore_index=True

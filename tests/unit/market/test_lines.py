@@ -86,6 +86,8 @@ def test_build_lines_reads_as_of_now_and_close_stops_at_first_pitch() -> None:
     assert (pin["close_home"], pin["close_away"]) == (-140, 128)
     assert (pin["now_home"], pin["now_away"]) == (-250, 200)
     assert late.events["started"].iloc[0]
+    # A started game is not shopped: no best price, so no pick can follow.
+    assert late.best.empty and not early.best.empty
 
 
 def test_consensus_prefers_the_sharp_book_and_records_it() -> None:
