@@ -181,18 +181,13 @@ def quarantine_list(limit: int = 50, source: str | None = None) -> None:
     """Show quarantined records, newest first."""
     from bullpen import runtime
     from bullpen.db import engine
+    from bullpen.db.quarantine import list_quarantine
 
     with engine.connect(runtime.database_url()) as conn:
-        rows = conn.execute(
-            "SELECT source, file, row_number, reason FROM quarantine"
-            " WHERE %(source)s::text IS NULL OR source = %(source)s"
-            " ORDER BY first_seen DESC, file, row_number LIMIT %(limit)s",
-            {"source": source, "limit": limit},
-        ).fetchall()
-        total = conn.execute("SELECT count(*) FROM quarantine").fetchone()
-    for src, file, row, reason in rows:
-        typer.echo(f"{src:<10} {file:<22} row {row:>5}  {reason}")
-    typer.echo(f"({len(rows)} shown, {total[0] if total else 0} in quarantine)")
+        listing = list_quarantine(conn, source=source, limit=limit)
+    for row in listing.rows:
+        typer.echo(f"{row.source:<10} {row.file:<22} row {row.row_number:>5}  {row.reason}")
+    typer.echo(f"({len(listing.rows)} shown, {listing.total} in quarantine)")
 
 
 @mlflow_app.command("ui")
