@@ -28,6 +28,7 @@ from bullpen import runtime
 from bullpen.backup import local_s3
 from bullpen.config import Settings, get_settings
 from bullpen.db import engine
+from bullpen.registry import mlflow_server
 
 BIN = Path(sys.executable).parent
 POOL = "bullpen-pool"
@@ -201,20 +202,9 @@ def up(settings: Settings) -> None:
         pid = _spawn(
             settings,
             "mlflow",
-            [
-                str(BIN / "python"),
-                "-m",
-                "mlflow",
-                "server",
-                "--backend-store-uri",
-                tracking,
-                "--default-artifact-root",
-                settings.artifact_root.resolve().as_uri(),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(_port("mlflow")),
-            ],
+            mlflow_server.server_command(
+                tracking, settings.artifact_root, port=_port("mlflow"), python=BIN / "python"
+            ),
             env,
         )
         _wait_http(f"http://127.0.0.1:{_port('mlflow')}/health", 180, pid)

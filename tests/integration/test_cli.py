@@ -1,10 +1,17 @@
 """CLI commands whose work moved into the library, against a real PostgreSQL: `bullpen quarantine
-list` (db/quarantine.py)."""
+list` (db/quarantine.py) and `bullpen mlflow ui` (registry/mlflow_server.py)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -12,6 +19,7 @@ from bullpen.collect.records import QuarantinedRecord
 from bullpen.db import engine
 from bullpen.db.quarantine import list_quarantine
 from bullpen.db.staging import write_quarantine
+from bullpen.registry.mlflow_server import server_command
 
 pytestmark = pytest.mark.integration
 
@@ -49,3 +57,48 @@ def test_quarantine_list_shows_newest_first_by_source_with_the_total(
     lines = result.output.splitlines()
     assert lines[0].split() == ["sbr", "mlb-2015.csv", "row", "3", "unknown", "team", "'XYZ'"]
     assert lines[-1] == "(1 shown, 3 in quarantine)"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_mlflow_ui_serves_bullpens_tracking_store(bullpen_env: dict[str, str]) -> None:
+    """The command the CLI and infra/stack.py run starts a server that answers on the port."""
+    tracking = bullpen_env["BULLPEN_MLFLOW_TRACKING_URI"]
+    artifacts = Path(bullpen_env["BULLPEN_HOME"]) / "artifacts"
+    port = _free_port()
+    cmd = server_command(tracking, artifacts, port=port)
+    assert cmd[:4] == [sys.executable, "-m", "mlflow", "server"]
+    assert cmd[cmd.index("--default-artifact-root") + 1] == artifacts.resolve().as_uri()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bullpen.cli", "mlflow", "ui", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: mlflow's workers stop with it
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not answer in 120 s"
+            time.sleep(1)
+        experiments = httpx.get(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search",
+            params={"max_results": 10},
+            timeout=10,
+        )
+        assert experiments.status_code == 200
+        assert "Default" in {e["name"] for e in experiments.json()["experiments"]}
+    finally:
+        # As Ctrl-C in a terminal does: the whole group, or mlflow's uvicorn and job workers
+        # outlive the CLI process.
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

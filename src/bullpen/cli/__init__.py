@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -193,28 +192,15 @@ def quarantine_list(limit: int = 50, source: str | None = None) -> None:
 @mlflow_app.command("ui")
 def mlflow_ui(port: int = 5000, host: str = "127.0.0.1") -> None:
     """Serve the MLflow UI over bullpen's tracking store and artifacts."""
-    import subprocess
-
     from bullpen import runtime
     from bullpen.config import get_settings
+    from bullpen.registry.mlflow_server import serve
 
     settings = get_settings()
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        runtime.mlflow_tracking_uri(settings),
-        "--default-artifact-root",
-        settings.artifact_root.resolve().as_uri(),
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
     typer.echo(f"MLflow UI on http://{host}:{port}")
-    raise typer.Exit(subprocess.call(cmd))
+    raise typer.Exit(
+        serve(runtime.mlflow_tracking_uri(settings), settings.artifact_root, host, port)
+    )
 
 
 def _redact(url: str) -> str:
