@@ -86,19 +86,6 @@ def train(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
 
 
 @app.command()
-def retrain(
-    model: Annotated[str, typer.Option("--model", help="moneyline or totals.")],
-    reason: Annotated[str, typer.Option(help="Why (recorded in the audit trail).")] = "manual",
-    force: Annotated[bool, typer.Option(help="Promote even if not better (audited).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Emit JSON.")] = False,
-) -> None:
-    """Retrain with champion/challenger gates (same as `bullpen model retrain`)."""
-    from bullpen.cli.model import Model, run_retrain
-
-    run_retrain(Model(model), reason, force, None, as_json)
-
-
-@app.command()
 def backtest(eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON) -> None:
     """Backtest the moneyline champion and write the HTML report (flow backtest)."""
     setup()

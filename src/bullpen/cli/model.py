@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bullpen.cli.common import MODEL, Model, run_flow, setup
+from bullpen.cli.common import MODEL, run_flow, setup
 
 app = typer.Typer(
     help="Champion/challenger: retrain, audit history, rollback.", no_args_is_help=True
@@ -43,20 +43,6 @@ def format_decision(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_retrain(
-    model: Model, reason: str, force: bool, eval_season: int | None, as_json: bool
-) -> None:
-    setup()
-    result = run_flow(
-        "retrain.py:retrain_models",
-        model=model.value,
-        reason=reason,
-        force=force,
-        eval_season=eval_season,
-    )
-    typer.echo(json.dumps(result, indent=2, default=str) if as_json else format_decision(result))
-
-
 @app.command()
 def retrain(
     model: MODEL,
@@ -70,7 +56,15 @@ def retrain(
     as_json: Annotated[bool, typer.Option("--json", help="Emit JSON.")] = False,
 ) -> None:
     """Train a challenger and promote it only when it earns it (flow retrain-models)."""
-    run_retrain(model, reason, force, eval_season, as_json)
+    setup()
+    result = run_flow(
+        "retrain.py:retrain_models",
+        model=model.value,
+        reason=reason,
+        force=force,
+        eval_season=eval_season,
+    )
+    typer.echo(json.dumps(result, indent=2, default=str) if as_json else format_decision(result))
 
 
 @app.command()
