@@ -35,16 +35,11 @@ from pathlib import Path
 
 import psycopg
 
-from bullpen.collect import live_store
 from bullpen.collect.http import FetchedPayload
-from bullpen.collect.parse_live import (
-    MARKETS,
-    OddsEvent,
-    OddsParse,
-    OddsSnapshot,
-    american_to_decimal,
-)
+from bullpen.collect.live import store as live_store
+from bullpen.collect.live.odds_api import MARKETS, OddsEvent, OddsParse, OddsSnapshot
 from bullpen.db import engine
+from bullpen.prices import american_to_decimal_exact
 from bullpen.runtime import prepare_database
 from bullpen.teams import TEAMS
 
@@ -62,7 +57,7 @@ def synthetic_snapshots(rows: int, seed: int = 20240524) -> list[OddsSnapshot]:
 
     def price(american: int) -> tuple[int, Decimal]:
         if american not in prices:
-            prices[american] = (american, american_to_decimal(american))
+            prices[american] = (american, american_to_decimal_exact(american))
         return prices[american]
 
     out: list[OddsSnapshot] = []

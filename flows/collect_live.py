@@ -16,7 +16,8 @@ from prefect.exceptions import ObjectNotFound
 from pydantic import SecretStr
 
 from bullpen import runtime
-from bullpen.collect import http, live, mlb_stats, odds_api
+from bullpen.collect import http
+from bullpen.collect.live import collector, mlb_stats, odds_api
 from bullpen.config import Settings, get_settings
 from bullpen.db import engine
 from bullpen.ops import prefect_process
@@ -70,7 +71,7 @@ def collect_schedule(database_url: str, start: date, end: date) -> dict[str, obj
         api_source(mlb_stats.SOURCE, settings.mlb_stats_base_url, settings) as source,
         engine.connect(database_url) as conn,
     ):
-        return asdict(live.collect_games(conn, source, start, end))
+        return asdict(collector.collect_games(conn, source, start, end))
 
 
 @task(
@@ -89,7 +90,7 @@ def collect_odds_snapshot(
         engine.connect(database_url) as conn,
     ):
         reserve = settings.odds_api_min_remaining
-        return asdict(live.collect_odds(conn, source, request, api_key, min_remaining=reserve))
+        return asdict(collector.collect_odds(conn, source, request, api_key, min_remaining=reserve))
 
 
 @flow(name="collect-games")

@@ -120,7 +120,7 @@ def backup_key(settings: Settings | None = None) -> BackupKey:
 
 def odds_api_key(settings: Settings | None = None) -> SecretStr:
     """The Odds API key: Secret block `bullpen-odds-api-key`, else BULLPEN_ODDS_API_KEY."""
-    from bullpen.collect.odds_api import SourceError
+    from bullpen.collect.http import SourceError
 
     settings = settings or get_settings()
     saved = prefect_blocks.saved_secret(prefect_blocks.ODDS_API_KEY_BLOCK)

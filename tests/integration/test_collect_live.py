@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from pydantic import SecretStr
 
 from bullpen import runtime
-from bullpen.collect import http, live, live_store
+from bullpen.collect import http
 from bullpen.collect.http import CircuitOpenError, SourceError, TransientSourceError
-from bullpen.collect.odds_api import OddsRequest, QuotaExhaustedError
-from bullpen.collect.parse_live import parse_odds, parse_schedule
+from bullpen.collect.live import archive, collector, store
+from bullpen.collect.live.mlb_stats import parse_schedule
+from bullpen.collect.live.odds_api import OddsRequest, QuotaExhaustedError, parse_odds
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.db.store import history_fingerprints
@@ -127,7 +128,7 @@ def count(conn: psycopg.Connection, query: str, *args: object) -> int:
 
 
 def fingerprints(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
-    return {**history_fingerprints(conn), **live_store.live_fingerprints(conn)}
+    return {**history_fingerprints(conn), **store.live_fingerprints(conn)}
 
 
 # -- flows ------------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_collect_odds_flow_snapshots_every_price_once_and_keeps_the_key_secret(
         assert count(conn, "SELECT count(*) FROM odds_snapshots") == 114
         assert count(conn, "SELECT count(*) FROM odds_lines") == 228
         assert count(conn, "SELECT count(*) FROM raw_payloads WHERE source = 'odds_api'") == 2
-        assert live_store.last_odds_quota(conn) == 497
+        assert archive.last_odds_quota(conn) == 497
         stored = conn.execute(
             "SELECT string_agg(request || headers::text, ' ') FROM raw_payloads"
         ).fetchone()
@@ -247,7 +248,7 @@ def test_listings_without_teams_ask_for_their_feed_and_a_404_is_quarantined(
             f"/api/v1.1/game/{pk}/feed/live",
             json_reply("mlb_statsapi/error_404_not_found.json", 404),
         )
-    summary = live.collect_games(db, source(api), date(2022, 10, 11), date(2022, 10, 13))
+    summary = collector.collect_games(db, source(api), date(2022, 10, 11), date(2022, 10, 13))
 
     assert (summary.games, summary.results, summary.feeds_fetched) == (6, 5, 2)
     assert api.seen(SCHEDULE)[0].query["startDate"] == "2022-10-11"
@@ -275,8 +276,8 @@ def test_a_game_feed_fills_in_a_real_world_series_game(
     api.serve(
         "/api/v1.1/game/715720/feed/live", json_reply("mlb_statsapi/game_715720_feed_live.json")
     )
-    feed, parsed = live._feed(source(api), 715720, date(2022, 11, 3))
-    live_store.write_games_batch(db, [(feed, parsed)])
+    feed, parsed = collector._feed(source(api), 715720, date(2022, 11, 3))
+    store.write_games_batch(db, [(feed, parsed)])
     row = db.execute(
         "SELECT g.game_date, g.away_team, g.home_team, r.away_score, r.home_score, m.game_type,"
         " m.away_probable_pitcher, m.home_probable_pitcher FROM mlb_games m"
@@ -296,7 +297,7 @@ def test_a_game_feed_fills_in_a_real_world_series_game(
     api.serve(
         "/api/v1.1/game/715753/feed/live", json_reply("mlb_statsapi/game_715720_feed_live.json")
     )
-    _, wrong = live._feed(source(api), 715753, date(2022, 10, 11))
+    _, wrong = collector._feed(source(api), 715753, date(2022, 10, 11))
     assert (
         wrong.games == [] and wrong.quarantined[0].reason == "feed is for gamePk 715720, not 715753"
     )
@@ -307,14 +308,14 @@ def test_doubleheaders_a_suspended_game_and_their_odds_land_on_the_same_rows(
 ) -> None:
     """Hand-made fixtures (no recording has these): see tests/fixtures/README.md."""
     api.serve(SCHEDULE, json_reply("mlb_statsapi/handmade_schedule_2030-07-20.json"))
-    day = live.collect_games(db, source(api), date(2030, 7, 20), date(2030, 7, 20))
+    day = collector.collect_games(db, source(api), date(2030, 7, 20), date(2030, 7, 20))
     assert (day.games, day.results) == (5, 4)
     suspended = "SELECT m.status, m.game_id, (SELECT (away_score, home_score)::text FROM results r WHERE r.game_id = m.game_id) FROM mlb_games m WHERE game_pk = 900005"  # noqa: E501
     status, game_id, result = db.execute(suspended).fetchone()  # type: ignore[misc]
     assert (status, result) == ("suspended", None)
 
     api.serve(SCHEDULE, json_reply("mlb_statsapi/handmade_schedule_2030-07-20_2030-07-21.json"))
-    both = live.collect_games(db, source(api), date(2030, 7, 20), date(2030, 7, 21))
+    both = collector.collect_games(db, source(api), date(2030, 7, 20), date(2030, 7, 21))
     assert both.games == 6
     assert db.execute(suspended).fetchone() == ("final", game_id, "(4,3)")  # same game row
     games = db.execute(
@@ -332,7 +333,7 @@ def test_doubleheaders_a_suspended_game_and_their_odds_land_on_the_same_rows(
     body = "the_odds_api/handmade_odds_totals_spreads_american_2030-07-20.json"
     api.serve(ODDS, json_reply(body, **QUOTA))
     fetched = datetime(2030, 7, 20, 16, tzinfo=UTC)
-    odds = live.collect_odds(
+    odds = collector.collect_odds(
         db,
         source(api, "odds_api", clock=lambda: fetched),
         OddsRequest(),
@@ -386,7 +387,7 @@ def test_transient_failures_are_retried_until_the_batch_is_written(
     archived: int,
 ) -> None:
     api.serve(SCHEDULE, *replies)
-    summary = live.collect_games(db, source(api), date(2022, 4, 7), date(2022, 4, 7))
+    summary = collector.collect_games(db, source(api), date(2022, 4, 7), date(2022, 4, 7))
     seen = api.seen(SCHEDULE)
     assert len(seen) == requests
     assert seen[-1].at - seen[-2].at >= min_gap
@@ -402,7 +403,7 @@ def test_a_retried_odds_answer_is_archived_with_the_batch(
     body = "the_odds_api/odds_v4_baseball_mlb_h2h_american_2024-05-24.json"
     api.serve(ODDS, json_reply("mlb_statsapi/error_500.json", 502), json_reply(body, **QUOTA))
     odds = source(api, "odds_api")
-    summary = live.collect_odds(db, odds, OddsRequest(), SecretStr(TEST_KEY), min_remaining=0)
+    summary = collector.collect_odds(db, odds, OddsRequest(), SecretStr(TEST_KEY), min_remaining=0)
     assert (summary.new_snapshots, len(api.seen(ODDS))) == (114, 2)
     archived = db.execute("SELECT http_status FROM raw_payloads ORDER BY fetched_at").fetchall()
     assert archived == [(502,), (200,)]
@@ -415,17 +416,17 @@ def test_a_source_that_keeps_failing_fails_clearly_and_opens_its_breaker(
     mlb = source(api, breaker=breaker)
     api.serve(SCHEDULE, json_reply("mlb_statsapi/error_500.json", 500))
     with pytest.raises(TransientSourceError, match="HTTP 500 after 3 attempts"):
-        live.collect_games(db, mlb, date(2022, 4, 7), date(2022, 4, 7))
+        collector.collect_games(db, mlb, date(2022, 4, 7), date(2022, 4, 7))
     assert len(api.seen(SCHEDULE)) == 3
     # The error answers are archived; nothing else was written.
     assert db.execute("SELECT http_status FROM raw_payloads").fetchall() == [(500,)] * 3
     assert count(db, "SELECT count(*) FROM mlb_games") == 0
     with pytest.raises(CircuitOpenError, match="circuit open"):
-        live.collect_games(db, mlb, date(2022, 4, 7), date(2022, 4, 7))
+        collector.collect_games(db, mlb, date(2022, 4, 7), date(2022, 4, 7))
     assert len(api.seen(SCHEDULE)) == 3  # the open breaker sent nothing
     time.sleep(1.1)
     api.serve(SCHEDULE, json_reply(SCHEDULE_DAY))
-    assert live.collect_games(db, mlb, date(2022, 4, 7), date(2022, 4, 7)).games == 9
+    assert collector.collect_games(db, mlb, date(2022, 4, 7), date(2022, 4, 7)).games == 9
     assert breaker.state == "closed"
 
 
@@ -433,7 +434,7 @@ def test_a_retry_after_beyond_the_cap_fails_fast(db: psycopg.Connection, api: Re
     api.serve(SCHEDULE, Reply(429, b"", {"Retry-After": "3600"}))
     started = time.monotonic()
     with pytest.raises(TransientSourceError, match="Retry-After 3600 s exceeds 120 s"):
-        live.collect_games(db, source(api), date(2022, 4, 7), date(2022, 4, 7))
+        collector.collect_games(db, source(api), date(2022, 4, 7), date(2022, 4, 7))
     assert time.monotonic() - started < 5 and len(api.seen(SCHEDULE)) == 1
 
 
@@ -467,9 +468,9 @@ def test_client_errors_are_not_retried_and_fail_with_the_reason(
     api.serve(path, reply)
     with pytest.raises(error, match=message) as raised:
         if path == SCHEDULE:
-            live.collect_games(db, source(api), date(2022, 4, 7), date(2022, 4, 7))
+            collector.collect_games(db, source(api), date(2022, 4, 7), date(2022, 4, 7))
         else:
-            live.collect_odds(
+            collector.collect_odds(
                 db, source(api, "odds_api"), OddsRequest(), SecretStr(TEST_KEY), min_remaining=0
             )
     assert TEST_KEY not in str(raised.value)
@@ -488,11 +489,11 @@ def test_truncated_json_is_quarantined_whole_and_nothing_else_is_written(
     if which == "schedule":
         body = fixture(SCHEDULE_DAY)
         api.serve(SCHEDULE, Reply(200, body[: len(body) // 2]))
-        summary: Any = live.collect_games(db, source(api), date(2022, 4, 7), date(2022, 4, 7))
+        summary: Any = collector.collect_games(db, source(api), date(2022, 4, 7), date(2022, 4, 7))
     else:
         body = fixture("the_odds_api/odds_v4_baseball_mlb_h2h_american_2024-05-24.json")
         api.serve(ODDS, Reply(200, body[: len(body) // 2], QUOTA))
-        summary = live.collect_odds(
+        summary = collector.collect_odds(
             db, source(api, "odds_api"), OddsRequest(), SecretStr(TEST_KEY), min_remaining=0
         )  # noqa: E501
     assert summary.quarantined == 1
@@ -511,7 +512,7 @@ def test_a_changed_schema_quarantines_what_changed_and_writes_the_rest(
 ) -> None:
     api.serve(ODDS, json_reply("the_odds_api/handmade_odds_schema_changed_2030-07-20.json"))
     odds = source(api, "odds_api", clock=lambda: datetime(2030, 7, 20, 16, tzinfo=UTC))
-    summary = live.collect_odds(db, odds, OddsRequest(), SecretStr(TEST_KEY), min_remaining=0)
+    summary = collector.collect_odds(db, odds, OddsRequest(), SecretStr(TEST_KEY), min_remaining=0)
     assert (summary.snapshots, summary.quarantined) == (1, 3)
     assert db.execute("SELECT reason FROM quarantine ORDER BY row_number").fetchall() == [
         ("schema: outcomes is not a list",),
@@ -527,22 +528,22 @@ def test_the_quota_reserve_stops_collection_before_a_request(
     body = "the_odds_api/odds_v4_baseball_mlb_h2h_american_2024-05-24.json"
     api.serve(ODDS, json_reply(body, **{**QUOTA, "x-requests-remaining": "32"}))
     odds = source(api, "odds_api")
-    first = live.collect_odds(db, odds, OddsRequest(), SecretStr(TEST_KEY), min_remaining=30)
+    first = collector.collect_odds(db, odds, OddsRequest(), SecretStr(TEST_KEY), min_remaining=30)
     assert first.requests_remaining == 32
     with pytest.raises(QuotaExhaustedError, match="32 requests left, this snapshot costs 3"):
-        live.collect_odds(db, odds, OddsRequest(), SecretStr(TEST_KEY), min_remaining=30)
+        collector.collect_odds(db, odds, OddsRequest(), SecretStr(TEST_KEY), min_remaining=30)
     assert len(api.seen(ODDS)) == 1  # the second collection never called the API
     one_market = OddsRequest(markets="h2h")  # costs 1: 32 - 1 still keeps the reserve
-    assert live.collect_odds(db, odds, one_market, SecretStr(TEST_KEY), min_remaining=30)
+    assert collector.collect_odds(db, odds, one_market, SecretStr(TEST_KEY), min_remaining=30)
 
 
 def test_replaying_archived_payloads_reproduces_the_database(
     db: psycopg.Connection, api: RecordedApi
 ) -> None:
     api.serve(SCHEDULE, json_reply("mlb_statsapi/handmade_schedule_2030-07-20_2030-07-21.json"))
-    live.collect_games(db, source(api), date(2030, 7, 20), date(2030, 7, 21))
+    collector.collect_games(db, source(api), date(2030, 7, 20), date(2030, 7, 21))
     api.serve(ODDS, json_reply("the_odds_api/odds_v4_baseball_mlb_h2h_decimal_2023-08-23.json"))
-    live.collect_odds(
+    collector.collect_odds(
         db,
         source(api, "odds_api"),
         OddsRequest(odds_format="decimal"),
@@ -551,7 +552,7 @@ def test_replaying_archived_payloads_reproduces_the_database(
     )  # noqa: E501
     before = fingerprints(db)
     for (payload_id,) in db.execute("SELECT payload_id FROM raw_payloads").fetchall():
-        live.replay_payload(db, payload_id)
+        collector.replay_payload(db, payload_id)
     assert fingerprints(db) == before
 
 
@@ -574,8 +575,9 @@ COLLECTOR = """
 import sys
 from datetime import date, datetime
 from pydantic import SecretStr
-from bullpen.collect import http, live
-from bullpen.collect.odds_api import OddsRequest
+from bullpen.collect import http
+from bullpen.collect.live import collector
+from bullpen.collect.live.odds_api import OddsRequest
 from bullpen.db import engine
 
 url, api, at = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
@@ -583,8 +585,8 @@ def source(name):
     return http.Source(name, http.make_client(api, 5), http.RetryPolicy(),
                        http.CircuitBreaker(name), clock=lambda: at)
 with engine.connect(url) as conn:
-    live.collect_games(conn, source("mlb_stats"), date(2022, 4, 7), date(2022, 4, 7))
-    live.collect_odds(conn, source("odds_api"), OddsRequest(odds_format="decimal"),
+    collector.collect_games(conn, source("mlb_stats"), date(2022, 4, 7), date(2022, 4, 7))
+    collector.collect_odds(conn, source("odds_api"), OddsRequest(odds_format="decimal"),
                       SecretStr("crash-test-key"), min_remaining=0)
 """
 
@@ -686,8 +688,8 @@ def test_malformed_odds_payloads_quarantine_exactly_the_bad_records(
     assert len(parsed.quarantined) == case.quarantined
     _assert_reasons(parsed.quarantined)
     with db.transaction(force_rollback=True):
-        first = live_store.write_odds_batch(db, payload, parsed)
-        again = live_store.write_odds_batch(db, payload, parsed)  # a rerun: merge path
+        first = store.write_odds_batch(db, payload, parsed)
+        again = store.write_odds_batch(db, payload, parsed)  # a rerun: merge path
         stored = db.execute(
             "SELECT event_id, book, market, outcome, price_american FROM odds_lines"
         ).fetchall()
@@ -707,7 +709,7 @@ def test_malformed_schedules_quarantine_exactly_the_bad_games(
     assert (len(parsed.quarantined), parsed.skipped) == (case.quarantined, case.skipped)
     _assert_reasons(parsed.quarantined)
     with db.transaction(force_rollback=True):
-        live_store.write_games_batch(db, [(payload, parsed)])
+        store.write_games_batch(db, [(payload, parsed)])
         stored = db.execute(
             "SELECT m.game_pk, g.game_date, g.away_team, g.home_team, m.status, r.away_score,"
             " r.home_score FROM mlb_games m JOIN games g USING (game_id)"
@@ -727,8 +729,8 @@ def test_arbitrary_bytes_never_crash_a_parser_or_the_write_path(
     _assert_reasons(odds.quarantined + games.quarantined)
     assert odds.snapshots or odds.quarantined or isinstance(json.loads(body), list)
     with db.transaction(force_rollback=True):
-        written = live_store.write_odds_batch(db, _payload("odds_api", body), odds)
-        live_store.write_games_batch(db, [(_payload("mlb_stats", body), games)])
+        written = store.write_odds_batch(db, _payload("odds_api", body), odds)
+        store.write_games_batch(db, [(_payload("mlb_stats", body), games)])
         assert written.new_snapshots == len(odds.snapshots)
         assert count(db, "SELECT count(*) FROM odds_snapshots") == len(odds.snapshots)
         assert count(db, "SELECT count(*) FROM mlb_games") == len(games.games)

@@ -27,9 +27,9 @@ from bullpen.betting.ledger import (
     record_picks,
     settle_bets,
 )
-from bullpen.collect import live_store
 from bullpen.collect.http import FetchedPayload
-from bullpen.collect.parse_live import parse_schedule
+from bullpen.collect.live import store as live_store
+from bullpen.collect.live.mlb_stats import parse_schedule
 from bullpen.db import engine
 from bullpen.db.migrate import list_migrations
 from bullpen.market.lines import build_lines

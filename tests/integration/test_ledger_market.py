@@ -25,9 +25,10 @@ from bullpen.betting.ledger import (
     record_pick,
     settle_bets,
 )
-from bullpen.collect import live_store
 from bullpen.collect.http import FetchedPayload
-from bullpen.collect.parse_live import parse_odds, parse_schedule
+from bullpen.collect.live import store as live_store
+from bullpen.collect.live.mlb_stats import parse_schedule
+from bullpen.collect.live.odds_api import parse_odds
 from bullpen.db import engine
 from bullpen.market.events import link_events
 from bullpen.market.lines import LineSettings, build_lines

@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 
-from bullpen.collect.mlb_stats import default_dates, schedule_params
-from bullpen.collect.parse_live import game_status, parse_game_feed, parse_schedule
+from bullpen.collect.live.mlb_stats import (
+    default_dates,
+    game_status,
+    parse_game_feed,
+    parse_schedule,
+    schedule_params,
+)
 from tests.conftest import REPO
 
 MLB = REPO / "tests" / "fixtures" / "mlb_statsapi"

@@ -10,16 +10,14 @@ from typing import Any
 import pytest
 
 from bullpen.collect.http import FetchedPayload, SourceError
-from bullpen.collect.odds_api import (
+from bullpen.collect.live.odds_api import (
     OddsRequest,
     QuotaExhaustedError,
     check_response,
-    quota_from_headers,
-    should_fetch,
-)
-from bullpen.collect.parse_live import (
     parse_odds,
     parse_price,
+    quota_from_headers,
+    should_fetch,
 )
 from tests.conftest import REPO
 

@@ -9,20 +9,14 @@ from datetime import date
 import psycopg
 from pydantic import SecretStr
 
-from bullpen.collect import live_store, mlb_stats, odds_api
 from bullpen.collect.http import (
     FetchedPayload,
     Source,
     SourceError,
     error_message,
 )
-from bullpen.collect.parse_live import (
-    MLB_SOURCE,
-    GamesParse,
-    parse_game_feed,
-    parse_odds,
-    parse_schedule,
-)
+from bullpen.collect.live import archive, mlb_stats, odds_api, store
+from bullpen.collect.live.mlb_stats import GamesParse
 from bullpen.collect.records import QuarantinedRecord
 
 log = logging.getLogger(__name__)
@@ -59,7 +53,7 @@ def _archive_failure(
     payloads = source.drain_failures() + ([payload] if payload is not None else [])
     if payloads:
         with conn.transaction(), conn.cursor() as cur:
-            live_store.archive_payloads(cur, payloads)
+            archive.archive_payloads(cur, payloads)
 
 
 def collect_games(conn: psycopg.Connection, source: Source, start: date, end: date) -> GamesSummary:
@@ -81,7 +75,7 @@ def collect_games(conn: psycopg.Connection, source: Source, start: date, end: da
             f"MLB Stats API answered HTTP {schedule.status} for {schedule.request}: "
             f"{error_message(schedule)}"
         )
-    parsed = parse_schedule(schedule.body, file=schedule.label)
+    parsed = mlb_stats.parse_schedule(schedule.body, file=schedule.label)
     batches: list[tuple[FetchedPayload, GamesParse]] = [(schedule, parsed)]
     unreachable: list[QuarantinedRecord] = []
     for game_pk, listed in parsed.need_feed[:MAX_FEEDS_PER_RUN]:
@@ -89,10 +83,12 @@ def collect_games(conn: psycopg.Connection, source: Source, start: date, end: da
             batches.append(_feed(source, game_pk, listed))
         except ConnectionError as exc:  # retries spent or breaker open: this game waits
             reason = f"game feed unreachable: {exc}"
-            where = f"{MLB_SOURCE}:{mlb_stats.feed_path(game_pk)}"
-            unreachable.append(QuarantinedRecord(MLB_SOURCE, where, 0, reason, {"gamePk": game_pk}))
+            where = f"{mlb_stats.SOURCE}:{mlb_stats.feed_path(game_pk)}"
+            unreachable.append(
+                QuarantinedRecord(mlb_stats.SOURCE, where, 0, reason, {"gamePk": game_pk})
+            )
     batches.extend((failed, GamesParse()) for failed in source.drain_failures())
-    written = live_store.write_games_batch(conn, batches, extra_quarantine=unreachable)
+    written = store.write_games_batch(conn, batches, extra_quarantine=unreachable)
     return GamesSummary(
         start=start,
         end=end,
@@ -109,11 +105,11 @@ def _feed(source: Source, game_pk: int, listed_date: date) -> tuple[FetchedPaylo
     """A game feed parsed, or its failure as a quarantined record (404 and the like)."""
     feed = mlb_stats.fetch_game_feed(source, game_pk)
     if feed.status == 200:
-        return feed, parse_game_feed(
+        return feed, mlb_stats.parse_game_feed(
             feed.body, file=feed.label, game_pk=game_pk, listed_date=listed_date
         )
     reason = f"game feed HTTP {feed.status}: {error_message(feed)}"
-    failed = QuarantinedRecord(MLB_SOURCE, feed.label, 0, reason, {"gamePk": game_pk})
+    failed = QuarantinedRecord(mlb_stats.SOURCE, feed.label, 0, reason, {"gamePk": game_pk})
     return feed, GamesParse(quarantined=[failed])
 
 
@@ -135,7 +131,7 @@ def collect_odds(
         SourceError: the API answered with another error (bad key, bad parameters).
         TransientSourceError, CircuitOpenError: the API stayed unreachable; retry later.
     """
-    go, why = odds_api.should_fetch(live_store.last_odds_quota(conn), request.cost, min_remaining)
+    go, why = odds_api.should_fetch(archive.last_odds_quota(conn), request.cost, min_remaining)
     if not go:
         raise odds_api.QuotaExhaustedError(why)
     try:
@@ -146,13 +142,13 @@ def collect_odds(
     if payload.status != 200:
         _archive_failure(conn, source, payload)
         odds_api.check_response(payload)
-    parsed = parse_odds(
+    parsed = odds_api.parse_odds(
         payload.body,
         file=payload.label,
         odds_format=request.odds_format,
         fetched_at=payload.fetched_at,
     )
-    written = live_store.write_odds_batch(conn, payload, parsed, retried=source.drain_failures())
+    written = store.write_odds_batch(conn, payload, parsed, retried=source.drain_failures())
     quota = odds_api.quota_from_headers(payload.headers)
     if quota.remaining is not None and quota.remaining - request.cost < min_remaining:
         log.warning(
@@ -173,14 +169,14 @@ def replay_payload(conn: psycopg.Connection, payload_id: int, *, odds_format: st
     """Parse an archived payload again and write it (idempotent): after a parser fix, or to
     check that a stored parse is reproducible. Odds payloads take their format from the request.
     """
-    payload = live_store.read_payload(conn, payload_id)
+    payload = archive.read_payload(conn, payload_id)
     if payload.source == odds_api.SOURCE:
         fmt = odds_format or ("decimal" if "oddsFormat=decimal" in payload.request else "american")
-        parsed = parse_odds(
+        parsed = odds_api.parse_odds(
             payload.body, file=payload.label, odds_format=fmt, fetched_at=payload.fetched_at
         )
-        return live_store.write_odds_batch(conn, payload, parsed)
+        return store.write_odds_batch(conn, payload, parsed)
     if payload.request.startswith(mlb_stats.SCHEDULE_PATH):
-        schedule = parse_schedule(payload.body, file=payload.label)
-        return live_store.write_games_batch(conn, [(payload, schedule)])
+        schedule = mlb_stats.parse_schedule(payload.body, file=payload.label)
+        return store.write_games_batch(conn, [(payload, schedule)])
     raise ValueError(f"payload {payload_id} ({payload.request}) has no replayable parser")

@@ -1,10 +1,8 @@
-"""Live writes: archive payloads, merge games and odds snapshots, quarantine; one commit each."""
+"""Live writes: merge MLB games and Odds API snapshots (payloads archived with them), quarantine;
+one commit per batch."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,13 +13,9 @@ import psycopg
 from psycopg import sql
 
 from bullpen.collect.http import FetchedPayload
-from bullpen.collect.parse_live import (
-    MARKETS,
-    GamesParse,
-    LiveGame,
-    OddsParse,
-    OddsSnapshot,
-)
+from bullpen.collect.live import archive
+from bullpen.collect.live.mlb_stats import GamesParse, LiveGame
+from bullpen.collect.live.odds_api import MARKETS, OddsParse, OddsSnapshot
 from bullpen.collect.records import QuarantinedRecord
 from bullpen.db.staging import table_fingerprints, write_quarantine
 
@@ -78,83 +72,6 @@ class OddsWrite:
     fast_path: int  # written by COPY straight into odds_snapshots
     quarantined: int
     linked_events: int
-
-
-# -- archive and quarantine -------------------------------------------------------------------
-
-
-def _headers_json(payload: FetchedPayload) -> str:
-    return json.dumps(dict(sorted(payload.headers.items())))
-
-
-def pack_body(body: bytes) -> tuple[str, bytes]:
-    """(sha256, gzip) of a body. Level 1: a third of level 6's time for a few percent more
-    bytes; mtime=0: the same body always packs to the same bytes. Both release the GIL."""
-    return hashlib.sha256(body).hexdigest(), gzip.compress(body, compresslevel=1, mtime=0)
-
-
-def _payload_id(cur: psycopg.Cursor, payload: FetchedPayload) -> tuple[int, bool]:
-    """(payload_id, already archived): the stored row's id, or a new one reserved for it."""
-    row = cur.execute(
-        "SELECT payload_id FROM raw_payloads WHERE (source, request, fetched_at) = (%s, %s, %s)",
-        (payload.source, payload.request, payload.fetched_at),
-    ).fetchone()
-    if row is not None:
-        return int(row[0]), True
-    row = cur.execute("SELECT nextval(pg_get_serial_sequence('raw_payloads', 'payload_id'))")
-    reserved = row.fetchone()
-    assert reserved is not None
-    return int(reserved[0]), False
-
-
-def _insert_payload(
-    cur: psycopg.Cursor, payload: FetchedPayload, payload_id: int, packed: tuple[str, bytes]
-) -> None:
-    sha256, body_gzip = packed
-    cur.execute(
-        "INSERT INTO raw_payloads (payload_id, source, request, fetched_at, http_status, headers,"
-        " sha256, body_bytes, body_gzip) OVERRIDING SYSTEM VALUE"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            payload_id,
-            payload.source,
-            payload.request,
-            payload.fetched_at,
-            payload.status,
-            _headers_json(payload),
-            sha256,
-            len(payload.body),
-            body_gzip,
-        ),
-    )
-
-
-def archive_payloads(cur: psycopg.Cursor, payloads: Sequence[FetchedPayload]) -> dict[str, int]:
-    """Insert the payloads (idempotent on source, request, fetch time); {label: payload_id}.
-
-    Callers hold their writer's advisory lock, so no one else archives the same fetch between
-    the lookup and the insert.
-    """
-    ids: dict[str, int] = {}
-    for payload in payloads:
-        payload_id, stored = _payload_id(cur, payload)
-        if not stored:
-            _insert_payload(cur, payload, payload_id, pack_body(payload.body))
-        ids[payload.label] = payload_id
-    return ids
-
-
-def read_payload(conn: psycopg.Connection, payload_id: int) -> FetchedPayload:
-    """An archived payload, decompressed, exactly as it was fetched (for replaying a parse)."""
-    row = conn.execute(
-        "SELECT source, request, fetched_at, http_status, headers, body_gzip FROM raw_payloads"
-        " WHERE payload_id = %s",
-        (payload_id,),
-    ).fetchone()
-    if row is None:
-        raise LookupError(f"no archived payload {payload_id}")
-    source, request, fetched_at, status, headers, body = row
-    return FetchedPayload(source, request, fetched_at, status, headers, gzip.decompress(body))
 
 
 # -- games -----------------------------------------------------------------------------------
@@ -262,7 +179,7 @@ def write_games_batch(
     quarantined.extend(extra_quarantine)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_GAMES_LOCK,))
-        payload_ids = archive_payloads(cur, [payload for payload, _ in batches])
+        payload_ids = archive.archive_payloads(cur, [payload for payload, _ in batches])
         columns = ", ".join(f"{name} {kind}" for name, kind in _GAME_STAGE)
         cur.execute(f"CREATE TEMP TABLE stage_mlb_games ({columns}) ON COMMIT DROP")
         with cur.copy(
@@ -445,10 +362,10 @@ def write_odds_batch(
         conn.transaction(),
         conn.cursor() as cur,
     ):
-        packing = pool.submit(pack_body, payload.body)
+        packing = pool.submit(archive.pack_body, payload.body)
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_ODDS_LOCK,))
-        payload_ids = archive_payloads(cur, retried)
-        payload_id, stored = _payload_id(cur, payload)
+        payload_ids = archive.archive_payloads(cur, retried)
+        payload_id, stored = archive.reserve_payload_id(cur, payload)
         payload_ids[payload.label] = payload_id
         book_ids = _upsert_bookmakers(cur, parsed.bookmakers)
         event_keys = _upsert_events(cur, parsed, payload.fetched_at)
@@ -483,7 +400,7 @@ def write_odds_batch(
             inserted += cur.rowcount
             cur.execute("DROP TABLE stage_odds_snapshots")
         if not stored:
-            _insert_payload(cur, payload, payload_id, packing.result())
+            archive.insert_payload(cur, payload, payload_id, packing.result())
         write_quarantine(cur, parsed.quarantined, payload_ids)
         linked = link_odds_events(cur)
     summary = OddsWrite(
@@ -497,21 +414,6 @@ def write_odds_batch(
     )
     log.info("wrote %s", summary)
     return summary
-
-
-def last_odds_quota(conn: psycopg.Connection) -> int | None:
-    """x-requests-remaining of the latest archived Odds API response that reported it."""
-    row = conn.execute(
-        "SELECT headers->>'x-requests-remaining' FROM raw_payloads"
-        " WHERE source = 'odds_api' AND headers ? 'x-requests-remaining'"
-        " ORDER BY fetched_at DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        return None
-    try:
-        return int(float(row[0]))
-    except (TypeError, ValueError):
-        return None
 
 
 # -- checksums -------------------------------------------------------------------------------
