@@ -8,23 +8,16 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
-from shared_tasks import prepare_database
+from shared_tasks import build_features, prepare_database
 
 from bullpen import DEFAULT_EVAL_SEASON, runtime
 from bullpen.config import get_settings
-from bullpen.features.dataset import load_feature_frame
 from bullpen.models import train
 from bullpen.models.tuning import cv, report, search, store
 from bullpen.registry import mlflow_store
 
 # Upper bound on workers in one flow run; more workers means more flow runs (any machine).
 MAX_WORKERS = 16
-
-
-@task(cache_policy=NONE)
-def build_features(database_url: str, devig_method: str, eval_season: int) -> pd.DataFrame:
-    frame = load_feature_frame(database_url, devig_method)
-    return frame[frame["season"] < eval_season]  # the evaluation season never reaches a study
 
 
 @task(cache_policy=NONE, task_run_name="prepare-study-{model}")
@@ -80,7 +73,8 @@ def optimize_models(
     database_url = runtime.database_url(settings)
     storage_url = search.optuna_storage_url(database_url)
     prepare_database(database_url)
-    frame = build_features(database_url, settings.devig_method, eval_season)
+    frame = build_features(database_url, settings.devig_method)
+    frame = frame[frame["season"] < eval_season]  # the evaluation season never reaches a study
     threads = search.threads_per_worker(workers)
     summary = {}
     for model in models:
