@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bullpen.collect.history import read_season_files
+from bullpen.collect.history.seasons import read_season_files
 from bullpen.collect.replay import find_season_files
 from bullpen.db import engine
 from bullpen.db.store import GAME_COLUMNS, game_row, write_history_file

@@ -6,7 +6,7 @@ import hashlib
 
 import pandas as pd
 
-from bullpen.collect.history import read_season_files
+from bullpen.collect.history.seasons import read_season_files
 from bullpen.db import engine
 from bullpen.db.store import write_history_file, write_teams
 from bullpen.players.linking import LINK_COLUMNS, link_listed_starters, load_links, store_links

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bullpen.collect.history import read_season_files
+from bullpen.collect.history.seasons import read_season_files
 from bullpen.collect.retrosheet_events import read_event_season
 from bullpen.db import engine, events_store
 from bullpen.db.store import WriteSummary, write_history_file

@@ -27,9 +27,9 @@ from typing import Any
 
 import pandas as pd
 
+from bullpen.collect.history.retrosheet import parse_retrosheet_file
+from bullpen.collect.history.sbr import ACTION_DROPPED_GAME
 from bullpen.collect.records import QuarantinedRecord
-from bullpen.collect.retrosheet import parse_retrosheet_file
-from bullpen.collect.sbr import ACTION_DROPPED_GAME
 from bullpen.teams import UnknownTeamError, team_from_retrosheet
 
 SOURCE = "retrosheet_events"

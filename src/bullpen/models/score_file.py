@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from bullpen.betting import opener
-from bullpen.collect.history import read_season_files
+from bullpen.collect.history.seasons import read_season_files
 from bullpen.db import engine
 from bullpen.db.games import load_game_frame, seasons_with_results
 from bullpen.features.build import add_labels

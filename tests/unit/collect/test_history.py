@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bullpen.collect.history import merge_history, read_season_files
+from bullpen.collect.history.retrosheet import parse_retrosheet_file
+from bullpen.collect.history.sbr import ACTION_DROPPED_GAME, parse_sbr_file
+from bullpen.collect.history.seasons import merge_history, read_season_files
 from bullpen.collect.records import GameRecord
-from bullpen.collect.retrosheet import parse_retrosheet_file
-from bullpen.collect.sbr import ACTION_DROPPED_GAME, parse_sbr_file
 
 REPO = Path(__file__).resolve().parents[3]
 REPO_DATA = REPO / "data"

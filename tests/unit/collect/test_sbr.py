@@ -6,14 +6,14 @@ from datetime import date
 
 import pytest
 
-from bullpen.collect.records import GameRecord, ParseResult
-from bullpen.collect.sbr import (
+from bullpen.collect.history.sbr import (
     ACTION_DROPPED_GAME,
     ACTION_NULLED_FIELDS,
     parse_pitcher,
     parse_sbr_file,
     season_from_file_name,
 )
+from bullpen.collect.records import GameRecord, ParseResult
 
 HEADER = (
     "Date,Rot,VH,Team,Pitcher,1st,2nd,3rd,4th,5th,6th,7th,8th,9th,Final,Open,Close,"

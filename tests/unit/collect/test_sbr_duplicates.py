@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from bullpen.collect.sbr import parse_sbr_file
+from bullpen.collect.history.sbr import parse_sbr_file
 from tests.conftest import DATA
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bullpen.collect.sbr import parse_sbr_file
+from bullpen.collect.history.sbr import parse_sbr_file
 from bullpen.drift.report import (
     PREDICTION,
     build_current_window,

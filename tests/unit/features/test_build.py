@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bullpen.collect.sbr import parse_sbr_file
+from bullpen.collect.history.sbr import parse_sbr_file
 from bullpen.features.build import MONEYLINE_FEATURES, TOTALS_FEATURES, build_feature_frame
 from bullpen.features.dataset import game_frame_from_records
 from tests.conftest import DATA

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pandas as pd
 import pytest
 
-from bullpen.collect.history import read_season_files
+from bullpen.collect.history.seasons import read_season_files
 from bullpen.collect.retrosheet_events import EventParse, parse_roster_text, to_frames
 from bullpen.players.linking import (
     attach_listed_starters,

@@ -9,10 +9,10 @@ from dataclasses import fields, replace
 from datetime import date
 from pathlib import Path
 
+from bullpen.collect.history.retrosheet import SOURCE as RETROSHEET
+from bullpen.collect.history.retrosheet import parse_retrosheet_file
+from bullpen.collect.history.sbr import parse_sbr_file, season_from_file_name
 from bullpen.collect.records import GameRecord, ParseResult
-from bullpen.collect.retrosheet import SOURCE as RETROSHEET
-from bullpen.collect.retrosheet import parse_retrosheet_file
-from bullpen.collect.sbr import parse_sbr_file, season_from_file_name
 
 _Matchup = tuple[date, str, str]
 

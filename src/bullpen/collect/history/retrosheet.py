@@ -7,8 +7,8 @@ import io
 from datetime import date
 from typing import Any
 
+from bullpen.collect.history.sbr import ACTION_DROPPED_GAME
 from bullpen.collect.records import GameRecord, ParseResult, QuarantinedRecord
-from bullpen.collect.sbr import ACTION_DROPPED_GAME
 from bullpen.teams import UnknownTeamError, team_from_retrosheet
 
 SOURCE = "retrosheet"
