@@ -1,5 +1,6 @@
 """CLI commands whose work moved into the library, against a real PostgreSQL: `bullpen quarantine
-list` (db/quarantine.py) and `bullpen mlflow ui` (registry/mlflow_server.py)."""
+list` (db/quarantine.py), `bullpen mlflow ui` (registry/mlflow_server.py) and `bullpen drift list`
+(drift/store.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -35,6 +37,8 @@ def test_quarantine_list_shows_newest_first_by_source_with_the_total(
     from bullpen.cli import app
 
     url = bullpen_env["BULLPEN_DATABASE_URL"]
+    with engine.connect(url) as conn:
+        before = list_quarantine(conn).total  # other tests of this module may quarantine too
     _quarantine(url, [QuarantinedRecord("sbr", "mlb-2014.csv", 7, "no closing line")])
     time.sleep(0.01)  # first_seen orders the listing: the second batch is newer
     _quarantine(
@@ -50,13 +54,13 @@ def test_quarantine_list_shows_newest_first_by_source_with_the_total(
         ("mlb-2015.csv", 3),
         ("mlb-2014.csv", 7),
     ]
-    assert listing.total == 3
+    assert listing.total == before + 3
 
     result = CliRunner().invoke(app, ["quarantine", "list", "--source", "sbr", "--limit", "1"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == ["sbr", "mlb-2015.csv", "row", "3", "unknown", "team", "'XYZ'"]
-    assert lines[-1] == "(1 shown, 3 in quarantine)"
+    assert lines[-1] == f"(1 shown, {before + 3} in quarantine)"
 
 
 def _free_port() -> int:
@@ -102,3 +106,44 @@ def test_mlflow_ui_serves_bullpens_tracking_store(bullpen_env: dict[str, str]) -
         # outlive the CLI process.
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_drift_list_shows_the_models_checks_newest_first(bullpen_env: dict[str, str]) -> None:
+    from bullpen.cli import app
+    from bullpen.drift.policy import Verdict
+    from bullpen.drift.report import ColumnDrift, DriftResult
+    from bullpen.drift.store import DriftCheck, list_drift_checks, write_drift_check
+
+    def check(model: str, drifted: bool, verdict: Verdict) -> DriftCheck:
+        features = [
+            ColumnDrift("elo_prob", "ks", 0.05, 0.001 if drifted else 0.4, drifted),
+            ColumnDrift("mkt_open_home_prob", "ks", 0.05, 0.3, False),
+        ]
+        return DriftCheck(
+            model=model, champion_version="3", window_start=date(2019, 5, 1),
+            window_end=date(2019, 5, 31), reference_seasons=[2018],
+            drift=DriftResult(features, None, n_reference=2400, n_current=400),
+            performance=None, verdict=verdict,
+        )  # fmt: skip
+
+    url = bullpen_env["BULLPEN_DATABASE_URL"]
+    with engine.connect(url) as conn:
+        first = write_drift_check(conn, check("moneyline", False, Verdict("ok")))
+        second = write_drift_check(
+            conn, check("moneyline", True, Verdict("retrain", ["1 of 2 features drifted"]))
+        )
+        write_drift_check(conn, check("totals", False, Verdict("ok")))
+        stored = list_drift_checks(conn, "moneyline")
+    assert [c.check_id for c in stored] == [second, first]
+    assert (stored[0].verdict, stored[0].drift_share, stored[0].reasons) == (
+        "retrain",
+        0.5,
+        ["1 of 2 features drifted"],
+    )
+
+    result = CliRunner().invoke(app, ["drift", "list", "--model", "moneyline", "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    head, reason = result.output.splitlines()
+    assert head.startswith(f"#{second} ")
+    assert "v3 2019-05-01..2019-05-31 retrain drift 50% prediction_drift=False gap -" in head
+    assert reason == "    1 of 2 features drifted"

@@ -37,19 +37,16 @@ def list_checks(model: MODEL, limit: Annotated[int, typer.Option(min=1)] = 20) -
     """Stored drift checks, newest first."""
     from bullpen import runtime
     from bullpen.db import engine
+    from bullpen.drift.store import list_drift_checks
 
     with engine.connect(runtime.database_url()) as conn:
-        rows = conn.execute(
-            "SELECT check_id, checked_at, window_start, window_end, champion_version, verdict,"
-            " drift_share, prediction_drift, relative_gap, reasons FROM drift_checks"
-            " WHERE model = %s ORDER BY checked_at DESC, check_id DESC LIMIT %s",
-            (model.value, limit),
-        ).fetchall()
-    for cid, at, start, end, version, verdict, share, pred, gap, reasons in rows:
-        gap_text = f"{gap:+.1%}" if gap is not None else "-"
+        checks = list_drift_checks(conn, model.value, limit)
+    for c in checks:
+        gap_text = f"{c.relative_gap:+.1%}" if c.relative_gap is not None else "-"
         typer.echo(
-            f"#{cid} {at:%Y-%m-%d %H:%M} v{version} {start}..{end} {verdict:<7} "
-            f"drift {share:.0%} prediction_drift={pred} gap {gap_text}"
+            f"#{c.check_id} {c.checked_at:%Y-%m-%d %H:%M} v{c.champion_version} "
+            f"{c.window_start}..{c.window_end} {c.verdict:<7} drift {c.drift_share:.0%} "
+            f"prediction_drift={c.prediction_drift} gap {gap_text}"
         )
-        for reason in reasons:
+        for reason in c.reasons:
             typer.echo(f"    {reason}")

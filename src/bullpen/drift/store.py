@@ -1,10 +1,11 @@
-"""Persist a drift check: the numbers to `drift_checks`, the HTML report to MLflow."""
+"""Persist a drift check (the numbers to `drift_checks`, the HTML report to MLflow) and list the
+stored ones."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import psycopg
@@ -56,6 +57,33 @@ def write_drift_check(conn: psycopg.Connection, check: DriftCheck) -> int:
         ).fetchone()  # fmt: skip
     assert row is not None
     return int(row[0])
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    """One row of `drift_checks`, as `bullpen drift list` shows it."""
+
+    check_id: int
+    checked_at: datetime
+    window_start: date
+    window_end: date
+    champion_version: str
+    verdict: str
+    drift_share: float
+    prediction_drift: bool
+    relative_gap: float | None
+    reasons: list[str]
+
+
+def list_drift_checks(conn: psycopg.Connection, model: str, limit: int = 20) -> list[StoredCheck]:
+    """The model's stored checks, newest first."""
+    rows = conn.execute(
+        "SELECT check_id, checked_at, window_start, window_end, champion_version, verdict,"
+        " drift_share, prediction_drift, relative_gap, reasons FROM drift_checks"
+        " WHERE model = %s ORDER BY checked_at DESC, check_id DESC LIMIT %s",
+        (model, limit),
+    ).fetchall()
+    return [StoredCheck(*row) for row in rows]
 
 
 def log_drift_run(
