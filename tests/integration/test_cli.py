@@ -1,9 +1,10 @@
 """CLI commands whose work moved into the library, against a real PostgreSQL: `bullpen quarantine
-list` (db/quarantine.py), `bullpen mlflow ui` (registry/mlflow_server.py) and `bullpen drift list`
-(drift/store.py)."""
+list` (db/quarantine.py), `bullpen mlflow ui` (registry/mlflow_server.py), `bullpen drift list`
+(drift/store.py) and `bullpen players unmatched|rates` (players/linking.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -147,3 +149,62 @@ def test_drift_list_shows_the_models_checks_newest_first(bullpen_env: dict[str, 
     assert head.startswith(f"#{second} ")
     assert "v3 2019-05-01..2019-05-31 retrain drift 50% prediction_drift=False gap -" in head
     assert reason == "    1 of 2 features drifted"
+
+
+def test_players_commands_report_the_stored_links(bullpen_env: dict[str, str]) -> None:
+    """2019 linked as the collect-history flow links it; both commands agree with the links."""
+    from bullpen.cli import app
+    from bullpen.collect.history.seasons import read_season_files
+    from bullpen.collect.history.store import write_history_file
+    from bullpen.db.migrate import write_teams
+    from bullpen.players.linking import (
+        link_listed_starters,
+        store_links,
+        stored_link_counts,
+        unmatched_starters,
+    )
+    from tests.conftest import DATA
+    from tests.unit.players.test_linking import season_rosters
+
+    url = bullpen_env["BULLPEN_DATABASE_URL"]
+    odds = DATA / "odds" / "mlb_odds_2019.csv.gz"
+    parsed = read_season_files(odds, DATA / "retrosheet" / "GL2019.TXT.gz")
+    with engine.connect(url, autocommit=True) as conn:
+        write_teams(conn)
+        write_history_file(
+            conn, file=odds.name, sha256=hashlib.sha256(odds.read_bytes()).hexdigest(),
+            games=parsed.games, quarantined=parsed.quarantined,
+        )  # fmt: skip
+        cur = conn.execute(
+            "SELECT game_id, season, away_team, home_team, away_pitcher, home_pitcher,"
+            " away_starter_id, home_starter_id FROM games ORDER BY game_id"
+        )
+        games = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description or ()])
+        links = link_listed_starters(games, season_rosters(2019))
+        store_links(conn, links)
+        counts = stored_link_counts(conn)
+        unmatched = unmatched_starters(conn, season=2019, limit=1000)
+    named = links["sbr_name"].notna()
+    assert [(c.season, c.named, c.matched) for c in counts] == [
+        (2019, int(named.sum()), int(links["listed_starter"].notna().sum()))
+    ]
+    left = links[named & links["listed_starter"].isna()]
+    assert sorted((u.sbr_name, u.reason) for u in unmatched) == sorted(
+        zip(left["sbr_name"], left["reason"], strict=True)
+    )
+    assert unmatched, "2019 leaves a few names unmatched (ambiguous or unknown)"
+
+    rates = CliRunner().invoke(app, ["players", "rates"])
+    assert rates.exit_code == 0, rates.output
+    season = counts[0]
+    share = f"{season.matched / season.named:.2%}"
+    assert rates.output.splitlines()[1].split()[:3] == ["2019", str(season.named), share]
+    shown = CliRunner().invoke(app, ["players", "unmatched", "--season", "2019", "--limit", "1"])
+    assert shown.exit_code == 0, shown.output
+    first = unmatched[0]
+    side = "home" if first.side == 1 else "away"
+    assert shown.output.splitlines() == [
+        f"{first.game_date} {first.away_team}@{first.home_team} {side} {first.sbr_name!r}: "
+        f"{first.reason}",
+        "(1 shown)",
+    ]

@@ -18,6 +18,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -316,6 +317,55 @@ def load_links(conn: psycopg.Connection) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=list(LINK_COLUMNS))
     out["late_scratch"] = out["late_scratch"].astype(bool)
     return out
+
+
+@dataclass(frozen=True)
+class UnmatchedStarter:
+    game_date: date
+    away_team: str
+    home_team: str
+    side: int  # AWAY or HOME
+    sbr_name: str
+    reason: str
+
+
+def unmatched_starters(
+    conn: psycopg.Connection, *, season: int | None = None, limit: int = 50
+) -> list[UnmatchedStarter]:
+    """Stored listed starters that no rule could link, with the reason, in game order."""
+    rows = conn.execute(
+        """
+        SELECT g.game_date, g.away_team, g.home_team, l.side, l.sbr_name, l.reason
+        FROM starter_links l JOIN games g USING (game_id)
+        WHERE l.listed_starter IS NULL AND l.sbr_name IS NOT NULL
+          AND (%(season)s::int IS NULL OR g.season = %(season)s::int)
+        ORDER BY g.game_date, g.game_id, l.side
+        LIMIT %(limit)s
+        """,
+        {"season": season, "limit": limit},
+    ).fetchall()
+    return [UnmatchedStarter(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class SeasonLinks:
+    season: int
+    named: int  # sides with a listed starter's name
+    matched: int  # of those, linked to a Retrosheet id
+    late_scratches: int
+
+
+def stored_link_counts(conn: psycopg.Connection) -> list[SeasonLinks]:
+    """Per season of the stored links: names, links and late scratches."""
+    rows = conn.execute(
+        """
+        SELECT g.season, count(*) FILTER (WHERE l.sbr_name IS NOT NULL),
+               count(l.listed_starter), count(*) FILTER (WHERE l.late_scratch)
+        FROM starter_links l JOIN games g USING (game_id)
+        GROUP BY g.season ORDER BY g.season
+        """
+    ).fetchall()
+    return [SeasonLinks(*row) for row in rows]
 
 
 def _text(value: object) -> str | None:
