@@ -398,7 +398,7 @@ def load_outcomes(conn: psycopg.Connection, game_ids: Iterable[int]) -> list[Gam
         if status is None:
             if home is not None:
                 status = "final"
-            elif source_file == "mlb_stats":  # bullpen.collect.live_store.GAMES_SOURCE_FILE
+            elif source_file == "mlb_stats":  # bullpen.collect.live.store.GAMES_SOURCE_FILE
                 status = MOVED
             else:
                 status = "unknown"

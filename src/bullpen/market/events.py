@@ -2,7 +2,7 @@
 doubleheaders told apart by start time. Pure; unmatched events come back with a reason so the
 caller quarantines them (`quarantine_records`).
 
-The rule agrees with the live store's SQL link (bullpen.collect.live_store.link_odds_events)
+The rule agrees with the live store's SQL link (bullpen.collect.live.store.link_odds_events)
 where both apply, but works on frames, so a replayed season and tests link the same way.
 """
 
