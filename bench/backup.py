@@ -33,16 +33,8 @@ HOURLY_INTERVAL_S = 3600  # backup/hourly in prefect.yaml
 
 
 def _target(server: local_s3.LocalS3, access: str, secret: str) -> s3.BackupTarget:
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=access,
-        aws_secret_access_key=secret,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
+    client = s3.make_client(
+        server.endpoint_url, "us-east-1", access_key_id=access, secret_access_key=secret
     )
     return s3.BackupTarget(client, "bench-backups", "backups")
 

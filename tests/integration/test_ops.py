@@ -47,18 +47,10 @@ def value(scraped: dict, name: str, **labels: str) -> float:
 
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s3.BackupTarget]:
-    import boto3
-    from botocore.config import Config
-
     root = tmp_path_factory.mktemp("ops-s3")
     server = local_s3.start_local_s3(root / "data", S3_KEY, S3_SECRET)
-    client = boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=S3_KEY,
-        aws_secret_access_key=S3_SECRET,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
+    client = s3.make_client(
+        server.endpoint_url, "us-east-1", access_key_id=S3_KEY, secret_access_key=S3_SECRET
     )
     target = s3.BackupTarget(client, "ops-backups", "backups")
     s3.ensure_bucket(target)
