@@ -85,8 +85,7 @@ def data_dir(settings: Settings | None = None) -> Path:
 
 def prepare_database(url: str) -> list[str]:
     """Apply pending migrations and seed the teams; return the migrations applied now."""
-    from bullpen.db.migrate import apply_migrations
-    from bullpen.db.store import write_teams
+    from bullpen.db.migrate import apply_migrations, write_teams
 
     with engine.connect(url) as conn:
         applied = apply_migrations(conn)

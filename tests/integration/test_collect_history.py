@@ -14,8 +14,8 @@ import pytest
 
 from bullpen import runtime
 from bullpen.collect import replay
+from bullpen.collect.history.store import history_fingerprints
 from bullpen.db import engine
-from bullpen.db.store import history_fingerprints
 from bullpen.ops import prefect_process
 from tests.conftest import DATA
 from tests.integration.conftest import stage_seasons

@@ -20,13 +20,13 @@ from pydantic import SecretStr
 
 from bullpen import runtime
 from bullpen.collect import http
+from bullpen.collect.history.store import history_fingerprints
 from bullpen.collect.http import CircuitOpenError, SourceError, TransientSourceError
 from bullpen.collect.live import archive, collector, store
 from bullpen.collect.live.mlb_stats import parse_schedule
 from bullpen.collect.live.odds_api import OddsRequest, QuotaExhaustedError, parse_odds
 from bullpen.config import get_settings
 from bullpen.db import engine
-from bullpen.db.store import history_fingerprints
 from bullpen.ops import prefect_process
 from tests.integration.live_api_server import RecordedApi, Reply, fixture, json_reply, recorded_api
 from tests.integration.live_payloads import (

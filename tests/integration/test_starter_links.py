@@ -7,8 +7,9 @@ import hashlib
 import pandas as pd
 
 from bullpen.collect.history.seasons import read_season_files
+from bullpen.collect.history.store import write_history_file
 from bullpen.db import engine
-from bullpen.db.store import write_history_file, write_teams
+from bullpen.db.migrate import write_teams
 from bullpen.players.linking import LINK_COLUMNS, link_listed_starters, load_links, store_links
 from tests.conftest import DATA
 from tests.unit.players.test_linking import season_rosters

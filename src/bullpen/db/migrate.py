@@ -1,4 +1,5 @@
-"""Versioned SQL migrations (db/migrations/NNNN_name.sql), applied once each, in order."""
+"""Versioned SQL migrations (db/migrations/NNNN_name.sql), applied once each, in order, and the
+seed of the canonical teams (bullpen.teams) that every source refers to."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import logging
 from importlib import resources
 
 import psycopg
+
+from bullpen.teams import TEAMS
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +42,14 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
             log.info("applied migration %s", version)
             applied_now.append(version)
     return applied_now
+
+
+def write_teams(conn: psycopg.Connection) -> None:
+    """Upsert the canonical teams (names follow bullpen.teams)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO teams (team_id, name, league) VALUES (%s, %s, %s)"
+            " ON CONFLICT (team_id) DO UPDATE SET name = EXCLUDED.name, league = EXCLUDED.league"
+            " WHERE (teams.name, teams.league) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.league)",
+            [(t.team_id, t.name, t.league) for t in TEAMS.values()],
+        )

@@ -1,4 +1,5 @@
-"""Idempotent batch writes: COPY a file into staging, merge on natural keys, commit once."""
+"""History writes: one SBR season file (with its Retrosheet results) per transaction, COPYed into
+staging and merged on natural keys; idempotent."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from bullpen.db.staging import (
     update_changed,
     write_quarantine,
 )
-from bullpen.teams import TEAMS
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +78,6 @@ def _stage_type(column: str) -> str:
     if column in _INT_PRICE_COLUMNS:
         return "integer"
     return _STAGE_TYPES.get(column, "text")
-
-
-def write_teams(conn: psycopg.Connection) -> None:
-    """Upsert the canonical teams (names follow bullpen.teams)."""
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO teams (team_id, name, league) VALUES (%s, %s, %s)"
-            " ON CONFLICT (team_id) DO UPDATE SET name = EXCLUDED.name, league = EXCLUDED.league"
-            " WHERE (teams.name, teams.league) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.league)",
-            [(t.team_id, t.name, t.league) for t in TEAMS.values()],
-        )
 
 
 def copy_games_to_stage(cur: psycopg.Cursor, games: Iterable[GameRecord]) -> None:
