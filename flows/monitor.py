@@ -3,6 +3,8 @@ previous-champion on the same games; roll back automatically when it is signific
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -20,20 +22,24 @@ from bullpen.registry import monitor
 
 @task(cache_policy=NONE, task_run_name="judge-champion-{model}")
 def judge_champion(
-    frame: pd.DataFrame, model: str, min_games: int, confidence: float, n_boot: int
-) -> monitor.MonitorResult:
-    with engine.connect(runtime.database_url()) as conn:
+    frame: pd.DataFrame, model: str, min_games: int, confidence: float, n_boot: int, *,
+    database_url: str, tracking_uri: str,
+) -> monitor.MonitorResult:  # fmt: skip
+    with engine.connect(database_url) as conn:
         return monitor.judge_champion(
-            conn, runtime.mlflow_tracking_uri(), SPECS[model], frame,
+            conn, tracking_uri, SPECS[model], frame,
             min_games=min_games, confidence=confidence, n_boot=n_boot,
         )  # fmt: skip
 
 
 @task(cache_policy=NONE, task_run_name="rollback-{model}")
-def rollback(model: str, result: monitor.MonitorResult, frame: pd.DataFrame) -> int:
-    with engine.connect(runtime.database_url()) as conn:
+def rollback(
+    model: str, result: monitor.MonitorResult, frame: pd.DataFrame, *,
+    database_url: str, tracking_uri: str,
+) -> int:  # fmt: skip
+    with engine.connect(database_url) as conn:
         return monitor.rollback_champion(
-            conn, runtime.mlflow_tracking_uri(), SPECS[model], stage="monitor",
+            conn, tracking_uri, SPECS[model], stage="monitor",
             trigger="monitor-champion", reason=result.decision.reason, interval=result.interval,
             numbers={"n_settled": result.n_settled}, data_through=max(frame["game_date"]),
         )  # fmt: skip
@@ -43,15 +49,21 @@ def rollback(model: str, result: monitor.MonitorResult, frame: pd.DataFrame) -> 
 def monitor_champion(
     model: str = "moneyline", min_games: int = 100, confidence: float = 0.95, n_boot: int = 2000
 ) -> dict:
-    """Returns the comparison and whether the champion was rolled back."""
+    """Returns `MonitorResult.as_dict()`: the comparison and whether it was rolled back."""
     settings = get_settings()
     database_url = runtime.database_url(settings)
+    tracking_uri = runtime.mlflow_tracking_uri(settings)
     prepare_database(database_url)
     frame = build_features(database_url, settings.devig_method)
-    result = judge_champion(frame, model, min_games, confidence, n_boot)
-    audit_id = None
-    if result.decision.promote:
-        audit_id = rollback(model, result, frame)
+    result = judge_champion(
+        frame, model, min_games, confidence, n_boot,
+        database_url=database_url, tracking_uri=tracking_uri,
+    )  # fmt: skip
+    if result.decision.rollback:
+        audit_id = rollback(
+            model, result, frame, database_url=database_url, tracking_uri=tracking_uri
+        )
+        result = replace(result, audit_id=audit_id)
         emit_event(
             **model_event(
                 MODEL_ROLLED_BACK,
@@ -61,22 +73,13 @@ def monitor_champion(
                 reason=result.decision.reason,
             )
         )
-    action = "rolled back" if audit_id is not None else "kept"
+    action = "rolled back" if result.audit_id is not None else "kept"
     create_markdown_artifact(
         f"**{model}** champion v{result.champion} {action}: {result.decision.reason}",
         key=f"monitor-{model}",
     )
     print(f"{model}: champion v{result.champion} {action}: {result.decision.reason}")
-    return {
-        "model": model,
-        "rolled_back": audit_id is not None,
-        "audit_id": audit_id,
-        "champion": result.champion,
-        "previous_champion": result.previous,
-        "n_settled": result.n_settled,
-        "reason": result.decision.reason,
-        "interval": result.interval.as_dict() if result.interval else None,
-    }
+    return result.as_dict()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ bootstrap against the champion on the same games, behaviour checks, audited alia
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -36,37 +37,46 @@ def check_data(
 
 
 @task(cache_policy=NONE, task_run_name="train-challenger-{model}")
-def train_challenger(window: Window, model: str, trigger: str) -> str:
-    uri, settings = runtime.mlflow_tracking_uri(), get_settings()
-    params = load_tuned_params(runtime.database_url(settings), model, window.eval_season)
-    experiment = mlflow_store.ensure_experiment(uri, EXPERIMENT, settings.artifact_root)
+def train_challenger(
+    window: Window, model: str, trigger: str, *, database_url: str, tracking_uri: str,
+    experiment_id: str,
+) -> challenger.RegisteredVersion:  # fmt: skip
+    params = load_tuned_params(database_url, model, window.eval_season)
     return challenger.train_and_register(
-        window, SPECS[model], params, tracking_uri=uri, experiment_id=experiment, trigger=trigger
-    )
+        window, SPECS[model], params, tracking_uri=tracking_uri, experiment_id=experiment_id,
+        trigger=trigger,
+    )  # fmt: skip
 
 
 @task(cache_policy=NONE, task_run_name="compare-{model}")
-def compare(window: Window, model: str, version: str, confidence: float, n_boot: int) -> Comparison:
+def compare(
+    window: Window, model: str, version: str, confidence: float, n_boot: int, *, tracking_uri: str
+) -> Comparison:
     return challenger.compare_with_champion(
-        runtime.mlflow_tracking_uri(), SPECS[model], version, window.evaluation,
+        tracking_uri, SPECS[model], version, window.evaluation,
         confidence=confidence, n_boot=n_boot,
     )  # fmt: skip
 
 
 @task(cache_policy=NONE)
-def record_decision(model: str, decision: promotion.PromotionDecision, comparison: Comparison,
-                    trigger: str, data_through: date) -> int:  # fmt: skip
-    with engine.connect(runtime.database_url()) as conn:
+def record_decision(
+    model: str, decision: promotion.PromotionDecision, comparison: Comparison, trigger: str,
+    data_through: date, *, database_url: str, tracking_uri: str,
+) -> int:  # fmt: skip
+    with engine.connect(database_url) as conn:
         return challenger.record_decision(
-            conn, runtime.mlflow_tracking_uri(), SPECS[model], decision, comparison,
+            conn, tracking_uri, SPECS[model], decision, comparison,
             trigger=trigger, data_through=data_through,
         )  # fmt: skip
 
 
 @task(cache_policy=NONE)
-def record_stop(model: str, report: quality.QualityReport, trigger: str, window: Window) -> int:
-    champion = challenger.champion_version(runtime.mlflow_tracking_uri(), SPECS[model])
-    with engine.connect(runtime.database_url()) as conn:
+def record_stop(
+    model: str, report: quality.QualityReport, trigger: str, window: Window, *,
+    database_url: str, tracking_uri: str,
+) -> int:  # fmt: skip
+    champion = challenger.champion_version(tracking_uri, SPECS[model])
+    with engine.connect(database_url) as conn:
         return challenger.record_stop(
             conn, SPECS[model], report.reasons, report.numbers, trigger=trigger,
             champion_version=champion, data_through=window.data_through,
@@ -85,15 +95,19 @@ def retrain_models(
     min_train_games: int = 2000,
     min_eval_games: int = 300,
 ) -> dict:
-    """Returns the decision, its reason, the bootstrap interval and the audit row id."""
+    """Returns `challenger.RetrainOutcome.as_dict()`: the decision, its reason, the bootstrap
+    interval and the audit row id."""
     settings = get_settings()
     database_url = runtime.database_url(settings)
+    tracking_uri = runtime.mlflow_tracking_uri(settings)
     prepare_database(database_url)
     frame = build_features(database_url, settings.devig_method)
     window = challenger.split_window(frame, SPECS[model], eval_season)
     trigger = f"{reason} (--force)" if force else reason
-    summary: dict = {"model": model, "trigger": trigger, "eval_season": window.eval_season,
-                     "n_eval_games": len(window.evaluation)}  # fmt: skip
+    outcome = partial(
+        challenger.RetrainOutcome, model=model, trigger=trigger, eval_season=window.eval_season,
+        n_eval_games=len(window.evaluation),
+    )  # fmt: skip
 
     # Gate 1: data quality. Failing data stops the run and registers nothing.
     limits = quality.QualityThresholds(
@@ -101,19 +115,28 @@ def retrain_models(
     )
     report = check_data(window, model, as_of, limits)
     if not report.passed:
-        audit_id = record_stop(model, report, trigger, window)
+        audit_id = record_stop(
+            model, report, trigger, window, database_url=database_url, tracking_uri=tracking_uri
+        )
         reason_text = "; ".join(report.reasons)
         print(f"{model}: stopped at the data-quality gate: {reason_text}")
-        return {**summary, "action": "stopped", "reason": reason_text, "audit_id": audit_id}
+        return outcome(action="stopped", reason=reason_text, audit_id=audit_id).as_dict()
 
     # Challenger vs champion on the same evaluation games; behaviour checks; decision.
-    version = train_challenger(window, model, trigger)
-    comparison = compare(window, model, version, confidence, n_boot)
+    experiment_id = mlflow_store.ensure_experiment(tracking_uri, EXPERIMENT, settings.artifact_root)
+    version = train_challenger(
+        window, model, trigger, database_url=database_url, tracking_uri=tracking_uri,
+        experiment_id=experiment_id,
+    ).version  # fmt: skip
+    comparison = compare(window, model, version, confidence, n_boot, tracking_uri=tracking_uri)
     decision = promotion.decide_promotion(
         comparison.interval, checks.failed(comparison.checks), force=force,
         identical=version == comparison.champion_version,
     )  # fmt: skip
-    audit_id = record_decision(model, decision, comparison, trigger, window.data_through)
+    audit_id = record_decision(
+        model, decision, comparison, trigger, window.data_through,
+        database_url=database_url, tracking_uri=tracking_uri,
+    )  # fmt: skip
 
     action = "promoted" if decision.promote else "rejected"
     create_markdown_artifact(
@@ -132,14 +155,10 @@ def retrain_models(
             )
         )
     print(f"{model}: challenger v{version} {action}: {decision.reason}")
-    return {
-        **summary, "action": action, "forced": decision.forced, "reason": decision.reason,
-        "audit_id": audit_id, "challenger_version": version,
-        "champion_before": comparison.champion_version,
-        "challenger_log_loss": comparison.challenger_log_loss,
-        "champion_log_loss": comparison.champion_log_loss,
-        "interval": comparison.interval.as_dict() if comparison.interval else None,
-    }  # fmt: skip
+    return outcome(
+        action=action, reason=decision.reason, audit_id=audit_id, decision=decision,
+        comparison=comparison,
+    ).as_dict()  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
 """Train the moneyline, totals and closing-line models on earlier seasons, judge them on the
 evaluation season against the vig-free market, log to MLflow, register, and move `champion` only
-when earned."""
+when earned: the same gates and audit trail as retrain-models (registry/champion.py)."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from shared_tasks import build_features
+from shared_tasks import build_features, prepare_database
 
 from bullpen import DEFAULT_EVAL_SEASON, runtime
 from bullpen.config import get_settings
+from bullpen.db import engine
 from bullpen.models import assess, closing_line, train
 from bullpen.models.tuning.store import load_tuned_params
 from bullpen.registry import champion, mlflow_store
@@ -35,14 +38,16 @@ def _training_rows(frame: pd.DataFrame, spec: train.ModelSpec, season: int) -> p
 
 
 @task(cache_policy=NONE, task_run_name="train-{model}")
-def train_model(frame: pd.DataFrame, model: str, eval_season: int) -> train.TrainedModel:
+def train_model(
+    frame: pd.DataFrame, model: str, eval_season: int, database_url: str
+) -> train.TrainedModel:
     spec = _spec(model)
     if spec.name == closing_line.NAME:
         # No study tunes it; games whose move is unknown carry no label.
         history = closing_line.usable_games(frame[frame["season"] < eval_season])
         return train.train_model(history, spec, closing_line.PARAMS)
     # The latest study's best, if it beat the defaults in CV on seasons < eval_season; else None.
-    params = load_tuned_params(runtime.database_url(), model, eval_season)
+    params = load_tuned_params(database_url, model, eval_season)
     return train.train_model(frame[frame["season"] < eval_season], spec, params)
 
 
@@ -59,23 +64,26 @@ def evaluate(
 
 @task(cache_policy=NONE, task_run_name="register-{fitted.spec.name}")
 def register(
-    fitted: train.TrainedModel, evaluation: assess.SeasonEvaluation, frame: pd.DataFrame
+    fitted: train.TrainedModel,
+    evaluation: assess.SeasonEvaluation,
+    frame: pd.DataFrame,
+    *,
+    database_url: str,
+    tracking_uri: str,
+    experiment_id: str,
 ) -> champion.Registration:
-    settings = get_settings()
-    tracking_uri = runtime.mlflow_tracking_uri(settings)
-    games = _eval_games(frame, fitted.spec, evaluation.season)
-    return champion.register_and_decide(
-        tracking_uri=tracking_uri,
-        experiment_id=mlflow_store.ensure_experiment(
-            tracking_uri, EXPERIMENT, settings.artifact_root
-        ),
-        model=fitted,
-        evaluation=evaluation,
-        eval_games=games,
-        fingerprint=train.training_fingerprint(
-            _training_rows(frame, fitted.spec, evaluation.season), fitted.spec, fitted.params
-        ),
-    )
+    with engine.connect(database_url) as conn:
+        return champion.register_and_decide(
+            conn,
+            tracking_uri=tracking_uri,
+            experiment_id=experiment_id,
+            model=fitted,
+            evaluation=evaluation,
+            eval_games=_eval_games(frame, fitted.spec, evaluation.season),
+            fingerprint=train.training_fingerprint(
+                _training_rows(frame, fitted.spec, evaluation.season), fitted.spec, fitted.params
+            ),
+        )
 
 
 @flow(name="train-models", log_prints=True)
@@ -83,21 +91,23 @@ def train_models(
     eval_season: int = DEFAULT_EVAL_SEASON,
     models: tuple[str, ...] = ("moneyline", "totals", closing_line.NAME),
 ) -> dict:
-    """Returns per model: registered version, champion version, decision and the comparison."""
+    """Returns per model `asdict(champion.ModelSummary)`: registered version, champion version,
+    whether the version was reused, the decision's reason and the comparison on the season."""
     settings = get_settings()
-    frame = build_features(runtime.database_url(settings), settings.devig_method)
+    database_url = runtime.database_url(settings)
+    tracking_uri = runtime.mlflow_tracking_uri(settings)
+    prepare_database(database_url)  # the decision's audit row needs model_audit
+    frame = build_features(database_url, settings.devig_method)
+    experiment_id = mlflow_store.ensure_experiment(tracking_uri, EXPERIMENT, settings.artifact_root)
     summary = {}
     for model in models:
-        fitted = train_model(frame, model, eval_season)
+        fitted = train_model(frame, model, eval_season, database_url)
         evaluation = evaluate(fitted, frame, eval_season)
-        registration = register(fitted, evaluation, frame)
-        summary[model] = {
-            "version": registration.version,
-            "champion_version": registration.champion_version,
-            "reused_version": registration.reused,
-            "decision": registration.decision.reason,
-            "comparison": evaluation.as_dict(),
-        }
+        registration = register(
+            fitted, evaluation, frame, database_url=database_url, tracking_uri=tracking_uri,
+            experiment_id=experiment_id,
+        )  # fmt: skip
+        summary[model] = asdict(champion.ModelSummary.of(registration, evaluation))
     return summary
 
 

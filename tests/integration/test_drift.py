@@ -45,11 +45,11 @@ def champion(bullpen_env: dict[str, str]) -> dict[str, str]:
     experiment = mlflow_store.ensure_experiment(
         uri, "tests-drift", Path(bullpen_env["BULLPEN_HOME"]) / "a"
     )
-    version, _ = challenger.register_challenger(
+    version = challenger.register(
         tracking_uri=uri, experiment_id=experiment, model=fitted,
         fingerprint=train.training_fingerprint(history, train.MONEYLINE, fitted.params),
         trigger="test", metrics={},
-    )  # fmt: skip
+    ).version  # fmt: skip
     mlflow_store.set_alias(uri, train.MONEYLINE.registered_name, transition.CHAMPION, version)
     return {**bullpen_env, "version": version}
 

@@ -1,6 +1,7 @@
 """train-models' path hands out no first `champion` to a model that fails its behaviour checks:
 `register_and_decide` against the real MLflow registry (on Postgres), with a real LightGBM model
-that learned the market backwards, so it fails `market_monotone`.
+that learned the market backwards, so it fails `market_monotone`. The rejection is audited, and
+the version is left as `challenger` (never champion).
 
 The frame below is a hand-built test input (random draws, named as such), not game data.
 """
@@ -12,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bullpen.db import engine
 from bullpen.models import assess, checks, train
-from bullpen.registry import champion, mlflow_store
+from bullpen.registry import audit, champion, mlflow_store, transition
 
 
 def _backwards_market_frame(seed: int) -> pd.DataFrame:
@@ -51,18 +53,34 @@ def test_register_and_decide_does_not_crown_a_first_model_that_fails_its_checks(
     evaluation = assess.evaluate_season(games, spec, fitted.predict(games), 0.5, 2018)
     uri = bullpen_env["BULLPEN_MLFLOW_TRACKING_URI"]  # MLflow on the real Postgres
 
-    registration = champion.register_and_decide(
-        tracking_uri=uri,
-        experiment_id=mlflow_store.ensure_experiment(
-            uri, "gate", Path(bullpen_env["BULLPEN_HOME"]) / "artifacts"
-        ),
-        model=fitted,
-        evaluation=evaluation,
-        eval_games=games,
-        fingerprint=train.training_fingerprint(history, spec, fitted.params),
-    )
+    with engine.connect(bullpen_env["BULLPEN_DATABASE_URL"]) as conn:
+        registration = champion.register_and_decide(
+            conn,
+            tracking_uri=uri,
+            experiment_id=mlflow_store.ensure_experiment(
+                uri, "gate", Path(bullpen_env["BULLPEN_HOME"]) / "artifacts"
+            ),
+            model=fitted,
+            evaluation=evaluation,
+            eval_games=games,
+            fingerprint=train.training_fingerprint(history, spec, fitted.params),
+        )
+        rows = audit.list_audit(conn, "gate-test")
 
     assert registration.decision.promote is False
+    assert registration.decision.stage == "behaviour"
     assert "market_monotone" in registration.decision.reason
     assert registration.champion_version is None
     assert mlflow_store.get_alias_version(uri, spec.registered_name, "champion") is None
+    assert transition.read_aliases(uri, spec.registered_name) == {
+        "champion": None, "challenger": registration.version, "previous-champion": None,
+    }  # fmt: skip
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.audit_id, row.action, row.stage, row.trigger) == (
+        registration.audit_id, "rejected", "behaviour", "train-models",
+    )  # fmt: skip
+    assert row.reason.startswith("behaviour checks failed: market_monotone")
+    assert (row.champion_before, row.champion_after) == (None, None)
+    assert row.challenger_version == registration.version
+    assert row.numbers["checks"]["market_monotone"]["passed"] is False

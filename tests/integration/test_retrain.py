@@ -62,13 +62,13 @@ def _register_shuffled(env: dict[str, str], frame: pd.DataFrame, seed: int) -> s
     experiment = mlflow_store.ensure_experiment(
         uri, "tests-retrain", Path(env["BULLPEN_HOME"]) / "a"
     )
-    version, reused = challenger.register_challenger(
+    registered = challenger.register(
         tracking_uri=uri, experiment_id=experiment, model=fitted,
         fingerprint=train.training_fingerprint(history, spec, fitted.params) + f"-shuffled{seed}",
         trigger="test: shuffled labels", metrics={},
     )  # fmt: skip
-    assert not reused
-    return version
+    assert not registered.reused
+    return registered.version
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +142,7 @@ def test_bad_challenger_is_never_promoted_and_audit_says_why(
     assert (row.audit_id, row.action, row.challenger_version) == (audit_id, "rejected", version)
     assert "not better at 95%" in row.reason
     assert row.ci_lower is not None and row.ci_lower > 0  # significantly *worse*, in fact
+    assert row.champion_before == row.champion_after == before["champion"]
 
 
 def test_failure_between_alias_move_and_audit_commit_leaves_everything_as_it_was(
@@ -210,6 +211,53 @@ def test_degraded_champion_is_rolled_back_automatically(
         "rolled_back", "monitor", bad, good,
     )  # fmt: skip
     assert "worse than previous-champion" in row.reason
+    assert row.audit_id == result["audit_id"] and row.trigger == "monitor-champion"
+    interval = result["interval"]
+    assert (row.ci_lower, row.ci_upper) == (interval["lower"], interval["upper"])
+    assert row.numbers == {"bootstrap": result["interval"], "n_settled": result["n_settled"]}
+    assert row.data_through is not None and row.data_through.year == 2019
     # Nothing left to compare against: a second run keeps the champion.
     again = prefect_process.load_flow("monitor.py:monitor_champion")()  # type: ignore[operator]
-    assert again["rolled_back"] is False
+    assert again["rolled_back"] is False and again["audit_id"] is None
+
+
+def test_manual_rollback_moves_both_aliases_through_transition_once(
+    loaded: dict[str, str], frame: pd.DataFrame
+) -> None:
+    from bullpen.registry import monitor
+
+    uri = _uri(loaded)
+    good = transition.read_aliases(uri, NAME)["champion"]
+    bad = _audit(loaded)[0].champion_before  # the version rolled back by the test above
+    assert good and bad and good != bad
+    window = challenger.split_window(frame, train.MONEYLINE, EVAL_SEASON)
+    comparison = challenger.compare_with_champion(
+        uri, train.MONEYLINE, bad, window.evaluation, n_boot=100
+    )
+    forced = promotion.decide_promotion(comparison.interval, [], force=True)
+    with engine.connect(loaded["BULLPEN_DATABASE_URL"]) as conn:
+        challenger.record_decision(
+            conn, uri, train.MONEYLINE, forced, comparison, trigger="test force again",
+            data_through=window.data_through,
+        )  # fmt: skip
+        audit_id = monitor.rollback_champion(
+            conn, uri, train.MONEYLINE, stage="manual", trigger="operator", reason="looks off"
+        )
+        rows_after_first = len(_audit(loaded))
+        # previous-champion is gone now: a second rollback refuses and writes nothing.
+        with pytest.raises(LookupError, match="no previous-champion"):
+            monitor.rollback_champion(
+                conn, uri, train.MONEYLINE, stage="manual", trigger="operator", reason="again"
+            )
+
+    assert transition.read_aliases(uri, NAME) == {
+        "champion": good, "challenger": None, "previous-champion": None,
+    }  # fmt: skip
+    row = _audit(loaded)[0]
+    assert (row.audit_id, row.action, row.stage, row.trigger, row.reason) == (
+        audit_id, "rolled_back", "manual", "operator", "looks off",
+    )  # fmt: skip
+    assert (row.champion_before, row.champion_after) == (bad, good)
+    assert (row.ci_lower, row.ci_upper, row.confidence) == (None, None, None)
+    assert row.numbers == {"bootstrap": None} and row.data_through is None
+    assert len(_audit(loaded)) == rows_after_first

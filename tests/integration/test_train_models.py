@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from bullpen.collect import replay
+from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess, train
 from bullpen.ops import prefect_process
-from bullpen.registry import champion, mlflow_store
+from bullpen.registry import audit, champion, mlflow_store, transition
 from tests.conftest import DATA
 from tests.integration.conftest import stage_seasons
 
@@ -39,6 +40,11 @@ def loaded(bullpen_env: dict[str, str]) -> dict[str, str]:
     for files in replay.find_event_seasons(data_dir):
         replay.replay_events(bullpen_env["BULLPEN_DATABASE_URL"], files.events, files.gamelog)
     return bullpen_env
+
+
+def _audit(env: dict[str, str], model: str) -> list[audit.AuditRow]:
+    with engine.connect(env["BULLPEN_DATABASE_URL"]) as conn:
+        return audit.list_audit(conn, model)
 
 
 def _versions(uri: str, name: str) -> list[str]:
@@ -79,11 +85,45 @@ def test_train_models_registers_and_sets_champion_once(
     assert cl["model"]["log_loss"] < cl["market_open"]["log_loss"]
     assert cl["model"]["brier"] < cl["market_open"]["brier"]
 
+    # Each first champion came through `transition` with an audit row saying why.
+    for model in ("moneyline", "totals", "closing-line"):
+        rows = _audit(loaded, model)
+        assert len(rows) == 1, model
+        row = rows[0]
+        assert (row.action, row.stage, row.trigger, row.reason) == (
+            "promoted", "first", "train-models", "no champion yet",
+        )  # fmt: skip
+        assert row.champion_before is None and row.forced is False
+        assert row.champion_after == row.challenger_version == first[model]["version"]
+        assert row.numbers["checks"]["market_monotone"]["passed"] is True
+        assert row.numbers["champion_log_loss"] is None and row.ci_lower is None
+        assert row.data_through is not None and row.data_through.year == EVAL_SEASON
+        assert transition.read_aliases(uri, f"bullpen-{model}") == {
+            "champion": first[model]["version"], "challenger": None, "previous-champion": None,
+        }  # fmt: skip
+    history = _history_cli("moneyline")
+    assert "promoted" in history and "[first] champion - -> 1, challenger v1" in history
+    assert "trigger: train-models" in history and "reason:  no champion yet" in history
+    assert "market_monotone passed" in history
+
     versions_before = _versions(uri, "bullpen-moneyline")
     second = flow(eval_season=EVAL_SEASON)  # type: ignore[operator]
     assert second["moneyline"]["reused_version"] is True
     assert second["moneyline"]["champion_version"] == first["moneyline"]["version"]
+    assert second["moneyline"]["decision"] == "already champion"
     assert _versions(uri, "bullpen-moneyline") == versions_before
+    # Rerunning an identical training decides nothing: no alias moves, no audit row.
+    assert [len(_audit(loaded, m)) for m in ("moneyline", "totals", "closing-line")] == [1, 1, 1]
+
+
+def _history_cli(model: str) -> str:
+    from typer.testing import CliRunner
+
+    from bullpen.cli import app
+
+    ran = CliRunner().invoke(app, ["model", "history", "--model", model])
+    assert ran.exit_code == 0, ran.output
+    return ran.output
 
 
 def _fair_home(home: float, away: float) -> float:
@@ -171,23 +211,33 @@ def test_worse_challenger_is_registered_but_not_champion(loaded: dict[str, str])
         games, train.MONEYLINE, shuffled.predict(games), 0.53, EVAL_SEASON
     )
 
-    result = champion.register_and_decide(
-        tracking_uri=uri,
-        experiment_id=mlflow_store.ensure_experiment(
-            uri, "tests", Path(loaded["BULLPEN_HOME"]) / "a"
-        ),
-        model=shuffled,
-        evaluation=evaluation,
-        eval_games=games,
-        fingerprint=train.training_fingerprint(history, train.MONEYLINE, shuffled.params),
-    )
+    with engine.connect(loaded["BULLPEN_DATABASE_URL"]) as conn:
+        result = champion.register_and_decide(
+            conn,
+            tracking_uri=uri,
+            experiment_id=mlflow_store.ensure_experiment(
+                uri, "tests", Path(loaded["BULLPEN_HOME"]) / "a"
+            ),
+            model=shuffled,
+            evaluation=evaluation,
+            eval_games=games,
+            fingerprint=train.training_fingerprint(history, train.MONEYLINE, shuffled.params),
+        )
 
+    # The same gates as retrain-models: paired bootstrap on the same games, behaviour checks.
     assert result.decision.promote is False
-    assert "does not beat champion" in result.decision.reason
-    assert result.decision.champion_log_loss is not None
-    assert result.decision.champion_log_loss < result.decision.challenger_log_loss
-    champion_after = mlflow_store.get_alias_version(uri, "bullpen-moneyline", "champion")
-    assert champion_after is not None and champion_after.version == champion_before.version
+    assert result.comparison is not None and result.comparison.interval is not None
+    assert result.comparison.champion_version == str(champion_before.version)
+    assert result.comparison.champion_log_loss is not None
+    assert result.comparison.champion_log_loss < result.comparison.challenger_log_loss
+    assert result.comparison.interval.n == len(games)
+    aliases = transition.read_aliases(uri, "bullpen-moneyline")
+    assert aliases["champion"] == str(champion_before.version) == result.champion_version
+    assert aliases["challenger"] == result.version  # left as the challenger, not champion
+    row = _audit(loaded, "moneyline")[0]
+    assert (row.audit_id, row.action, row.trigger) == (result.audit_id, "rejected", "train-models")
+    assert row.reason == result.decision.reason
+    assert row.champion_before == row.champion_after == str(champion_before.version)
 
 
 def test_evaluate_cli_scores_a_season_the_database_never_saw(loaded: dict[str, str]) -> None:

@@ -74,7 +74,7 @@ def last_promotion(conn: psycopg.Connection, model: str) -> AuditRow | None:
 
 
 def format_history(rows: list[AuditRow]) -> str:
-    """One block per row: when, what, versions, reason, interval."""
+    """One block per row: when, what, versions, reason, behaviour checks, interval."""
     if not rows:
         return "(no audit rows)"
     lines = []
@@ -87,6 +87,16 @@ def format_history(rows: list[AuditRow]) -> str:
         lines.append(f"#{r.audit_id} {when}  {action:<18} [{r.stage}] {versions}")
         lines.append(f"    trigger: {r.trigger}")
         lines.append(f"    reason:  {r.reason}")
+        checks = r.numbers.get("checks") if isinstance(r.numbers, dict) else None
+        if checks:
+            # Why a first champion took the alias: no champion to beat, and these checks passed.
+            lines.append(
+                "    checks:  "
+                + ", ".join(
+                    f"{name} {'passed' if c.get('passed') else 'FAILED'}"
+                    for name, c in checks.items()
+                )
+            )
         if r.ci_lower is not None and r.ci_upper is not None:
             lines.append(
                 f"    {r.confidence or 0:.0%} CI of log-loss diff (new - old): "

@@ -1,13 +1,18 @@
-"""Retraining steps: split the window, register a challenger, judge it against the champion on
-the same games, and record the decision (promotion through `transition`, else an audit row)."""
+"""Candidate steps of train-models and retrain-models: split the window, register a version,
+judge it against the champion on the same games (paired bootstrap and behaviour checks), and
+record the decision through `transition` (promotion or rejection, each with its audit row)."""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -63,7 +68,15 @@ def split_window(frame: pd.DataFrame, spec: ModelSpec, eval_season: int | None =
     )
 
 
-def register_challenger(
+@dataclass(frozen=True)
+class RegisteredVersion:
+    name: str  # the registered model name (ModelSpec.registered_name)
+    version: str
+    run_id: str
+    reused: bool  # an identical model (same fingerprint) was already registered
+
+
+def register(
     *,
     tracking_uri: str,
     experiment_id: str,
@@ -71,40 +84,44 @@ def register_challenger(
     fingerprint: str,
     trigger: str,
     metrics: dict[str, float],
-) -> tuple[str, bool]:
-    """(version, reused): log and register `model` unless an identical version exists.
+    run_name: str | None = None,
+    artifacts: Sequence[Path] = (),
+    version_tags: dict[str, str] | None = None,
+) -> RegisteredVersion:
+    """Log and register `model` unless an identical version (same fingerprint) exists.
 
-    The version gets the alias `challenger` either way.
+    No alias moves here: the decision that follows moves them through `transition`.
     """
     name = model.spec.registered_name
     existing = mlflow_store.find_version_by_fingerprint(tracking_uri, name, fingerprint)
     if existing is not None:
-        version, reused = str(existing.version), True
-    else:
-        run_id, model_uri = mlflow_store.log_training_run(
-            tracking_uri=tracking_uri,
-            experiment_id=experiment_id,
-            run_name=f"{model.spec.name}-challenger",
-            booster=model.booster,
-            params={
-                **model.params,
-                "train_seasons": model.train_seasons,
-                "features": ",".join(model.spec.features),
-            },
-            metrics={**metrics, "num_rounds": float(model.num_rounds)},
-            tags={"bullpen.model": model.spec.name, TRIGGER_TAG: trigger},
-            artifacts=[],
-        )
-        tags = {
-            mlflow_store.FINGERPRINT_TAG: fingerprint,
-            mlflow_store.BASE_MARGIN_TAG: model.spec.base_margin or "",
+        return RegisteredVersion(name, str(existing.version), str(existing.run_id), True)
+    run_id, model_uri = mlflow_store.log_training_run(
+        tracking_uri=tracking_uri,
+        experiment_id=experiment_id,
+        run_name=run_name or f"{model.spec.name}-challenger",
+        booster=model.booster,
+        params={
+            **model.params,
+            "train_seasons": model.train_seasons,
+            "features": ",".join(model.spec.features),
+        },
+        metrics={**metrics, "num_rounds": float(model.num_rounds)},
+        tags={
+            "bullpen.model": model.spec.name,
             TRIGGER_TAG: trigger,
-        }
-        registered = mlflow_store.register_version(tracking_uri, name, model_uri, run_id, tags)
-        version = str(registered.version)
-        reused = False
-    mlflow_store.set_alias(tracking_uri, name, transition.CHALLENGER, version)
-    return version, reused
+            mlflow_store.FINGERPRINT_TAG: fingerprint,
+        },
+        artifacts=list(artifacts),
+    )
+    tags = {
+        mlflow_store.FINGERPRINT_TAG: fingerprint,
+        mlflow_store.BASE_MARGIN_TAG: model.spec.base_margin or "",
+        TRIGGER_TAG: trigger,
+        **(version_tags or {}),
+    }
+    registered = mlflow_store.register_version(tracking_uri, name, model_uri, run_id, tags)
+    return RegisteredVersion(name, str(registered.version), run_id, False)
 
 
 def train_and_register(
@@ -115,10 +132,10 @@ def train_and_register(
     tracking_uri: str,
     experiment_id: str,
     trigger: str,
-) -> str:
-    """Train on the window's training seasons and register the result as `challenger`."""
+) -> RegisteredVersion:
+    """Train on the window's training seasons and register the result (the challenger)."""
     fitted = train_model(window.train, spec, params)
-    version, _ = register_challenger(
+    return register(
         tracking_uri=tracking_uri,
         experiment_id=experiment_id,
         model=fitted,
@@ -126,7 +143,6 @@ def train_and_register(
         trigger=trigger,
         metrics={"train_rows": float(len(labelled(window.train, spec)))},
     )
-    return version
 
 
 def version_predictor(tracking_uri: str, spec: ModelSpec, version: str) -> checks.Predict:
@@ -135,6 +151,15 @@ def version_predictor(tracking_uri: str, spec: ModelSpec, version: str) -> check
     booster = mlflow_store.load_booster(tracking_uri, f"models:/{spec.registered_name}/{version}")
     margin = mlflow_store.base_margin_of(registered)
     return lambda games: predict_booster(booster, games, margin)
+
+
+def per_game_loss(spec: ModelSpec, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Per-game log loss: 0/1 outcomes, or cross-entropy against a probability target (the
+    closing-line model learns the vig-free close, not a result)."""
+    if spec.objective != "cross_entropy":
+        return log_loss_per_game(y, p)
+    clipped = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1.0 - 1e-15)
+    return -(y * np.log(clipped) + (1.0 - y) * np.log1p(-clipped))
 
 
 @dataclass
@@ -155,6 +180,43 @@ class Comparison:
         }
 
 
+@dataclass(frozen=True)
+class RetrainOutcome:
+    """What one retrain-models run decided; `as_dict()` is the flow's (JSON) return value."""
+
+    model: str
+    trigger: str
+    eval_season: int
+    n_eval_games: int
+    action: str  # "stopped" (data gate), "promoted" or "rejected"
+    reason: str
+    audit_id: int
+    decision: PromotionDecision | None = None  # None: stopped before any challenger existed
+    comparison: Comparison | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "trigger": self.trigger,
+            "eval_season": self.eval_season,
+            "n_eval_games": self.n_eval_games,
+            "action": self.action,
+            "reason": self.reason,
+            "audit_id": self.audit_id,
+        }
+        if self.decision is not None and self.comparison is not None:
+            c = self.comparison
+            out |= {
+                "forced": self.decision.forced,
+                "challenger_version": c.challenger_version,
+                "champion_before": c.champion_version,
+                "challenger_log_loss": c.challenger_log_loss,
+                "champion_log_loss": c.champion_log_loss,
+                "interval": c.interval.as_dict() if c.interval else None,
+            }
+        return out
+
+
 def compare_with_champion(
     tracking_uri: str,
     spec: ModelSpec,
@@ -168,14 +230,14 @@ def compare_with_champion(
     """Score challenger and champion on the same `games`, bootstrap, behaviour-check."""
     y = games[spec.target].to_numpy(float)
     predict_new = version_predictor(tracking_uri, spec, challenger_version)
-    loss_new = log_loss_per_game(y, predict_new(games))
+    loss_new = per_game_loss(spec, y, predict_new(games))
     behaviour = checks.run_behaviour_checks(predict_new, games, MARKET_FEATURE[spec.target])
     name = spec.registered_name
     champion = mlflow_store.get_alias_version(tracking_uri, name, transition.CHAMPION)
     if champion is None:
         return Comparison(challenger_version, None, float(loss_new.mean()), None, None, behaviour)
-    loss_old = log_loss_per_game(
-        y, version_predictor(tracking_uri, spec, str(champion.version))(games)
+    loss_old = per_game_loss(
+        spec, y, version_predictor(tracking_uri, spec, str(champion.version))(games)
     )
     interval = paired_bootstrap(loss_new, loss_old, confidence=confidence, n_boot=n_boot, seed=seed)
     return Comparison(
@@ -197,9 +259,12 @@ def record_decision(
     *,
     trigger: str,
     data_through: date,
-    after_alias_move: Any = None,
+    after_alias_move: Callable[[], None] | None = None,
 ) -> int:
-    """Promote (aliases + audit in one unit) or write a 'rejected' audit row; return its id."""
+    """Promote or reject through `transition` (aliases + audit row in one unit); the audit id.
+
+    A rejected version keeps the `challenger` alias, so it can be inspected or forced later.
+    """
     interval = comparison.interval
     entry = AuditEntry(
         model=spec.name,
@@ -222,8 +287,9 @@ def record_decision(
             conn, tracking_uri, spec.registered_name, comparison.challenger_version, entry,
             after_alias_move=after_alias_move,
         )  # fmt: skip
-    with conn.transaction():
-        return write_audit(conn, entry)
+    return transition.reject(
+        conn, tracking_uri, spec.registered_name, comparison.challenger_version, entry
+    )
 
 
 def record_stop(
@@ -248,8 +314,6 @@ def record_stop(
 
 def training_seasons(tracking_uri: str, spec: ModelSpec, version: str) -> list[int]:
     """The seasons a registered version was trained on (its run's `train_seasons` param)."""
-    import json
-
     mlflow_client = mlflow_store.client(tracking_uri)
     registered = mlflow_client.get_model_version(spec.registered_name, version)
     raw = mlflow_client.get_run(str(registered.run_id)).data.params.get("train_seasons", "[]")

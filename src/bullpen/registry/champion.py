@@ -1,4 +1,6 @@
-"""Register a trained model as a version and give it the champion alias only when it earns it."""
+"""train-models' registry step: register a trained model, then judge it with the same gates as
+retrain-models (behaviour checks, paired bootstrap against the champion on the same games) and
+record the decision through `transition`, so the first champion gets an audit row too."""
 
 from __future__ import annotations
 
@@ -8,15 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 
 from bullpen.models import checks
-from bullpen.models.assess import SeasonEvaluation, score_for_spec
-from bullpen.models.train import TrainedModel, predict_booster
-from bullpen.registry import challenger, mlflow_store
-from bullpen.registry.promotion import ChampionDecision, decide_champion
+from bullpen.models.assess import SeasonEvaluation
+from bullpen.models.train import TrainedModel
+from bullpen.registry import challenger, transition
+from bullpen.registry.challenger import Comparison
+from bullpen.registry.promotion import PromotionDecision, decide_promotion
 from bullpen.report import plot_calibration
 
 log = logging.getLogger(__name__)
+
+TRIGGER = "train-models"
+# The decision when the trained model is the champion's own version: nothing to judge, no alias
+# moves and no audit row, so rerunning an identical training changes nothing.
+ALREADY_CHAMPION = PromotionDecision(False, False, "identical", "already champion")
 
 
 @dataclass(frozen=True)
@@ -25,11 +34,35 @@ class Registration:
     version: str
     run_id: str
     reused: bool  # an identical model (same fingerprint) was already registered
-    decision: ChampionDecision
-    champion_version: str | None  # None: no champion (the first model failed its checks)
+    decision: PromotionDecision
+    champion_version: str | None  # after the decision; None: no champion (first one failed)
+    comparison: Comparison | None = None  # None: already champion, nothing was compared
+    audit_id: int | None = None  # the promoted/rejected row; None: already champion
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What train-models returns per model (`dataclasses.asdict` of it: the CLI prints it)."""
+
+    version: str
+    champion_version: str | None
+    reused_version: bool
+    decision: str  # the decision's reason
+    comparison: dict[str, dict[str, float]]  # source -> metrics on the evaluation season
+
+    @classmethod
+    def of(cls, registration: Registration, evaluation: SeasonEvaluation) -> ModelSummary:
+        return cls(
+            version=registration.version,
+            champion_version=registration.champion_version,
+            reused_version=registration.reused,
+            decision=registration.decision.reason,
+            comparison=evaluation.as_dict(),
+        )
 
 
 def register_and_decide(
+    conn: psycopg.Connection,
     *,
     tracking_uri: str,
     experiment_id: str,
@@ -37,87 +70,74 @@ def register_and_decide(
     evaluation: SeasonEvaluation,
     eval_games: pd.DataFrame,
     fingerprint: str,
+    trigger: str = TRIGGER,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
 ) -> Registration:
-    """Log and register `model` (unless an identical version exists), then apply the champion rule.
+    """Register `model` (unless an identical version exists), then promote or reject it.
 
-    The current champion is re-scored on `eval_games`, the same games as the candidate, so the
+    The candidate and the current champion are scored on `eval_games`, the same games, so the
     comparison is fair even if the champion was evaluated on other games when it was promoted.
+    With no champion yet the candidate still has to pass the behaviour checks. `conn` (not in a
+    transaction) receives the audit row.
     """
-    name = model.spec.registered_name
-    existing = mlflow_store.find_version_by_fingerprint(tracking_uri, name, fingerprint)
-    if existing is not None:
-        version, run_id, reused = str(existing.version), str(existing.run_id), True
-    else:
-        run_id, model_uri = _log_run(tracking_uri, experiment_id, model, evaluation, fingerprint)
-        registered = mlflow_store.register_version(
-            tracking_uri,
-            name,
-            model_uri,
-            run_id,
-            {
-                mlflow_store.FINGERPRINT_TAG: fingerprint,
-                mlflow_store.BASE_MARGIN_TAG: model.spec.base_margin or "",
-                "eval_season": str(evaluation.season),
-                "eval_log_loss": f"{evaluation.model_log_loss():.6f}",
-            },
-        )
-        version, reused = str(registered.version), False
+    spec = model.spec
+    registered = _register(tracking_uri, experiment_id, model, evaluation, fingerprint, trigger)
+    champion_before = challenger.champion_version(tracking_uri, spec)
+    if champion_before == registered.version:
+        return Registration(
+            registered.name, registered.version, registered.run_id, registered.reused,
+            ALREADY_CHAMPION, champion_before,
+        )  # fmt: skip
 
-    champion = mlflow_store.get_alias_version(tracking_uri, name, mlflow_store.CHAMPION)
-    if champion is not None and str(champion.version) == version:
-        decision = ChampionDecision(False, "already champion", evaluation.model_log_loss(), None)
-        return Registration(name, version, run_id, reused, decision, version)
-
-    champion_loss = None
-    if champion is not None:
-        booster = mlflow_store.load_booster(tracking_uri, f"models:/{name}/{champion.version}")
-        p = predict_booster(booster, eval_games, mlflow_store.base_margin_of(champion))
-        champion_loss = score_for_spec(
-            model.spec, eval_games[model.spec.target].to_numpy(float), p
-        ).log_loss
-    # The same behaviour gate as retrain-models: this path decides the very first champion.
-    market = challenger.MARKET_FEATURE[model.spec.target]
-    failed = checks.failed(checks.run_behaviour_checks(model.predict, eval_games, market))
-    decision = decide_champion(evaluation.model_log_loss(), champion_loss, failed_checks=failed)
-    if decision.promote:
-        mlflow_store.set_alias(tracking_uri, name, mlflow_store.CHAMPION, version)
-    champion_version = version if decision.promote else _version_or_none(champion)
-    log.info("%s v%s: %s", name, version, decision.reason)
-    return Registration(name, version, run_id, reused, decision, champion_version)
+    comparison = challenger.compare_with_champion(
+        tracking_uri, spec, registered.version, eval_games, confidence=confidence, n_boot=n_boot
+    )
+    decision = decide_promotion(comparison.interval, checks.failed(comparison.checks))
+    audit_id = challenger.record_decision(
+        conn, tracking_uri, spec, decision, comparison,
+        trigger=trigger, data_through=max(eval_games["game_date"]),
+    )  # fmt: skip
+    champion_after = transition.read_aliases(tracking_uri, registered.name)[transition.CHAMPION]
+    log.info(
+        "%s v%s: %s (audit #%d)", registered.name, registered.version, decision.reason, audit_id
+    )
+    return Registration(
+        registered.name, registered.version, registered.run_id, registered.reused,
+        decision, champion_after, comparison, audit_id,
+    )  # fmt: skip
 
 
-def _version_or_none(registered: object) -> str | None:
-    return None if registered is None else str(registered.version)  # type: ignore[attr-defined]
-
-
-def _log_run(
+def _register(
     tracking_uri: str,
     experiment_id: str,
     model: TrainedModel,
     evaluation: SeasonEvaluation,
     fingerprint: str,
-) -> tuple[str, str]:
+    trigger: str,
+) -> challenger.RegisteredVersion:
+    """Register with the season's scores as run metrics and version tags (the probes read the
+    tags) and the calibration plot as an artifact."""
     metrics = {
         f"{source}_{metric}": value
         for source, values in evaluation.as_dict().items()
         for metric, value in values.items()
     }
-    metrics["num_rounds"] = float(model.num_rounds)
     with tempfile.TemporaryDirectory() as tmp:
         plot = plot_calibration(
             evaluation.calibration, Path(tmp) / f"calibration_{model.spec.name}.png"
         )
-        return mlflow_store.log_training_run(
+        return challenger.register(
             tracking_uri=tracking_uri,
             experiment_id=experiment_id,
-            run_name=f"{model.spec.name}-eval-{evaluation.season}",
-            booster=model.booster,
-            params={
-                **model.params,
-                "train_seasons": model.train_seasons,
-                "features": ",".join(model.spec.features),
-            },
+            model=model,
+            fingerprint=fingerprint,
+            trigger=trigger,
             metrics=metrics,
-            tags={"bullpen.model": model.spec.name, mlflow_store.FINGERPRINT_TAG: fingerprint},
+            run_name=f"{model.spec.name}-eval-{evaluation.season}",
             artifacts=[plot],
+            version_tags={
+                "eval_season": str(evaluation.season),
+                "eval_log_loss": f"{evaluation.model_log_loss():.6f}",
+            },
         )

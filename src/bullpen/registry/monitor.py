@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -17,19 +18,33 @@ from bullpen.models.evaluate import log_loss_per_game
 from bullpen.models.train import ModelSpec
 from bullpen.registry import audit, challenger, transition
 from bullpen.registry.bootstrap import BootstrapInterval, paired_bootstrap
-from bullpen.registry.promotion import PromotionDecision, decide_rollback
+from bullpen.registry.promotion import RollbackDecision, decide_rollback
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class MonitorResult:
+    model: str
     champion: str | None
     previous: str | None
     n_settled: int
     interval: BootstrapInterval | None  # mean(champion - previous) per-game log loss
-    decision: PromotionDecision  # promote=True here means "roll back"
-    audit_id: int | None = None
+    decision: RollbackDecision
+    audit_id: int | None = None  # the rollback's audit row, once rolled back
+
+    def as_dict(self) -> dict[str, Any]:
+        """What monitor-champion returns (JSON; the keys the CLI reads)."""
+        return {
+            "model": self.model,
+            "rolled_back": self.audit_id is not None,
+            "audit_id": self.audit_id,
+            "champion": self.champion,
+            "previous_champion": self.previous,
+            "n_settled": self.n_settled,
+            "reason": self.decision.reason,
+            "interval": self.interval.as_dict() if self.interval else None,
+        }
 
 
 def judge_champion(
@@ -77,22 +92,18 @@ def judge_versions(
     game the promotion had seen, so no game that judged the promotion judges it again."""
     if champion is None or previous is None or not promoted:
         why = "no promotion with a previous-champion to compare against"
-        return MonitorResult(
-            champion, previous, 0, None, PromotionDecision(False, False, "monitor", why)
-        )
+        return MonitorResult(spec.name, champion, previous, 0, None, RollbackDecision(False, why))
     later = frame if since is None else frame[frame["game_date"] > since]
     games = comparable_games(later, spec)
     if games.empty:
         why = f"no settled games after {since}"
-        return MonitorResult(
-            champion, previous, 0, None, PromotionDecision(False, False, "monitor", why)
-        )
+        return MonitorResult(spec.name, champion, previous, 0, None, RollbackDecision(False, why))
     y = games[spec.target].to_numpy(float)
     loss_new = log_loss_per_game(y, predictor(champion)(games))
     loss_old = log_loss_per_game(y, predictor(previous)(games))
     interval = paired_bootstrap(loss_new, loss_old, confidence=confidence, n_boot=n_boot)
     decision = decide_rollback(interval, min_games=min_games)
-    return MonitorResult(champion, previous, len(games), interval, decision)
+    return MonitorResult(spec.name, champion, previous, len(games), interval, decision)
 
 
 def rollback_champion(
@@ -105,28 +116,15 @@ def rollback_champion(
     reason: str,
     interval: BootstrapInterval | None = None,
     numbers: dict | None = None,
-    data_through: object = None,
+    data_through: date | None = None,
 ) -> int:  # pragma: no mutate block (registry glue; integration: test_retrain.py)
-    """champion <- previous-champion with an audit row (one unit); return the audit id."""
-    entry = rollback_entry(
-        spec, stage=stage, trigger=trigger, reason=reason, interval=interval, numbers=numbers,
-        data_through=data_through,
-    )  # fmt: skip
-    return transition.rollback(conn, tracking_uri, spec.registered_name, entry)
+    """champion <- previous-champion with an audit row, one unit through `transition`; return
+    the audit id. `interval` (the monitor's CI of champion - previous) is None for a manual one.
 
-
-def rollback_entry(
-    spec: ModelSpec,
-    *,
-    stage: str,
-    trigger: str,
-    reason: str,
-    interval: BootstrapInterval | None = None,
-    numbers: dict | None = None,
-    data_through: object = None,
-) -> audit.AuditEntry:
-    """The audit row of a rollback (transition.rollback fills in the champion versions)."""
-    return audit.AuditEntry(
+    Raises:
+        LookupError: there is no previous-champion (nothing moves, no row is written).
+    """
+    entry = audit.AuditEntry(
         model=spec.name,
         action="rolled_back",
         stage=stage,
@@ -136,5 +134,6 @@ def rollback_entry(
         ci_upper=interval.upper if interval else None,
         confidence=interval.confidence if interval else None,
         numbers={"bootstrap": interval.as_dict() if interval else None, **(numbers or {})},
-        data_through=data_through,  # type: ignore[arg-type]
+        data_through=data_through,
     )
+    return transition.rollback(conn, tracking_uri, spec.registered_name, entry)

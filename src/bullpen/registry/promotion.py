@@ -1,58 +1,12 @@
-"""Champion rule: a version takes `champion` only if there is none or it wins on the same games."""
+"""The promotion and rollback rules, pure: a challenger takes `champion` only when it passes the
+behaviour checks and is better at the bootstrap interval's confidence (or there is no champion
+yet); a champion is rolled back only when it is significantly worse than previous-champion."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bullpen.registry.bootstrap import BootstrapInterval
-
-
-@dataclass(frozen=True)
-class ChampionDecision:
-    promote: bool
-    reason: str
-    challenger_log_loss: float
-    champion_log_loss: float | None
-
-
-def decide_champion(
-    challenger_log_loss: float,
-    champion_log_loss: float | None,
-    min_improvement: float = 0.0,
-    failed_checks: list[str] | None = None,
-) -> ChampionDecision:
-    """Both log losses must come from the same evaluation games.
-
-    Ties keep the current champion, so rerunning an identical training never moves the alias.
-    Failed behaviour checks refuse the alias before anything else, also when there is no
-    champion yet: the first model would otherwise take bets unchecked.
-    """
-    if failed_checks:
-        return ChampionDecision(
-            False,
-            "behaviour checks failed: " + "; ".join(failed_checks),
-            challenger_log_loss,
-            champion_log_loss,
-        )
-    if champion_log_loss is None:
-        return ChampionDecision(True, "no champion yet", challenger_log_loss, None)
-    gain = champion_log_loss - challenger_log_loss
-    if gain > min_improvement:
-        return ChampionDecision(
-            True,
-            f"log loss {challenger_log_loss:.5f} beats champion {champion_log_loss:.5f}",
-            challenger_log_loss,
-            champion_log_loss,
-        )
-    return ChampionDecision(
-        False,
-        f"log loss {challenger_log_loss:.5f} does not beat champion {champion_log_loss:.5f}",
-        challenger_log_loss,
-        champion_log_loss,
-    )
-
-
-# -- champion/challenger with statistical confidence (retrain-models, monitor-champion) --------
 
 
 @dataclass(frozen=True)
@@ -104,23 +58,23 @@ def decide_promotion(
     )
 
 
-def decide_rollback(interval: BootstrapInterval, min_games: int = 100) -> PromotionDecision:
+@dataclass(frozen=True)
+class RollbackDecision:
+    rollback: bool  # move champion back to previous-champion
+    reason: str
+
+
+def decide_rollback(interval: BootstrapInterval, min_games: int = 100) -> RollbackDecision:
     """Roll back when the champion is worse than previous-champion at the CI's confidence.
 
     `interval` is the CI of mean(champion - previous champion) on the settled games since the
-    promotion; `promote=True` here means "move the alias back".
+    promotion.
     """
     if interval.n < min_games:
-        return PromotionDecision(
-            False, False, "monitor", f"only {interval.n} settled games (< {min_games}): wait"
-        )
+        return RollbackDecision(False, f"only {interval.n} settled games (< {min_games}): wait")
     if interval.lower > 0.0:
-        return PromotionDecision(
+        return RollbackDecision(
             True,
-            False,
-            "monitor",
             f"champion worse than previous-champion on live games: {interval.describe()}",
         )
-    return PromotionDecision(
-        False, False, "monitor", f"champion not significantly worse: {interval.describe()}"
-    )
+    return RollbackDecision(False, f"champion not significantly worse: {interval.describe()}")

@@ -93,6 +93,11 @@ def promotion_target(before: AliasState, challenger_version: str) -> AliasState:
     }
 
 
+def rejection_target(challenger_version: str) -> AliasState:
+    """The rejected version keeps `challenger` (for inspection); champion does not move."""
+    return {CHALLENGER: challenger_version}
+
+
 def rollback_target(before: AliasState) -> AliasState:
     """previous-champion becomes champion again; the rolled-back version keeps no alias."""
     if before[PREVIOUS_CHAMPION] is None:
@@ -122,6 +127,25 @@ def promote(
         conn, tracking_uri, name, promotion_target(before, challenger_version), entry,
         after_alias_move=after_alias_move,
     )  # fmt: skip
+
+
+def reject(
+    conn: psycopg.Connection,
+    tracking_uri: str,
+    name: str,
+    challenger_version: str,
+    entry: AuditEntry,
+) -> int:
+    """Record a rejected challenger (audit action 'rejected'); champion stays where it is."""
+    before = read_aliases(tracking_uri, name)
+    entry = replace(
+        entry,
+        action="rejected",
+        champion_before=before[CHAMPION],
+        champion_after=before[CHAMPION],
+        challenger_version=challenger_version,
+    )
+    return commit_transition(conn, tracking_uri, name, rejection_target(challenger_version), entry)
 
 
 def rollback(

@@ -37,6 +37,6 @@ def test_decide_promotion_first_model_and_identical_version() -> None:
 
 
 def test_decide_rollback_needs_significance_and_volume() -> None:
-    assert decide_rollback(_ci(0.001, 0.01)).promote is True
-    assert decide_rollback(_ci(-0.001, 0.01)).promote is False
-    assert decide_rollback(_ci(0.001, 0.01, n=50), min_games=100).promote is False
+    assert decide_rollback(_ci(0.001, 0.01)).rollback is True
+    assert decide_rollback(_ci(-0.001, 0.01)).rollback is False
+    assert decide_rollback(_ci(0.001, 0.01, n=50), min_games=100).rollback is False

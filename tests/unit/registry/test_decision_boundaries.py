@@ -6,9 +6,8 @@ import pytest
 
 from bullpen.registry.bootstrap import BootstrapInterval
 from bullpen.registry.promotion import (
-    ChampionDecision,
     PromotionDecision,
-    decide_champion,
+    RollbackDecision,
     decide_promotion,
     decide_rollback,
 )
@@ -43,28 +42,20 @@ def test_identical_version_beats_everything_else() -> None:
 )
 def test_rollback_waits_for_exactly_min_games(n: int, min_games: int, judged: bool) -> None:
     decision = decide_rollback(_ci(0.001, 0.01, n=n), min_games=min_games)
-    assert decision.promote is judged
+    assert decision.rollback is judged
     assert decision.reason.endswith(": wait") is not judged
 
 
 def test_rollback_needs_the_lower_bound_strictly_above_zero() -> None:
     at_zero = decide_rollback(_ci(0.0, 0.01))
-    assert at_zero.promote is False
+    assert at_zero.rollback is False
     assert at_zero.reason.startswith("champion not significantly worse")
-    assert decide_rollback(_ci(1e-12, 0.01)).promote is True
+    assert decide_rollback(_ci(1e-12, 0.01)).rollback is True
 
 
 def test_rollback_default_min_games_is_100() -> None:
-    assert decide_rollback(_ci(0.001, 0.01, n=99)).promote is False
-    assert decide_rollback(_ci(0.001, 0.01, n=100)).promote is True
-
-
-def test_champion_gain_must_exceed_min_improvement_exactly() -> None:
-    # gain 0.5 - 0.25 = 0.25 exactly (binary fractions): equal to the minimum is not enough.
-    assert decide_champion(0.25, 0.5, min_improvement=0.25).promote is False
-    assert decide_champion(0.25, 0.5, min_improvement=0.2499).promote is True
-    decision = decide_champion(0.25, 0.5)
-    assert decision.champion_log_loss == 0.5 and decision.challenger_log_loss == 0.25
+    assert decide_rollback(_ci(0.001, 0.01, n=99)).rollback is False
+    assert decide_rollback(_ci(0.001, 0.01, n=100)).rollback is True
 
 
 # -- every branch returns exactly this decision (the audit row stores stage, forced and reason) --
@@ -103,34 +94,17 @@ def test_decide_promotion_returns_exactly(
     ("interval", "expected"),
     [
         (_ci(0.001, 0.01, n=99),
-         PromotionDecision(False, False, "monitor", "only 99 settled games (< 100): wait")),
+         RollbackDecision(False, "only 99 settled games (< 100): wait")),
         (_ci(0.001, 0.01),
-         PromotionDecision(True, False, "monitor",
-                           "champion worse than previous-champion on live games: "
-                           + _ci(0.001, 0.01).describe())),
+         RollbackDecision(True,
+                          "champion worse than previous-champion on live games: "
+                          + _ci(0.001, 0.01).describe())),
         (_ci(-0.001, 0.01),
-         PromotionDecision(False, False, "monitor",
-                           "champion not significantly worse: " + _ci(-0.001, 0.01).describe())),
+         RollbackDecision(False,
+                          "champion not significantly worse: " + _ci(-0.001, 0.01).describe())),
     ],
 )  # fmt: skip
 def test_decide_rollback_returns_exactly(
-    interval: BootstrapInterval, expected: PromotionDecision
+    interval: BootstrapInterval, expected: RollbackDecision
 ) -> None:
     assert decide_rollback(interval) == expected
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        ((0.6, None, 0.0, ["a: 1", "b: 2"]),
-         ChampionDecision(False, "behaviour checks failed: a: 1; b: 2", 0.6, None)),
-        ((0.6, 0.7, 0.0, ["a: 1"]),
-         ChampionDecision(False, "behaviour checks failed: a: 1", 0.6, 0.7)),
-        ((0.6, None), ChampionDecision(True, "no champion yet", 0.6, None)),
-        ((0.6, 0.7), ChampionDecision(True, "log loss 0.60000 beats champion 0.70000", 0.6, 0.7)),
-        ((0.7, 0.6),
-         ChampionDecision(False, "log loss 0.70000 does not beat champion 0.60000", 0.7, 0.6)),
-    ],
-)  # fmt: skip
-def test_decide_champion_returns_exactly(args: tuple, expected: ChampionDecision) -> None:
-    assert decide_champion(*args) == expected

@@ -1,5 +1,6 @@
-"""The rollback decision of monitor-champion without the registry (judge_versions), and the
-audit row of a rollback. Predictions come from plain probability functions of the game rows."""
+"""The rollback decision of monitor-champion without the registry (judge_versions). Predictions
+come from plain probability functions of the game rows. The rollback itself (aliases and audit
+row through `transition`) runs against the real registry in tests/integration/test_retrain.py."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import pandas as pd
 import pytest
 
 from bullpen.models.train import MONEYLINE
-from bullpen.registry.bootstrap import BootstrapInterval
-from bullpen.registry.monitor import judge_versions, rollback_entry
-from bullpen.registry.promotion import PromotionDecision
+from bullpen.registry.monitor import judge_versions
+from bullpen.registry.promotion import RollbackDecision
 
 SINCE = date(2024, 6, 1)
 
@@ -55,7 +55,7 @@ def test_a_worse_champion_is_rolled_back_on_games_strictly_after_the_promotion()
     assert result.n_settled == 300  # the 40 games on SINCE itself judged the promotion
     assert result.interval is not None and result.interval.n == 300
     assert result.interval.lower > 0.0  # mean(champion - previous) log loss: champion worse
-    assert result.decision.promote is True
+    assert result.decision.rollback is True
     assert result.decision.reason.startswith("champion worse than previous-champion")
 
 
@@ -63,7 +63,7 @@ def test_a_better_champion_stays() -> None:
     swapped = {"2": _sharp, "1": _backwards}
     result = _judge(_frame(), predictor=swapped.__getitem__, n_boot=200)
     assert result.interval is not None and result.interval.upper < 0.0
-    assert result.decision.promote is False
+    assert result.decision.rollback is False
 
 
 def test_without_a_since_date_every_game_counts() -> None:
@@ -75,13 +75,13 @@ def test_confidence_n_boot_and_min_games_are_passed_on() -> None:
     result = _judge(_frame(), confidence=0.8, n_boot=123, min_games=301)
     assert result.interval is not None
     assert (result.interval.confidence, result.interval.n_boot) == (0.8, 123)
-    assert result.decision.promote is False and result.decision.reason.endswith(": wait")
-    assert _judge(_frame(), n_boot=50, min_games=300).decision.promote is True
+    assert result.decision.rollback is False and result.decision.reason.endswith(": wait")
+    assert _judge(_frame(), n_boot=50, min_games=300).decision.rollback is True
 
 
 def test_the_default_minimum_is_100_settled_games() -> None:
     assert _judge(_frame(n_after=99), n_boot=50).decision.reason.endswith("(< 100): wait")
-    assert _judge(_frame(n_after=100), n_boot=50).decision.promote is True
+    assert _judge(_frame(n_after=100), n_boot=50).decision.rollback is True
 
 
 def test_unsettled_or_unpriced_games_are_not_judged() -> None:
@@ -105,7 +105,7 @@ def test_nothing_to_compare_keeps_the_champion(
     assert (result.champion, result.previous) == (champion, previous)
     assert (result.n_settled, result.interval) == (0, None)
     why = "no promotion with a previous-champion to compare against"
-    assert result.decision == PromotionDecision(False, False, "monitor", why)
+    assert result.decision == RollbackDecision(False, why)
 
 
 def test_no_games_after_the_promotion_keeps_the_champion() -> None:
@@ -113,28 +113,10 @@ def test_no_games_after_the_promotion_keeps_the_champion() -> None:
     assert (result.champion, result.previous) == ("2", "1")
     assert (result.n_settled, result.interval) == (0, None)
     why = "no settled games after 2024-06-01"
-    assert result.decision == PromotionDecision(False, False, "monitor", why)
+    assert result.decision == RollbackDecision(False, why)
 
 
 def test_the_default_bootstrap_is_2000_resamples_at_95_percent() -> None:
     result = _judge(_frame())
     assert result.interval is not None
     assert (result.interval.n_boot, result.interval.confidence) == (2000, 0.95)
-
-
-def test_rollback_entry_carries_the_interval_and_the_numbers() -> None:
-    interval = BootstrapInterval(0.01, 0.004, 0.016, 0.95, 400, 2000)
-    entry = rollback_entry(
-        MONEYLINE, stage="monitor", trigger="scheduled", reason="worse", interval=interval,
-        numbers={"n_settled": 400}, data_through=SINCE,
-    )  # fmt: skip
-    assert (entry.model, entry.action, entry.stage) == ("moneyline", "rolled_back", "monitor")
-    assert (entry.trigger, entry.reason, entry.data_through) == ("scheduled", "worse", SINCE)
-    assert (entry.ci_lower, entry.ci_upper, entry.confidence) == (0.004, 0.016, 0.95)
-    assert entry.numbers == {"bootstrap": interval.as_dict(), "n_settled": 400}
-
-
-def test_manual_rollback_entry_has_no_interval() -> None:
-    entry = rollback_entry(MONEYLINE, stage="manual", trigger="cli", reason="operator")
-    assert (entry.ci_lower, entry.ci_upper, entry.confidence) == (None, None, None)
-    assert entry.numbers == {"bootstrap": None} and entry.data_through is None
