@@ -4,6 +4,8 @@ the numbers and the HTML report, and emit `bullpen.drift.detected` when retraini
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from prefect import flow, task
@@ -22,17 +24,19 @@ from bullpen.models.train import SPECS
 
 
 @task(cache_policy=NONE, task_run_name="check-champion-{model}")
-def check_champion(frame: pd.DataFrame, model: str, options: dict) -> store.DriftCheck:
-    settings = get_settings()
+def check_champion(
+    frame: pd.DataFrame, model: str, options: dict[str, Any], *, tracking_uri: str,
+    reports_dir: Path, artifact_root: Path,
+) -> store.DriftCheck:  # fmt: skip
     return check.check_champion(
-        frame, SPECS[model], tracking_uri=runtime.mlflow_tracking_uri(settings),
-        reports_dir=settings.reports_dir, artifact_root=settings.artifact_root, **options,
+        frame, SPECS[model], tracking_uri=tracking_uri, reports_dir=reports_dir,
+        artifact_root=artifact_root, **options,
     )  # fmt: skip
 
 
 @task(cache_policy=NONE)
-def write_drift_check(result: store.DriftCheck) -> int:
-    with engine.connect(runtime.database_url()) as conn:
+def write_drift_check(result: store.DriftCheck, database_url: str) -> int:
+    with engine.connect(database_url) as conn:
         return store.write_drift_check(conn, result)
 
 
@@ -64,8 +68,11 @@ def check_drift(
             "prediction_p_value": prediction_p_value,
             "confidence": confidence,
         },
+        tracking_uri=runtime.mlflow_tracking_uri(settings),
+        reports_dir=settings.reports_dir,
+        artifact_root=settings.artifact_root,
     )
-    check_id = write_drift_check(result)
+    check_id = write_drift_check(result, database_url)
     verdict, drift, perf = result.verdict, result.drift, result.performance
 
     # Decisions become artifacts and events: the retrain-models/on-drift trigger listens.
