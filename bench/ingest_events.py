@@ -27,19 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from bullpen.collect.history.events import store as events_store
+from bullpen.collect.history.events.rows import TABLE_COLUMNS, EventParse, table_rows
+from bullpen.collect.history.events.season import read_event_season
 from bullpen.collect.replay import (
     file_sha256,
     find_event_seasons,
     replay_event_seasons,
     replay_events,
 )
-from bullpen.collect.retrosheet_events import (
-    TABLE_COLUMNS,
-    EventParse,
-    read_event_season,
-    table_rows,
-)
-from bullpen.db import engine, events_store
+from bullpen.db import engine
 from bullpen.db.staging import table_fingerprints
 from bullpen.runtime import prepare_database, repo_root
 

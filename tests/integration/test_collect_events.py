@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from bullpen.collect import replay
-from bullpen.collect.retrosheet_events import TABLE_COLUMNS, read_event_season, to_frames
-from bullpen.db import engine, events, events_store
+from bullpen.collect.history.events import load as events
+from bullpen.collect.history.events import store as events_store
+from bullpen.collect.history.events.rows import TABLE_COLUMNS, to_frames
+from bullpen.collect.history.events.season import read_event_season
+from bullpen.db import engine
 from bullpen.db.staging import table_fingerprints
 from bullpen.runtime import prepare_database
 from tests.conftest import DATA

@@ -12,10 +12,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from bullpen.collect.history.events import store as events_store
+from bullpen.collect.history.events.season import read_event_season
 from bullpen.collect.history.seasons import read_season_files
 from bullpen.collect.history.store import WriteSummary, write_history_file
-from bullpen.collect.retrosheet_events import read_event_season
-from bullpen.db import engine, events_store
+from bullpen.db import engine
 
 _ODDS_FILE = re.compile(r"mlb_odds_(\d{4})\.csv(\.gz)?$")
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from bullpen.collect.history.events import load as event_tables
 from bullpen.collect.records import GameRecord
 from bullpen.db import engine
-from bullpen.db import events as event_tables
 from bullpen.db.games import load_game_frame, normalise_game_frame
 from bullpen.features.build import build_feature_frame
 from bullpen.features.players import PLAYER_FEATURES, build_player_features

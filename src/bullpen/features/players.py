@@ -155,7 +155,7 @@ def build_player_features(
     `games` needs game_date, season, home_team, away_team, game_number, home_listed_starter,
     away_listed_starter (Retrosheet ids or None, see bullpen.players.linking), home_starter_id and
     away_starter_id (who started; game-time columns only). The event frames are those of
-    bullpen.collect.retrosheet_events.to_frames (or the db.events loaders). Every value for a game
+    collect.history.events.rows.to_frames (or the events.load loaders). Every value for a game
     on date d comes from events of dates before d only. `rosters` (the rosters table) gives
     throwing hands for lu_woba_vs_hand (the team's batting against the hand of the opposing
     listed starter); without it those columns are NaN.

@@ -388,8 +388,8 @@ def link_and_store(database_url: str, register_path: Path | None = None) -> Link
     Games of seasons without rosters (no play-by-play loaded) are left unlinked. Idempotent.
     """
     register = read_register(register_path) if register_path and register_path.exists() else None
+    from bullpen.collect.history.events.load import load_rosters
     from bullpen.db import engine
-    from bullpen.db.events import load_rosters
     from bullpen.db.games import load_game_frame
 
     with engine.connect(database_url) as conn:

@@ -11,20 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from bullpen.collect.retrosheet_events import (
-    TABLE_COLUMNS,
-    EventError,
-    EventParse,
-    apply_play,
-    count_pitches,
-    parse_event,
-    parse_event_text,
-    parse_roster_text,
+from bullpen.collect.history.events.parse import parse_event_text, parse_roster_text
+from bullpen.collect.history.events.plays import EventError, apply_play, count_pitches, parse_event
+from bullpen.collect.history.events.rows import TABLE_COLUMNS, EventParse, to_frames
+from bullpen.collect.history.events.season import (
     quarantine_missing_games,
     read_event_season,
     read_gamelog_keys,
     reconcile_with_gamelog,
-    to_frames,
 )
 from tests.conftest import DATA
 

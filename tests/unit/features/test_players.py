@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bullpen.collect.retrosheet_events import read_event_season, to_frames
+from bullpen.collect.history.events.rows import to_frames
+from bullpen.collect.history.events.season import read_event_season
 from bullpen.features.player_ratings import (
     BATTER_PRIOR_PA,
     BP_PRIOR_BF,

@@ -8,8 +8,9 @@ from dataclasses import asdict
 import pandas as pd
 import pytest
 
+from bullpen.collect.history.events.parse import parse_roster_text
+from bullpen.collect.history.events.rows import EventParse, to_frames
 from bullpen.collect.history.seasons import read_season_files
-from bullpen.collect.retrosheet_events import EventParse, parse_roster_text, to_frames
 from bullpen.players.linking import (
     attach_listed_starters,
     clean_sbr_name,

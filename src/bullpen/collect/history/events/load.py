@@ -1,4 +1,4 @@
-"""Read the Retrosheet event tables as DataFrames shaped like retrosheet_events.to_frames()."""
+"""Read the Retrosheet event tables as DataFrames shaped like rows.to_frames()."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 import psycopg
 
-from bullpen.collect.retrosheet_events import TABLE_COLUMNS
+from bullpen.collect.history.events.rows import TABLE_COLUMNS
 
 
 def _frame(conn: psycopg.Connection, query: str, params: dict[str, object]) -> pd.DataFrame:

@@ -27,8 +27,7 @@ from typing import Any
 
 import psycopg
 
-from bullpen.collect.records import QuarantinedRecord
-from bullpen.collect.retrosheet_events import (
+from bullpen.collect.history.events.rows import (
     TABLE_COLUMNS,
     EventGame,
     EventParse,
@@ -37,6 +36,7 @@ from bullpen.collect.retrosheet_events import (
     PlateAppearance,
     RosterEntry,
 )
+from bullpen.collect.records import QuarantinedRecord
 from bullpen.db.staging import copy_rows, record_ingested_file, update_changed, write_quarantine
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _copy_into(cur: psycopg.Cursor, table: str, rows: Iterable[Any]) -> None:
 
 # True when the tables hold a row of this file or of one of its games: then the merge decides
 # what changes. Game keys matter too: a game may have moved here from another file of the season
-# (the first file of a game id wins, see retrosheet_events._drop_games_seen_before). The child
+# (the first file of a game id wins, see season._drop_games_seen_before). The child
 # tables need no look: their foreign key means a child row has its game in event_games.
 _FILE_LOADED = """
 SELECT EXISTS (SELECT 1 FROM event_games WHERE source_file = %(file)s OR game_key = ANY(%(keys)s))
