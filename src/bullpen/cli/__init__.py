@@ -233,3 +233,4 @@ def status() -> None:
 _AREAS = ("backup", "collect", "hyperopt", "metrics", "blocks", "stack", "automations", "players")
 for _area in (*_AREAS, "model", "drift"):
     app.add_typer(importlib.import_module(f"bullpen.cli.{_area}").app, name=_area)
+app.add_typer(importlib.import_module("bullpen.cli.bets").app, name="bets")
