@@ -41,7 +41,7 @@ def _fmt(x: float, spec: str) -> str:
 
 def _load(url: str) -> None:
     from bullpen import runtime
-    from bullpen.collect import replay
+    from bullpen.collect.history import replay
 
     runtime.prepare_database(url)
     started = time.perf_counter()

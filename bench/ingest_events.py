@@ -30,7 +30,7 @@ from pathlib import Path
 from bullpen.collect.history.events import store as events_store
 from bullpen.collect.history.events.rows import TABLE_COLUMNS, EventParse, table_rows
 from bullpen.collect.history.events.season import read_event_season
-from bullpen.collect.replay import (
+from bullpen.collect.history.replay import (
     file_sha256,
     find_event_seasons,
     replay_event_seasons,

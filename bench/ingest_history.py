@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bullpen.collect.history.replay import find_season_files
 from bullpen.collect.history.seasons import read_season_files
 from bullpen.collect.history.store import GAME_COLUMNS, game_row, write_history_file
-from bullpen.collect.replay import find_season_files
 from bullpen.db import engine
 from bullpen.runtime import prepare_database, repo_root
 

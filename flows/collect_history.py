@@ -10,7 +10,7 @@ from prefect.cache_policies import NONE
 from shared_tasks import prepare_database
 
 from bullpen import runtime
-from bullpen.collect import replay
+from bullpen.collect.history import replay
 from bullpen.ops import prefect_process
 from bullpen.players import linking
 

@@ -31,7 +31,7 @@ from bullpen.backup.errors import (
     WrongKeyError,
 )
 from bullpen.backup.retention import RetentionPolicy
-from bullpen.collect import replay
+from bullpen.collect.history import replay
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame

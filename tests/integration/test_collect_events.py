@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bullpen.collect import replay
+from bullpen.collect.history import replay
 from bullpen.collect.history.events import load as events
 from bullpen.collect.history.events import store as events_store
 from bullpen.collect.history.events.rows import TABLE_COLUMNS, to_frames

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bullpen import runtime
-from bullpen.collect import replay
+from bullpen.collect.history import replay
 from bullpen.collect.history.store import history_fingerprints
 from bullpen.db import engine
 from bullpen.ops import prefect_process
@@ -89,7 +89,7 @@ def test_replay_killed_mid_file_then_rerun_equals_clean_run(
         conn.execute("ALTER DATABASE crash_test SET client_connection_check_interval = '200ms'")
 
     script = (
-        "import sys; from pathlib import Path; from bullpen.collect import replay\n"
+        "import sys; from pathlib import Path; from bullpen.collect.history import replay\n"
         "for files in replay.find_season_files(Path(sys.argv[1])):\n"
         "    replay.replay_season(sys.argv[2], files)\n"
     )

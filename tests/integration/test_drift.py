@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from bullpen.collect import replay
+from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.drift import check
 from bullpen.features.dataset import load_feature_frame

@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from bullpen.collect import replay
+from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import train

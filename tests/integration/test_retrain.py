@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bullpen.collect import replay
+from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import checks, train

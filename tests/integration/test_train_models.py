@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bullpen.collect import replay
+from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess, train
