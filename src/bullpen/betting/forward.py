@@ -1,0 +1,185 @@
+"""The forward record: the ledger's picks read back with their games, judged with the backtest's
+figures (bullpen.betting.metrics): bets, mean CLV (SE), EV at close, ROI with a bootstrap
+interval, bankroll and drawdown, and the curves of the HTML report.
+
+One strategy version is one bankroll (bullpen.betting.ledger): its starting bankroll is the
+bankroll its first pick was sized on (nothing was settled before it), and the bankroll after each
+settled pick is that plus the settled profit in settlement order.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+
+from bullpen import report
+from bullpen.betting.ledger import load_bets
+from bullpen.betting.metrics import BetSummary, mean_and_se, summarise_bets
+
+_GAMES = "SELECT game_id, game_date, away_team, home_team FROM games WHERE game_id = ANY(%s)"
+
+
+def load_ledger(
+    conn: psycopg.Connection, *, strategy_version: str | None = None, since: date | None = None
+) -> pd.DataFrame:
+    """Every pick (current state) with its game's date and teams, on games from `since` on."""
+    bets = load_bets(conn, strategy_version)
+    ids = [int(g) for g in bets["game_id"].unique()] if len(bets) else []
+    games = pd.DataFrame(
+        conn.execute(_GAMES, (ids,)).fetchall(),
+        columns=["game_id", "game_date", "away_team", "home_team"],
+    )
+    out = bets.merge(games, on="game_id", how="left")
+    if since is not None and len(out):
+        out = out[out["game_date"] >= since]
+    return out.reset_index(drop=True)
+
+
+def newest_strategy(ledger: pd.DataFrame) -> str | None:
+    """The strategy version of the most recently opened pick."""
+    if ledger.empty:
+        return None
+    return str(ledger.sort_values(["opened_at", "bet_id"]).iloc[-1]["strategy_version"])
+
+
+@dataclass(frozen=True)
+class ForwardRecord:
+    strategy_version: str
+    starting_bankroll: float
+    bankroll: float  # starting + settled profit
+    n_open: int
+    at_risk: float  # stake of open picks
+    n_void: int
+    n_with_close: int  # settled (not void) picks that have a closing consensus
+    summary: BetSummary  # settled picks that ran (won, lost, push)
+    settled: pd.DataFrame  # those picks with bankroll_after and cumulative CLV, in order
+
+    def lines(self) -> list[str]:
+        s = self.summary
+        return [
+            f"strategy {self.strategy_version}",
+            f"bets settled {s.n} (void {self.n_void}), open {self.n_open}, "
+            f"at risk {self.at_risk:.2f}",
+            f"mean CLV {_pp(s.mean_clv)} pp (SE {_se(s.clv_se)}) over {self.n_with_close} "
+            f"with a closing line",
+            f"EV at close {_pct(s.ev_at_close)} (95% CI {_pct(s.ev_ci[0])} .. {_pct(s.ev_ci[1])})",
+            f"staked {s.staked:.2f}, profit {s.profit:+.2f}, ROI {_pct(s.roi)} "
+            f"(bootstrap 95% {_pct(s.roi_ci[0])} .. {_pct(s.roi_ci[1])})",
+            f"bankroll {self.bankroll:.2f} (start {self.starting_bankroll:.2f}), "
+            f"max drawdown {_pct(s.max_drawdown)}",
+        ]
+
+
+def forward_record(ledger: pd.DataFrame, strategy_version: str) -> ForwardRecord:
+    """Figures of one strategy version's picks in `ledger` (from `load_ledger`)."""
+    bets = ledger[ledger["strategy_version"] == strategy_version].sort_values("bet_id")
+    if bets.empty:
+        raise ValueError(f"no picks of strategy {strategy_version!r}")
+    start = float(bets.iloc[0]["bankroll"])
+    open_ = bets[bets["state"] == "open"]
+    ran = bets[bets["state"].isin(["won", "lost", "push"])].copy()
+    ran = ran.sort_values(["settled_at", "bet_id"], kind="stable")
+    ran["bankroll_after"] = start + ran["profit"].cumsum()
+    ran["clv_pp"] = ran["clv_pp"].astype(float)
+    ran["ev_close"] = ran["ev_close"].astype(float)
+    ran["cum_clv_pp"] = ran["clv_pp"].fillna(0.0).cumsum()
+    summary = summarise_bets(ran, start)
+    # CLV and EV only over picks with a closing line (a missing close is unknown, not zero).
+    with_close = ran[ran["clv_pp"].notna()]
+    clv, clv_se = mean_and_se(with_close["clv_pp"])
+    ev, ev_se = mean_and_se(with_close["ev_close"])
+    z = 1.959963984540054
+    summary = replace(
+        summary,
+        mean_clv=clv,
+        clv_se=clv_se,
+        ev_at_close=ev,
+        ev_se=ev_se,
+        ev_ci=(ev - z * ev_se, ev + z * ev_se),
+    )
+    profit = float(bets.loc[bets["state"] != "open", "profit"].sum())
+    return ForwardRecord(
+        strategy_version=strategy_version,
+        starting_bankroll=start,
+        bankroll=start + profit,
+        n_open=len(open_),
+        at_risk=float(open_["stake"].sum()),
+        n_void=int((bets["state"] == "void").sum()),
+        n_with_close=len(with_close),
+        summary=summary,
+        settled=ran.reset_index(drop=True),
+    )
+
+
+def write_forward_report(path: Path, record: ForwardRecord, *, since: date | None) -> Path:
+    """One self-contained HTML page (bullpen.report's page writer): the figures, the bankroll and
+    cumulative-CLV curves by settled pick, and the picks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bankroll_png = _plot(
+        record.settled["bankroll_after"],
+        path.parent / "forward_bankroll.png",
+        "bankroll",
+        "Bankroll after each settled pick",
+        baseline=record.starting_bankroll,
+    )
+    clv_png = _plot(
+        record.settled["cum_clv_pp"] * 100,
+        path.parent / "forward_clv.png",
+        "cumulative CLV (pp)",
+        "Closing-line value",
+        baseline=0.0,
+    )
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in record.lines())
+    columns = ["game_date", "away_team", "home_team", "side", "book", "price_american", "stake",
+               "state", "profit", "clv_pp", "ev_close"]  # fmt: skip
+    table = record.settled[columns].to_html(index=False, float_format=lambda v: f"{v:.4f}")
+    title = f"bullpen forward record: {record.strategy_version}"
+    body = "\n".join(
+        [
+            f"<h1>{html.escape(title)}</h1>",
+            f"<p>Games from {since or 'the first pick'} on.</p>",
+            f"<ul>{items}</ul>",
+            report._img(bankroll_png, "bankroll curve"),
+            report._img(clv_png, "cumulative closing-line value"),
+            "<h2>Settled picks</h2>",
+            table,
+        ]
+    )
+    notes = [
+        "Picks are the ledger's (recommend-bets), settled by settle-bets from results.",
+        "CLV = vig-free closing consensus minus vig-free consensus at decision, side bet; EV at "
+        "close = decimal price taken x vig-free closing probability - 1.",
+        "Void picks (postponed, suspended, moved games) are counted apart and do not enter the "
+        "figures.",
+    ]
+    return report._write_document(path, title, body, notes)
+
+
+def _plot(values: pd.Series, path: Path, ylabel: str, title: str, *, baseline: float) -> Path:
+    figure = report._new_figure()
+    axes = figure.subplots()
+    if values.empty:
+        axes.text(0.5, 0.5, "no settled picks", ha="center", va="center")
+    else:
+        axes.plot(range(1, len(values) + 1), values.to_numpy(dtype=float), marker=".")
+    axes.axhline(baseline, linestyle="--", color="grey")
+    axes.set(xlabel="settled pick", ylabel=ylabel, title=title)
+    return report._save(figure, path)
+
+
+def _pp(value: float) -> str:
+    return f"{value * 100:+.2f}" if math.isfinite(value) else "n/a"
+
+
+def _se(value: float) -> str:
+    return f"{value * 100:.2f}" if math.isfinite(value) else "n/a"
+
+
+def _pct(value: float) -> str:
+    return f"{value:+.2%}" if math.isfinite(value) else "n/a"

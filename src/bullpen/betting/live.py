@@ -1,0 +1,315 @@
+"""Live picks for the opener strategy: score games not started yet with the closing-line
+champion and bet where the predicted close is far enough from the market at decision time.
+
+The rule is the backtest's (bullpen.betting.backtest `_pick_sides`, used by the opener through
+`run_backtest`), applied at the moment of decision instead of at the open:
+
+- the side is the one whose predicted closing probability exceeds the vig-free market probability
+  at decision time (home when the edges tie), and it is bet when that edge is above the chosen
+  threshold;
+- the stake is fractional Kelly with the predicted closing probability of the side, at the best
+  price across books (bullpen.betting.ledger.size_stake), capped per bet and per day.
+
+In the backtest the decision is taken at the open, so "market at decision time" is the vig-free
+opening price; live it is the consensus of the fresh quotes now (bullpen.market.lines), which is
+the opening consensus when the flow runs right after the lines open. The model's own inputs are
+the feature frame the backtest reads (bullpen.features.dataset) with the market's opening numbers
+taken from the live lines. A feature the live path cannot supply stays missing (NaN, which the
+trees treat as missing) and is named in the result and in the pick's reason; nothing is filled in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+import psycopg
+
+from bullpen.betting.ledger import Pick, PickWrite
+from bullpen.betting.opener import ABSTAIN, OpenerParams
+from bullpen.market.events import GAME_TIMEZONE
+from bullpen.market.lines import GameLines
+
+# The column the closing-line model's base margin comes from: without it there is no score.
+OPEN_PROB = "mkt_open_home_prob"
+# Days around today whose games the flow reads lines for (late games run past midnight UTC).
+WINDOW_DAYS = (1, 2)
+
+
+@dataclass(frozen=True)
+class GameDecision:
+    """What happened to one game not started yet (picked or why not)."""
+
+    game_id: int
+    event_id: str
+    game_date: date
+    away_team: str
+    home_team: str
+    commence_time: datetime
+    p_close_pred: float | None  # None: not scored
+    consensus_home: float | None  # vig-free consensus now
+    consensus_method: str | None
+    side: str | None
+    edge: float | None
+    missing_features: tuple[str, ...]
+    outcome: str  # pick | no_edge | not_scored | no_fresh_quote | no_price | abstain
+    reason: str
+
+
+@dataclass
+class RecommendResult:
+    """One recommend-bets run: the champion and settings used, every game's decision, the
+    ledger's answer for each pick (opened, price_moved, unchanged, no_stake, settled)."""
+
+    now: datetime
+    model_version: str
+    strategy_version: str
+    params: OpenerParams
+    params_why: str
+    decisions: list[GameDecision]
+    picks: list[Pick]
+    writes: list[PickWrite] = field(default_factory=list)
+    missing_features: dict[str, int] = field(default_factory=dict)
+    excluded_quotes: int = 0
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.decisions:
+            out[d.outcome] = out.get(d.outcome, 0) + 1
+        return out
+
+    def written(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for w in self.writes:
+            out[w.action] = out.get(w.action, 0) + 1
+        return out
+
+    def pick_rows(self) -> list[dict[str, object]]:
+        """Today's picks with the ledger's stake (the table artifact's rows)."""
+        games = {d.game_id: d for d in self.decisions}
+        rows = []
+        for pick, write in zip(self.picks, self.writes, strict=True):
+            game = games[pick.game_id]
+            rows.append(
+                {
+                    "game": f"{game.away_team} @ {game.home_team}",
+                    "first_pitch": game.commence_time.isoformat(),
+                    "side": pick.side,
+                    "book": pick.book,
+                    "price": pick.price_american,
+                    "p_close_pred": round(pick.p_home if pick.side == "home" else pick.p_away, 4),
+                    "consensus": round(
+                        pick.consensus_home if pick.side == "home" else 1 - pick.consensus_home, 4
+                    ),
+                    "stake": write.stake,
+                    "ledger": write.action,
+                    "bet_id": write.bet_id,
+                }
+            )
+        return rows
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "now": self.now.isoformat(),
+            "model_version": self.model_version,
+            "strategy_version": self.strategy_version,
+            "params": asdict(self.params),
+            "params_why": self.params_why,
+            "games": self.counts(),
+            "written": self.written(),
+            "picks": self.pick_rows(),
+            "missing_features": self.missing_features,
+            "excluded_quotes": self.excluded_quotes,
+            "decisions": [
+                {**asdict(d), "game_date": str(d.game_date), "commence_time": str(d.commence_time)}
+                for d in self.decisions
+            ],
+        }
+
+
+def strategy_version(model_version: str, params: OpenerParams) -> str:
+    """The ledger's strategy key: the champion version and the settings that pick and size."""
+    p = params
+    return f"opener:closing-line-v{model_version}:t{p.threshold:g}:k{p.kelly_multiplier:g}"
+
+
+def game_window(now: datetime) -> tuple[date, date]:
+    """Game dates (US Eastern, MLB's official date) whose lines a run at `now` reads."""
+    today = pd.Timestamp(now).tz_convert(GAME_TIMEZONE).date()
+    return today - timedelta(days=WINDOW_DAYS[0]), today + timedelta(days=WINDOW_DAYS[1])
+
+
+def games_in_window(conn: psycopg.Connection, first: date, last: date) -> list[int]:
+    rows = conn.execute(
+        "SELECT game_id FROM games WHERE game_date BETWEEN %s AND %s ORDER BY game_id",
+        (first, last),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def upcoming_games(lines: GameLines) -> pd.DataFrame:
+    """Linked events not started at `lines.now`: event_id, game_id, commence_time."""
+    events = lines.events
+    if "game_id" not in events.columns:
+        return pd.DataFrame(columns=["event_id", "game_id", "commence_time"])
+    keep = ~events["started"] & events["game_id"].notna()
+    out = events.loc[keep, ["event_id", "game_id", "commence_time"]].copy()
+    out["game_id"] = out["game_id"].astype("int64")
+    return out.reset_index(drop=True)
+
+
+def model_inputs(features: pd.DataFrame, lines: GameLines, game_ids: Sequence[int]) -> pd.DataFrame:
+    """The feature rows of `game_ids` with the market's opening probability from the live lines.
+
+    Only the open home probability comes from the lines (the opening consensus, vig-free with
+    the lines' devig method): it is what the replayed seasons' `mkt_open_home_prob` is, the
+    vig-free price when the market opened. Every other feature is the frame's own.
+    """
+    rows = features[features["game_id"].isin(list(game_ids))].copy()
+    opened = lines.consensus[lines.consensus["phase"] == "open"]
+    if "game_id" in opened.columns:
+        by_game = opened.dropna(subset=["game_id"]).set_index(
+            opened["game_id"].dropna().astype("int64")
+        )["fair_home"]
+    else:
+        by_game = pd.Series(dtype=float)
+    live_open = rows["game_id"].map(by_game).astype(float)
+    # A replayed game already has its own opening price; a live game takes the lines' one.
+    for column in (OPEN_PROB, "p_open_home"):
+        rows[column] = rows[column].where(rows[column].notna(), live_open)
+    return rows.reset_index(drop=True)
+
+
+def with_games(upcoming: pd.DataFrame, inputs: pd.DataFrame) -> pd.DataFrame:
+    """Upcoming events with their game's date and teams (from the feature rows)."""
+    info = inputs[["game_id", "game_date", "away_team", "home_team"]]
+    return upcoming.merge(info, on="game_id", how="left")
+
+
+def missing_by_game(inputs: pd.DataFrame, features: Sequence[str]) -> dict[int, tuple[str, ...]]:
+    """{game_id: the model's features that are missing (NaN or absent) for that game}."""
+    out: dict[int, tuple[str, ...]] = {}
+    for row in inputs.to_dict("records"):
+        missing = tuple(f for f in features if f not in row or row[f] is None or _isnan(row[f]))
+        out[int(row["game_id"])] = missing
+    return out
+
+
+def choose_side(p_close_pred: float, p_market_home: float) -> tuple[str, float]:
+    """(side, edge) exactly as the backtest's `_pick_sides`: home when its edge is at least the
+    away side's; the edge is the side's predicted probability minus the market's."""
+    edge_home = p_close_pred - p_market_home
+    edge_away = (1.0 - p_close_pred) - (1.0 - p_market_home)
+    return ("home", edge_home) if edge_home >= edge_away else ("away", edge_away)
+
+
+def decide(
+    games: pd.DataFrame,
+    lines: GameLines,
+    scores: dict[int, float],
+    missing: dict[int, tuple[str, ...]],
+    params: OpenerParams,
+    *,
+    model_version: str,
+    strategy: str,
+) -> tuple[list[GameDecision], list[Pick]]:
+    """One decision per upcoming game (`upcoming_games` rows plus game_date and teams), and the
+    picks to record.
+
+    A game gets no pick when it is not scored (no opening line), has no fresh two-sided quote now
+    (stale or one-sided books are excluded by the lines), its edge is not above the threshold, or
+    no book quotes the side now.
+    """
+    now_consensus = lines.consensus[lines.consensus["phase"] == "now"].set_index("event_id")
+    best = lines.best.set_index(["event_id", "side"])
+    decisions: list[GameDecision] = []
+    picks: list[Pick] = []
+    for game in games.sort_values(["commence_time", "game_id"]).itertuples(index=False):
+        gid, eid = int(game.game_id), str(game.event_id)
+        lacking = missing.get(gid, ())
+        base = {
+            "game_id": gid,
+            "event_id": eid,
+            "game_date": game.game_date,
+            "away_team": game.away_team,
+            "home_team": game.home_team,
+            "commence_time": pd.Timestamp(game.commence_time).to_pydatetime(),
+            "missing_features": lacking,
+        }
+        p = scores.get(gid)
+        consensus = now_consensus.loc[eid] if eid in now_consensus.index else None
+        market = float(consensus["fair_home"]) if consensus is not None else None
+        method = (
+            f"{consensus['method']}/{consensus['devig_method']}" if consensus is not None else None
+        )
+        common = {**base, "p_close_pred": p, "consensus_home": market, "consensus_method": method}
+        if p is None:
+            why = "not scored: no opening line (the model's base margin)"
+            decisions.append(GameDecision(**common, side=None, edge=None, outcome="not_scored",
+                                          reason=why))  # fmt: skip
+            continue
+        if market is None:
+            why = "no fresh two-sided quote now (stale, one-sided or impossible prices)"
+            decisions.append(GameDecision(**common, side=None, edge=None,
+                                          outcome="no_fresh_quote", reason=why))  # fmt: skip
+            continue
+        side, edge = choose_side(p, market)
+        if params.threshold >= ABSTAIN:
+            decisions.append(GameDecision(**common, side=side, edge=edge, outcome="abstain",
+                                          reason="the chosen settings abstain"))  # fmt: skip
+            continue
+        if not edge > params.threshold:
+            why = f"edge {edge:+.4f} not above threshold {params.threshold:g}"
+            decisions.append(GameDecision(**common, side=side, edge=edge, outcome="no_edge",
+                                          reason=why))  # fmt: skip
+            continue
+        if (eid, side) not in best.index:
+            why = f"no book quotes {side} now"
+            decisions.append(GameDecision(**common, side=side, edge=edge, outcome="no_price",
+                                          reason=why))  # fmt: skip
+            continue
+        price = best.loc[(eid, side)]
+        why = (
+            f"predicted close {p:.4f} (home) vs consensus now {market:.4f} ({method}): "
+            f"{side} edge {edge:+.4f} > {params.threshold:g}; best {price['book']} "
+            f"{int(price['price_american']):+d}"
+        )
+        if lacking:
+            why += f"; scored without {', '.join(lacking)} (missing live)"
+        decisions.append(GameDecision(**common, side=side, edge=edge, outcome="pick", reason=why))
+        picks.append(
+            Pick(
+                game_id=gid,
+                side=side,
+                book=str(price["book"]),
+                price_american=int(price["price_american"]),
+                quoted_at=pd.Timestamp(price["last_update"]).to_pydatetime(),
+                p_home=float(p),
+                p_away=1.0 - float(p),
+                consensus_home=market,
+                consensus_method=str(method),
+                model_version=model_version,
+                strategy_version=strategy,
+                reason=why,
+            )
+        )
+    return decisions, picks
+
+
+def missing_counts(missing: dict[int, tuple[str, ...]], game_ids: Sequence[int]) -> dict[str, int]:
+    """How many of `game_ids` lack each feature (only features some game lacks)."""
+    counts: dict[str, int] = {}
+    for gid in game_ids:
+        for name in missing.get(gid, ()):
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _isnan(value: object) -> bool:
+    try:
+        return math.isnan(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
