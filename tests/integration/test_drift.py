@@ -23,7 +23,7 @@ from bullpen.drift import check
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import train
 from bullpen.ops import prefect_process
-from bullpen.registry import challenger, mlflow_store, transition
+from bullpen.registry import audit, challenger, mlflow_store, transition
 from tests.conftest import REPO
 from tests.integration.conftest import stage_seasons
 
@@ -50,7 +50,12 @@ def champion(bullpen_env: dict[str, str]) -> dict[str, str]:
         fingerprint=train.training_fingerprint(history, train.MONEYLINE, fitted.params),
         trigger="test", metrics={},
     ).version  # fmt: skip
-    mlflow_store.set_alias(uri, train.MONEYLINE.registered_name, transition.CHAMPION, version)
+    with engine.connect(bullpen_env["BULLPEN_DATABASE_URL"]) as conn:
+        entry = audit.AuditEntry(
+            model="moneyline", action="promoted", stage="manual", trigger="test setup",
+            reason="the reference champion",
+        )  # fmt: skip
+        transition.promote(conn, uri, train.MONEYLINE.registered_name, version, entry)
     return {**bullpen_env, "version": version}
 
 

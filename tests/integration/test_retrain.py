@@ -71,11 +71,19 @@ def _register_shuffled(env: dict[str, str], frame: pd.DataFrame, seed: int) -> s
     return registered.version
 
 
+def _setup_entry() -> audit.AuditEntry:
+    return audit.AuditEntry(
+        model="moneyline", action="promoted", stage="manual", trigger="test setup",
+        reason="start from a known champion",
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def bad_champion(loaded: dict[str, str], frame: pd.DataFrame) -> str:
     """Start from a shuffled-label champion, so a properly trained challenger must beat it."""
     version = _register_shuffled(loaded, frame, seed=0)
-    mlflow_store.set_alias(_uri(loaded), NAME, transition.CHAMPION, version)
+    with engine.connect(loaded["BULLPEN_DATABASE_URL"]) as conn:
+        transition.promote(conn, _uri(loaded), NAME, version, _setup_entry())
     return version
 
 

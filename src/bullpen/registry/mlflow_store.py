@@ -1,8 +1,8 @@
-"""MLflow tracking and registry: log a training run, register a version, move aliases."""
+"""MLflow tracking and registry: log a training run, register a version, read aliases (they
+move only through registry/transition.py, with an audit row)."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +10,6 @@ if TYPE_CHECKING:
     import lightgbm as lgb
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
-
-log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 FINGERPRINT_TAG = "bullpen.training_fingerprint"
@@ -99,11 +97,6 @@ def get_alias_version(tracking_uri: str, name: str, alias: str) -> ModelVersion 
         return client(tracking_uri).get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
-
-
-def set_alias(tracking_uri: str, name: str, alias: str, version: str) -> None:
-    client(tracking_uri).set_registered_model_alias(name, alias, version)
-    log.info("alias %s of %s -> version %s", alias, name, version)
 
 
 def load_booster(tracking_uri: str, model_uri: str) -> lgb.Booster:
