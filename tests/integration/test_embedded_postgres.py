@@ -241,11 +241,9 @@ def test_a_running_postmaster_is_recognised_and_reused(base: Path) -> None:
     assert embedded.running_postmaster(pgdata).pid == info.pid  # type: ignore[union-attr]
 
 
-def test_cluster_made_with_trust_by_the_old_wheel_is_converted(base: Path) -> None:
-    """A cluster initialised as the wheel did (--auth=trust) and running is refused until
-    restarted; after `db stop` the next start rewrites pg_hba and sets the password."""
+def _old_wheel_cluster(pgdata: Path, *, running: bool) -> None:
+    """A cluster as the wheel made it: initdb --auth=trust, started with the socket in pgdata."""
     user = embedded.server_user()
-    pgdata = base / "pgdata"
     pgdata.mkdir(mode=0o700)
     os.chown(pgdata, user.uid, user.gid)
     bin_dir = embedded.pg_bin_dir()
@@ -257,25 +255,72 @@ def test_cluster_made_with_trust_by_the_old_wheel_is_converted(base: Path) -> No
         cwd="/",
         **run_as,  # type: ignore[arg-type]
     )
-    subprocess.run(
-        [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-w", "-l", str(pgdata / "log")]
-        + ["-o", f"-c listen_addresses='' -k {pgdata}", "start"],
-        check=True,
-        capture_output=True,
-        cwd="/",
-        **run_as,  # type: ignore[arg-type]
-    )
     assert "trust" in _hba_methods(pgdata)
-    with pytest.raises(EmbeddedPostgresError, match="trust.*bullpen db stop"):
-        start_embedded(pgdata)
-    assert stop_embedded(pgdata)  # the old server is this cluster's postmaster: stopped
+    if running:
+        subprocess.run(
+            [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-w", "-l", str(pgdata / "log")]
+            + ["-o", f"-c listen_addresses='' -k {pgdata}", "start"],
+            check=True,
+            capture_output=True,
+            cwd="/",
+            **run_as,  # type: ignore[arg-type]
+        )
+        psycopg.connect(f"host={pgdata} user=postgres dbname=postgres passfile=/dev/null").close()
 
-    url = start_embedded(pgdata)
+
+@pytest.mark.parametrize("running", [False, True], ids=["stopped", "running"])
+def test_cluster_made_with_trust_by_the_old_wheel_is_converted(
+    base: Path, running: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopped: the next start sets the password and the scram rules before starting. Running
+    (socket already private): switched in place and reloaded, the same postmaster kept."""
+    pgdata = base / "pgdata"
+    _old_wheel_cluster(pgdata, running=running)
+    before = embedded.running_postmaster(pgdata)
+    with caplog.at_level(logging.WARNING, logger="bullpen.db.embedded"):
+        url = start_embedded(pgdata)
     assert set(_hba_methods(pgdata)) == {"scram-sha-256"}
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+        rules = conn.execute("SELECT DISTINCT auth_method FROM pg_hba_file_rules").fetchall()
+        assert rules == [("scram-sha-256",)]
     with pytest.raises(psycopg.OperationalError, match="no password supplied"):
         psycopg.connect(f"host={pgdata} user=postgres dbname=postgres passfile=/dev/null")
+    after = embedded.running_postmaster(pgdata)
+    assert after is not None
+    if running:
+        assert before is not None and after.pid == before.pid
+        assert "used trust authentication" in caplog.text
+    passfile = pgdata / embedded.PASSFILE_NAME
+    assert stat.S_IMODE(os.lstat(passfile).st_mode) == 0o600
+    assert embedded.read_password(passfile) not in caplog.text  # type: ignore[operator]
+
+
+@AS_ROOT
+def test_running_server_with_a_shared_socket_dir_is_refused(base: Path) -> None:
+    """A server left running by the old wheel with its socket in a 0777 directory cannot be
+    made private in place: start refuses with the reason, `db stop` stops it, start fixes it."""
+    pgdata = base / "pgdata"
+    shared = base / "shared-sock"
+    shared.mkdir()
+    shared.chmod(0o777)
+    _old_wheel_cluster(pgdata, running=False)
+    user = embedded.server_user()
+    subprocess.run(
+        [str(embedded.pg_bin_dir() / "pg_ctl"), "-D", str(pgdata), "-w", "-l", str(pgdata / "log")]
+        + ["-o", f"-c listen_addresses='' -k {shared}", "start"],
+        check=True,
+        capture_output=True,
+        cwd="/",
+        **user.run_as(),  # type: ignore[arg-type]
+    )
+    refused = r"not private \(socket directory .*shared-sock.*bullpen db stop"
+    with pytest.raises(EmbeddedPostgresError, match=refused):
+        start_embedded(pgdata)
+    assert stop_embedded(pgdata)
+    url = start_embedded(pgdata)
+    assert _query(url)["host"] == str(pgdata)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o777  # not ours to change
 
 
 @AS_ROOT

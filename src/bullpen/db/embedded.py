@@ -14,6 +14,8 @@ so any local user could connect as superuser. Here instead:
 - pg_hba.conf allows scram-sha-256 only (socket and loopback TCP), trust nowhere; the generated
   password is stored 0600 in pgdata (a pgpass file), and the returned URL names that file
   (`passfile=`), so the password itself is never in a URL, argv, the environment or a log;
+- a server left running by an older version with trust is switched to scram in place (or, if
+  its socket is in a shared directory, refused until restarted);
 - postmaster.pid is believed only when its PID is a postgres process of the server's user,
   started when the file says, working in this pgdata; otherwise it is stale, removed with a
   warning, and never signalled.
@@ -35,6 +37,7 @@ import shlex
 import signal
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +45,8 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import psutil
+import psycopg
+from psycopg import sql
 
 log = logging.getLogger(__name__)
 
@@ -434,17 +439,23 @@ def _subprocess_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
+def _ensure_password(pgdata: Path) -> str:
+    """The password in pgdata's pgpass file, generated (once) if there is none."""
+    passfile = pgdata / PASSFILE_NAME
+    password = read_password(passfile)
+    if password is None:
+        password = secrets.token_urlsafe(32)  # pgpass-safe: no ':' or '\'
+        _write_private(passfile, f"*:*:*:{DB_USER}:{password}\n")
+    return password
+
+
 def ensure_auth(pgdata: Path, user: ServerUser) -> None:
     """Server stopped: make pg_hba.conf scram-only and give role postgres the password in the
     pgpass file (generated once). Also converts clusters initialised with trust by older
     versions."""
     if _auth_in_place(pgdata):
         return
-    passfile = pgdata / PASSFILE_NAME
-    password = read_password(passfile)
-    if password is None:
-        password = secrets.token_urlsafe(32)  # pgpass-safe: no ':' or '\'
-        _write_private(passfile, f"*:*:*:{DB_USER}:{password}\n")
+    password = _ensure_password(pgdata)
     # Single-user mode reads the statement from stdin: no network, nothing in argv; only the
     # verifier is sent, and log_min_error_statement=panic keeps even that out of any error log.
     statement = f"ALTER ROLE {DB_USER} PASSWORD '{scram_verifier(password)}';\n"
@@ -594,6 +605,45 @@ def url_for(pid_file: PidFile, pgdata: Path, database: str = DB_USER) -> str:
     return f"postgresql://{DB_USER}@/{database}?{urlencode(query, safe='/', quote_via=quote)}"
 
 
+def _convert_running(pgdata: Path, pid_file: PidFile, user: ServerUser) -> None:
+    """A server started by an older bullpen (trust in pg_hba.conf) whose socket is already
+    private: set the password and the scram rules in place, reload, and check that a connection
+    without the password is now refused. (A socket in a shared directory cannot be fixed
+    without a restart; `_check_running` refuses that case first.)"""
+    password = _ensure_password(pgdata)
+    socket_dir = str(pid_file.socket_dir)
+    where = {"host": socket_dir, "port": pid_file.port or DEFAULT_PORT, "dbname": DB_USER}
+    passfile = str(pgdata / PASSFILE_NAME)
+    with psycopg.connect(user=DB_USER, passfile=passfile, autocommit=True, **where) as conn:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(DB_USER), sql.Literal(scram_verifier(password))
+            )
+        )
+        _write_private(pgdata / "pg_hba.conf", PG_HBA, owner=user)
+        conn.execute("SELECT pg_reload_conf()")
+    deadline = time.monotonic() + 10
+    while True:  # the postmaster reloads on SIGHUP, a moment after pg_reload_conf returns
+        try:
+            psycopg.connect(user=DB_USER, passfile="/dev/null", **where).close()
+        except psycopg.OperationalError as exc:
+            if "password" in str(exc):
+                break
+            raise
+        if time.monotonic() > deadline:
+            raise EmbeddedPostgresError(
+                f"the running server of {pgdata} still accepts connections without a password"
+                " after switching it to scram-sha-256; stop it (`bullpen db stop`)"
+            )
+        time.sleep(0.1)
+    log.warning(
+        "the running server of %s used trust authentication (older bullpen); switched it to"
+        " scram-sha-256 with a generated password (%s)",
+        pgdata,
+        passfile,
+    )
+
+
 def _check_running(pgdata: Path, pid_file: PidFile, user: ServerUser, tcp_port: int | None) -> None:
     """A server already running is reused only if it meets the same rules as a new one."""
     why_restart = f"stop it (`bullpen db stop`) and start again; PID {pid_file.pid}"
@@ -602,12 +652,11 @@ def _check_running(pgdata: Path, pid_file: PidFile, user: ServerUser, tcp_port: 
     try:
         check_private_dir(pid_file.socket_dir, user.uid)
     except EmbeddedPostgresError as exc:
-        raise EmbeddedPostgresError(f"{exc}; {why_restart}") from None
-    if not _auth_in_place(pgdata):
         raise EmbeddedPostgresError(
-            f"the running server of {pgdata} was started without bullpen's scram-sha-256 rules"
-            f" (an older version used trust); {why_restart}"
-        )
+            f"the running server of {pgdata} is not private ({exc}); {why_restart}"
+        ) from None
+    if not _auth_in_place(pgdata):
+        _convert_running(pgdata, pid_file, user)
     if tcp_port is not None and pid_file.port != tcp_port:
         raise EmbeddedPostgresError(
             f"the running server of {pgdata} listens on port {pid_file.port}, not {tcp_port};"
