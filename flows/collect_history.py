@@ -7,32 +7,22 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from shared_tasks import prepare_database
+from shared_tasks import prepare_database, transient_retries
 
 from bullpen import runtime
 from bullpen.collect.history import replay
-from bullpen.ops import prefect_process
 from bullpen.players import linking
 
+# A dropped connection or a restarting server: retried twice, soon (each write is idempotent).
+_RETRY_DELAYS = [2, 10]
 
-@task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=prefect_process.retry_transient,
-    task_run_name="replay-season-{files.season}",
-)
+
+@transient_retries(_RETRY_DELAYS, "replay-season-{files.season}")
 def replay_season(database_url: str, files: replay.SeasonFiles) -> dict[str, object]:
     return asdict(replay.replay_season(database_url, files))
 
 
-@task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=prefect_process.retry_transient,
-    task_run_name="replay-events",
-)
+@transient_retries(_RETRY_DELAYS, "replay-events")
 def replay_events(database_url: str, seasons: list[replay.EventSeasonFiles]) -> list[dict]:
     # Two seasons at a time in two processes: one parses (Python) while the other writes
     # (Postgres); every season is still its own set of idempotent per-file transactions.

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 
+import psycopg
 from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.client.orchestration import get_client
@@ -14,13 +15,13 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import rate_limit
 from prefect.exceptions import ObjectNotFound
 from pydantic import SecretStr
+from shared_tasks import transient_retries
 
 from bullpen import runtime
 from bullpen.collect import http
 from bullpen.collect.live import collector, mlb_stats, odds_api
 from bullpen.config import Settings, get_settings
 from bullpen.db import engine
-from bullpen.ops import prefect_process
 
 # Prefect global rate limits per API: (slots, slots freed per second); created when missing.
 RATE_LIMITS = {"mlb-stats-api": (10, 5.0), "odds-api": (1, 1.0)}
@@ -58,39 +59,36 @@ def prepare(database_url: str) -> None:
                 client.create_global_concurrency_limit(limit)
 
 
-@task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[30, 120],
-    retry_condition_fn=prefect_process.retry_transient,
-    task_run_name="collect-games-{start}-{end}",
-)
-def collect_schedule(database_url: str, start: date, end: date) -> dict[str, object]:
-    settings = get_settings()
-    with (
-        api_source(mlb_stats.SOURCE, settings.mlb_stats_base_url, settings) as source,
-        engine.connect(database_url) as conn,
-    ):
+@contextmanager
+def api_session(
+    name: str, base_url: str, settings: Settings, database_url: str
+) -> Iterator[tuple[http.Source, psycopg.Connection]]:
+    """The API's source and a database connection, for one task run."""
+    with api_source(name, base_url, settings) as source, engine.connect(database_url) as conn:
+        yield source, conn
+
+
+@transient_retries([30, 120], "collect-games-{start}-{end}")
+def collect_schedule(
+    database_url: str, settings: Settings, start: date, end: date
+) -> dict[str, object]:
+    base_url = settings.mlb_stats_base_url
+    with api_session(mlb_stats.SOURCE, base_url, settings, database_url) as (source, conn):
         return asdict(collector.collect_games(conn, source, start, end))
 
 
-@task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[20, 60],
-    retry_condition_fn=prefect_process.retry_transient,
-    task_run_name="collect-odds-snapshot",
-)
+@transient_retries([20, 60], "collect-odds-snapshot")
 def collect_odds_snapshot(
-    database_url: str, request: odds_api.OddsRequest, api_key: SecretStr
+    database_url: str, settings: Settings, request: odds_api.OddsRequest, api_key: SecretStr
 ) -> dict[str, object]:
-    settings = get_settings()
-    with (
-        api_source(odds_api.SOURCE, settings.odds_api_base_url, settings) as source,
-        engine.connect(database_url) as conn,
-    ):
-        reserve = settings.odds_api_min_remaining
+    base_url = settings.odds_api_base_url
+    reserve = settings.odds_api_min_remaining
+    with api_session(odds_api.SOURCE, base_url, settings, database_url) as (source, conn):
         return asdict(collector.collect_odds(conn, source, request, api_key, min_remaining=reserve))
+
+
+# Each flow resolves its resources (settings, database URL, API key) once and hands them to its
+# tasks; a task retry reuses them.
 
 
 @flow(name="collect-games")
@@ -99,9 +97,10 @@ def collect_games(start_date: date | None = None, end_date: date | None = None) 
     yesterday, today = mlb_stats.default_dates(datetime.now(UTC))
     start = start_date or yesterday
     end = end_date or (start_date or today)
-    database_url = runtime.database_url()
+    settings = get_settings()
+    database_url = runtime.database_url(settings)
     prepare(database_url)
-    return collect_schedule(database_url, start, end)
+    return collect_schedule(database_url, settings, start, end)
 
 
 @flow(name="collect-odds")
@@ -109,10 +108,11 @@ def collect_odds(
     regions: str = "us", markets: str = "h2h,totals,spreads", odds_format: str = "american"
 ) -> dict:
     """One timestamped snapshot of every bookmaker's current MLB prices."""
-    database_url = runtime.database_url()
+    settings = get_settings()
+    database_url = runtime.database_url(settings)
     prepare(database_url)
     request = odds_api.OddsRequest(regions=regions, markets=markets, odds_format=odds_format)
-    return collect_odds_snapshot(database_url, request, runtime.odds_api_key())
+    return collect_odds_snapshot(database_url, settings, request, runtime.odds_api_key(settings))
 
 
 if __name__ == "__main__":
