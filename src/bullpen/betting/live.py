@@ -73,6 +73,7 @@ class RecommendResult:
     picks: list[Pick]
     writes: list[PickWrite] = field(default_factory=list)
     missing_features: dict[str, int] = field(default_factory=dict)
+    without_history: list[str] = field(default_factory=list)
     excluded_quotes: int = 0
 
     def counts(self) -> dict[str, int]:
@@ -100,9 +101,9 @@ class RecommendResult:
                     "side": pick.side,
                     "book": pick.book,
                     "price": pick.price_american,
-                    "p_close_pred": round(pick.p_home if pick.side == "home" else pick.p_away, 4),
-                    "consensus": round(
-                        pick.consensus_home if pick.side == "home" else 1 - pick.consensus_home, 4
+                    "p_close_pred": pick.p_side,
+                    "consensus": (
+                        pick.consensus_home if pick.side == "home" else 1 - pick.consensus_home
                     ),
                     "stake": write.stake,
                     "ledger": write.action,
@@ -122,6 +123,7 @@ class RecommendResult:
             "written": self.written(),
             "picks": self.pick_rows(),
             "missing_features": self.missing_features,
+            "features_without_history": self.without_history,
             "excluded_quotes": self.excluded_quotes,
             "decisions": [
                 {**asdict(d), "game_date": str(d.game_date), "commence_time": str(d.commence_time)}
@@ -187,6 +189,16 @@ def with_games(upcoming: pd.DataFrame, inputs: pd.DataFrame) -> pd.DataFrame:
     """Upcoming events with their game's date and teams (from the feature rows)."""
     info = inputs[["game_id", "game_date", "away_team", "home_team"]]
     return upcoming.merge(info, on="game_id", how="left")
+
+
+def features_with_history(features: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """The model's features that replayed games with results carry (what it could learn from).
+
+    A feature with no value in any such game (e.g. player features before any play-by-play is
+    loaded) is missing live and in history alike: not a live gap, so not reported as one.
+    """
+    played = features[features["home_score"].notna()]
+    return [n for n in names if n in played.columns and played[n].notna().any()]
 
 
 def missing_by_game(inputs: pd.DataFrame, features: Sequence[str]) -> dict[int, tuple[str, ...]]:
