@@ -13,10 +13,9 @@ from bullpen.collect.history.retrosheet import parse_retrosheet_file
 from bullpen.collect.history.sbr import ACTION_DROPPED_GAME, parse_sbr_file
 from bullpen.collect.history.seasons import merge_history, read_season_files
 from bullpen.collect.records import GameRecord
+from tests.conftest import DATA, SHARED_DATA
 
-REPO = Path(__file__).resolve().parents[3]
-REPO_DATA = REPO / "data"
-SHARED_DATA = REPO / ".." / "shared" / "data"
+REPO_DATA = DATA
 
 SBR_HEADER = (
     "Date,Rot,VH,Team,Pitcher,1st,2nd,3rd,4th,5th,6th,7th,8th,9th,Final,Open,Close,"
