@@ -33,11 +33,18 @@ def retry_s3(task: object, task_run: object, state: Any) -> bool:
 
 
 @task(cache_policy=NONE)
-def create_backup(key: archive.BackupKey, work_dir: Path, kind: str) -> snapshot.CreatedBackup:
-    settings = get_settings()
-    sources, tools = runtime.backup_sources(settings), runtime.pg_bin_dirs(settings)
+def create_backup(
+    sources: snapshot.Sources,
+    key: archive.BackupKey,
+    work_dir: Path,
+    kind: str,
+    tools: tuple[Path, ...],
+) -> snapshot.CreatedBackup:
+    # The settings snapshot is read here, not passed in: it holds secrets a task parameter
+    # should not carry.
+    config = get_settings().model_dump()
     return snapshot.create_backup(
-        sources, key, work_dir, kind=kind, config=settings.model_dump(), tools_dirs=tools
+        sources, key, work_dir, kind=kind, config=config, tools_dirs=tools
     )
 
 
@@ -71,9 +78,11 @@ def fetch_verified(
 
 @task(cache_policy=NONE)
 def restore_backup(
-    verified: restoring.VerifiedBackup, targets: restoring.RestoreTargets
+    verified: restoring.VerifiedBackup,
+    targets: restoring.RestoreTargets,
+    tools: tuple[Path, ...],
 ) -> restoring.RestoreReport:
-    return restoring.restore_backup(verified, targets, runtime.pg_bin_dirs())
+    return restoring.restore_backup(verified, targets, tools)
 
 
 @task(cache_policy=NONE)
@@ -81,8 +90,8 @@ def check_models(mlflow_url: str, verified: restoring.VerifiedBackup) -> list[st
     return restoring.check_models(engine.sqlalchemy_url(mlflow_url), verified.manifest.models)
 
 
-def _work_dir(kind: str) -> Path:
-    root = get_settings().home / "backup-work"
+def _work_dir(home: Path, kind: str) -> Path:
+    root = home / "backup-work"
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=root))
 
@@ -106,10 +115,12 @@ def backup(
     """
     settings = get_settings()
     policy = RetentionPolicy(keep_hourly, keep_daily, keep_weekly, keep_monthly, min_verified)
+    # Every resource is resolved once, here at the flow's edge; tasks get values.
     key, target = runtime.backup_key(settings), runtime.backup_target(settings)
-    work = _work_dir("backup")
+    sources, tools = runtime.backup_sources(settings), runtime.pg_bin_dirs(settings)
+    work = _work_dir(settings.home, "backup")
     try:
-        created = create_backup(key, work, kind)
+        created = create_backup(sources, key, work, kind, tools)
         upload = upload_backup.with_options(
             retries=len(upload_retry_delays), retry_delay_seconds=list(upload_retry_delays)
         )
@@ -165,14 +176,16 @@ def restore(
     )
     restoring.check_targets_free(targets)  # fail fast; checked again right before restoring
     key, source = runtime.backup_key(settings), runtime.backup_target(settings)
-    work = _work_dir("restore")
+    tools = runtime.pg_bin_dirs(settings)
+    # The live databases only matter to a switch (and locating them may start the embedded one).
+    sources = runtime.backup_sources(settings) if switch else None
+    work = _work_dir(settings.home, "restore")
     try:
-        report = restore_backup(fetch_verified(source, backup_id, key, work), targets)
+        report = restore_backup(fetch_verified(source, backup_id, key, work), targets, tools)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result: dict[str, Any] = asdict(report)
-    if switch:
-        sources = runtime.backup_sources(settings)
+    if sources is not None:
         live = restoring.RestoreTargets(
             sources.bullpen_url, sources.mlflow_url, sources.artifact_root
         )
@@ -187,8 +200,9 @@ def verify_backup(backup_id: str | None = None, load_models: bool = True) -> dic
     settings = get_settings()
     key, source = runtime.backup_key(settings), runtime.backup_target(settings)
     backup_id = backup_id or s3.latest_verified(source, key)
-    live, tag = runtime.database_url(settings), uuid.uuid4().hex[:8]
-    work = _work_dir("verify")
+    live, tools = runtime.database_url(settings), runtime.pg_bin_dirs(settings)
+    tag = uuid.uuid4().hex[:8]
+    work = _work_dir(settings.home, "verify")
     targets = restoring.RestoreTargets(
         bullpen_url=engine.with_database(live, f"bullpen_verify_{tag}"),
         mlflow_url=engine.with_database(live, f"mlflow_verify_{tag}"),
@@ -196,7 +210,7 @@ def verify_backup(backup_id: str | None = None, load_models: bool = True) -> dic
     )
     try:
         verified = fetch_verified(source, backup_id, key, work / "download")
-        report = restore_backup(verified, targets)
+        report = restore_backup(verified, targets, tools)
         models = check_models(targets.mlflow_url, verified) if load_models else []
     finally:
         for url in (targets.bullpen_url, targets.mlflow_url):

@@ -107,16 +107,18 @@ def loaded(s3_env: dict[str, str]) -> dict[str, Any]:
         assess.base_rate(history, train.MONEYLINE),
         EVAL_SEASON,
     )
-    registration = champion.register_and_decide(
-        tracking_uri=uri,
-        experiment_id=mlflow_store.ensure_experiment(
-            uri, "backup-tests", get_settings().artifact_root
-        ),
-        model=fitted,
-        evaluation=evaluation,
-        eval_games=games,
-        fingerprint=train.training_fingerprint(history, train.MONEYLINE, fitted.params),
-    )
+    with engine.connect(url) as conn:  # receives the promotion's audit row
+        registration = champion.register_and_decide(
+            conn,
+            tracking_uri=uri,
+            experiment_id=mlflow_store.ensure_experiment(
+                uri, "backup-tests", get_settings().artifact_root
+            ),
+            model=fitted,
+            evaluation=evaluation,
+            eval_games=games,
+            fingerprint=train.training_fingerprint(history, train.MONEYLINE, fitted.params),
+        )
     assert registration.decision.promote
     return {**s3_env, "champion_version": registration.version}
 
