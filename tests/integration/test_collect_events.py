@@ -145,8 +145,11 @@ def test_a_game_already_loaded_from_another_file_is_merged_not_copied(pg_server_
     moved = dataclasses.replace(
         batch,
         file=other,
-        games=[dataclasses.replace(g, source_file=other) for g in batch.games],
-        plate_appearances=batch.plate_appearances[:-1],  # the last one is gone in the new file
+        rows=dataclasses.replace(
+            batch.rows,
+            games=[dataclasses.replace(g, source_file=other) for g in batch.rows.games],
+            plate_appearances=batch.rows.plate_appearances[:-1],  # gone in the new file
+        ),
     )
     with engine.connect(url) as conn:
         events_store.write_event_file(conn, batch)
@@ -154,7 +157,7 @@ def test_a_game_already_loaded_from_another_file_is_merged_not_copied(pg_server_
         events_store.write_event_file(conn, moved)  # COPY would raise UniqueViolation
         after = events_store.count_rows(conn)
         files = conn.execute("SELECT DISTINCT source_file FROM event_games").fetchall()
-    assert before["plate_appearances"] == len(batch.plate_appearances) > 0
+    assert before["plate_appearances"] == len(batch.rows.plate_appearances) > 0
     assert after == {**before, "plate_appearances": before["plate_appearances"] - 1}
     assert files == [(other,)]
 
@@ -166,7 +169,7 @@ def test_two_loaders_of_the_same_file_at_once_take_turns(pg_server_url: str) -> 
     parse = read_event_season(TARBALL, GAMELOG)
     batch = max(
         (b for b in events_store.split_by_file(parse, season_file=TARBALL.name)),
-        key=lambda b: len(b.plate_appearances),
+        key=lambda b: len(b.rows.plate_appearances),
     )
     start = threading.Barrier(2)
 
@@ -179,7 +182,9 @@ def test_two_loaders_of_the_same_file_at_once_take_turns(pg_server_url: str) -> 
         summaries = list(pool.map(load, range(2)))
     assert sorted(s.skipped for s in summaries) == [False, True]
     with engine.connect(url) as conn:
-        assert events_store.count_rows(conn)["plate_appearances"] == len(batch.plate_appearances)
+        assert events_store.count_rows(conn)["plate_appearances"] == len(
+            batch.rows.plate_appearances
+        )
 
 
 def test_seasons_in_two_processes_load_like_one_after_the_other(pg_server_url: str) -> None:

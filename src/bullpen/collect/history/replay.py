@@ -9,10 +9,11 @@ import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bullpen.collect.history.events import store as events_store
+from bullpen.collect.history.events.rows import EventCounts
 from bullpen.collect.history.events.season import read_event_season
 from bullpen.collect.history.seasons import read_season_files
 from bullpen.collect.history.store import WriteSummary, write_history_file
@@ -74,21 +75,15 @@ class EventSeasonFiles:
     gamelog: Path | None  # data/retrosheet/GLYYYY.TXT.gz: games missing from it are quarantined
 
 
-@dataclass(frozen=True)
-class EventSeasonSummary:
+@dataclass(frozen=True, kw_only=True)
+class EventSeasonSummary(EventCounts):
     season: int
     file: str
     skipped: bool  # tarball and game log unchanged since the ledger's last complete load
-    files_written: int
-    files_skipped: int
-    games: int
-    plate_appearances: int
-    pitcher_games: int
-    lineups: int
-    rosters: int
-    quarantined: int
-    parse_seconds: float
-    write_seconds: float
+    files_written: int = 0
+    files_skipped: int = 0
+    parse_seconds: float = 0.0
+    write_seconds: float = 0.0
 
 
 def find_event_seasons(data_dir: Path) -> list[EventSeasonFiles]:
@@ -127,7 +122,7 @@ def replay_events(
     log_sha = file_sha256(gamelog_path) if gamelog_path is not None else ""
     with engine.connect(database_url) as conn:
         if events_store.season_is_current(conn, tar_path.name, season_sha):
-            return EventSeasonSummary(season, tar_path.name, True, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            return EventSeasonSummary(season=season, file=tar_path.name, skipped=True)
         started = time.perf_counter()
         parse = read_event_season(tar_path, gamelog_path)
         parsed = time.perf_counter()
@@ -139,19 +134,14 @@ def replay_events(
         )
         written = time.perf_counter()
     return EventSeasonSummary(
-        season,
-        tar_path.name,
-        False,
-        sum(not s.skipped for s in summaries),
-        sum(s.skipped for s in summaries),
-        len(parse.games),
-        len(parse.plate_appearances),
-        len(parse.pitcher_games),
-        len(parse.lineups),
-        len(parse.rosters),
-        len(parse.quarantined),
-        round(parsed - started, 3),
-        round(written - parsed, 3),
+        season=season,
+        file=tar_path.name,
+        skipped=False,
+        files_written=sum(not s.skipped for s in summaries),
+        files_skipped=sum(s.skipped for s in summaries),
+        parse_seconds=round(parsed - started, 3),
+        write_seconds=round(written - parsed, 3),
+        **asdict(parse.counts()),
     )
 
 

@@ -91,6 +91,18 @@ class RosterEntry:
     position: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventCounts:
+    """Rows per table (and quarantined records) of a parse; the write summaries extend it."""
+
+    games: int = 0
+    plate_appearances: int = 0
+    pitcher_games: int = 0
+    lineups: int = 0
+    rosters: int = 0
+    quarantined: int = 0
+
+
 @dataclass(slots=True)
 class EventParse:
     games: list[EventGame] = field(default_factory=list)
@@ -101,6 +113,16 @@ class EventParse:
     quarantined: list[QuarantinedRecord] = field(default_factory=list)
     # sha256 of each file read (tarball members as "YYYY.tar.gz:YYYY/NAME"), for the file ledger
     file_sha256: dict[str, str] = field(default_factory=dict)
+
+    def counts(self) -> EventCounts:
+        return EventCounts(
+            games=len(self.games),
+            plate_appearances=len(self.plate_appearances),
+            pitcher_games=len(self.pitcher_games),
+            lineups=len(self.lineups),
+            rosters=len(self.rosters),
+            quarantined=len(self.quarantined),
+        )
 
     def extend(self, other: EventParse) -> None:
         self.file_sha256.update(other.file_sha256)

@@ -21,22 +21,13 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from operator import attrgetter
 from typing import Any
 
 import psycopg
 
-from bullpen.collect.history.events.rows import (
-    TABLE_COLUMNS,
-    EventGame,
-    EventParse,
-    LineupSlot,
-    PitcherGame,
-    PlateAppearance,
-    RosterEntry,
-)
-from bullpen.collect.records import QuarantinedRecord
+from bullpen.collect.history.events.rows import TABLE_COLUMNS, EventCounts, EventParse
 from bullpen.db.staging import copy_rows, record_ingested_file, update_changed, write_quarantine
 
 log = logging.getLogger(__name__)
@@ -62,25 +53,14 @@ class FileBatch:
 
     file: str
     sha256: str | None  # None: the file could not be read (only its quarantine is written)
-    games: list[EventGame] = field(default_factory=list)
-    plate_appearances: list[PlateAppearance] = field(default_factory=list)
-    pitcher_games: list[PitcherGame] = field(default_factory=list)
-    lineups: list[LineupSlot] = field(default_factory=list)
-    rosters: list[RosterEntry] = field(default_factory=list)
-    quarantined: list[QuarantinedRecord] = field(default_factory=list)
+    rows: EventParse = field(default_factory=EventParse)  # this entry's share of the parse
     kind: str = "events"  # "events" (games of one file) | "rosters" (a season's rosters)
 
 
-@dataclass(frozen=True, slots=True)
-class EventWriteSummary:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventWriteSummary(EventCounts):
     file: str
     skipped: bool  # the ledger already had this digest: nothing was written
-    games: int
-    plate_appearances: int
-    pitcher_games: int
-    lineups: int
-    rosters: int
-    quarantined: int
 
 
 def _digest(*parts: str) -> str:
@@ -108,14 +88,14 @@ def split_by_file(
     game_file: dict[str, str] = {}
     for game in parse.games:
         game_file[game.game_key] = game.source_file
-        by_file[game.source_file].games.append(game)
+        by_file[game.source_file].rows.games.append(game)
     for pa in parse.plate_appearances:
-        by_file[game_file[pa.game_key]].plate_appearances.append(pa)
+        by_file[game_file[pa.game_key]].rows.plate_appearances.append(pa)
     for pg in parse.pitcher_games:
-        by_file[game_file[pg.game_key]].pitcher_games.append(pg)
+        by_file[game_file[pg.game_key]].rows.pitcher_games.append(pg)
     for slot in parse.lineups:
-        by_file[game_file[slot.game_key]].lineups.append(slot)
-    rosters.rosters.extend(parse.rosters)
+        by_file[game_file[slot.game_key]].rows.lineups.append(slot)
+    rosters.rows.rosters.extend(parse.rosters)
     for q in parse.quarantined:
         batch = by_file.get(q.file)
         if batch is None:
@@ -123,9 +103,9 @@ def split_by_file(
                 batch = rosters
             else:
                 batch = by_file.setdefault(q.file, FileBatch(q.file, None))
-        batch.quarantined.append(q)
+        batch.rows.quarantined.append(q)
     batches = list(by_file.values())
-    if rosters.sha256 is not None or rosters.quarantined:
+    if rosters.sha256 is not None or rosters.rows.quarantined:
         batches.append(rosters)
     return batches
 
@@ -205,14 +185,8 @@ def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSu
     Skipped (nothing written) when the ledger already holds the batch's digest. Idempotent: a
     rerun after a crash (which rolls the whole file back) neither duplicates nor loses rows.
     """
-    counts = (
-        len(batch.games),
-        len(batch.plate_appearances),
-        len(batch.pitcher_games),
-        len(batch.lineups),
-        len(batch.rosters),
-        len(batch.quarantined),
-    )
+    rows = batch.rows
+    counts = rows.counts()
     with conn.transaction(), conn.cursor() as cur:
         # Two loaders of the same file (two runs at once) take turns: the second one then sees
         # the first one's ledger row and skips, where the first-load COPY would hit its keys.
@@ -220,7 +194,7 @@ def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSu
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{SOURCE}:{batch.file}",)
         )
         if batch.sha256 is not None and ledger_sha256(conn, batch.file) == batch.sha256:
-            return EventWriteSummary(batch.file, True, *counts)
+            return EventWriteSummary(file=batch.file, skipped=True, **asdict(counts))
         # Not waiting for the WAL flush at commit: a crash can lose only the last commits, whose
         # ledger rows are lost with them, so the next run writes those files again. Atomicity and
         # the order of commits are unchanged; only this transaction is affected. The season's
@@ -228,16 +202,16 @@ def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSu
         # once it is durable every file of the season is too.
         cur.execute("SET LOCAL synchronous_commit = off")
         if batch.kind == "events" and batch.sha256 is not None:
-            keys = [g.game_key for g in batch.games]
+            keys = [g.game_key for g in rows.games]
             loaded = cur.execute(_FILE_LOADED, {"file": batch.file, "keys": keys}).fetchone()
             if loaded is not None and not loaded[0]:
-                _copy_into(cur, "event_games", batch.games)
+                _copy_into(cur, "event_games", rows.games)
                 for table in _GAME_CHILDREN:
-                    _copy_into(cur, table, getattr(batch, table))
+                    _copy_into(cur, table, getattr(rows, table))
             else:
-                _copy(cur, "event_games", batch.games)
+                _copy(cur, "event_games", rows.games)
                 for table in _GAME_CHILDREN:
-                    _copy(cur, table, getattr(batch, table))
+                    _copy(cur, table, getattr(rows, table))
                 # A changed file replaces its earlier load: rows it no longer has go.
                 for table in ("event_games", *_GAME_CHILDREN):
                     cur.execute(f"ANALYZE stage_{table}")
@@ -248,13 +222,13 @@ def write_event_file(conn: psycopg.Connection, batch: FileBatch) -> EventWriteSu
                 for table in _GAME_CHILDREN:
                     cur.execute(_merge(table))
         elif batch.kind == "rosters" and batch.sha256 is not None:
-            _copy(cur, "rosters", batch.rosters)
+            _copy(cur, "rosters", rows.rosters)
             cur.execute(_DELETE_STALE_ROSTERS)
             cur.execute(_merge("rosters"))
-        write_quarantine(cur, batch.quarantined)
+        write_quarantine(cur, rows.quarantined)
         if batch.sha256 is not None:
-            record_ledger(cur, batch.file, batch.sha256, len(batch.games), len(batch.quarantined))
-    summary = EventWriteSummary(batch.file, False, *counts)
+            record_ledger(cur, batch.file, batch.sha256, counts.games, counts.quarantined)
+    summary = EventWriteSummary(file=batch.file, skipped=False, **asdict(counts))
     log.debug("wrote %s", summary)
     return summary
 
