@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from prefect import flow
 
 from bullpen import runtime
-from bullpen.betting.ledger import closing_lines, load_bets, load_outcomes, settle_bets
+from bullpen.betting import ledger
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.market.lines import LineSettings, build_lines
@@ -18,26 +18,26 @@ from bullpen.market.store import load_h2h_snapshots
 
 
 @flow(name="settle-bets", log_prints=True)
-def settle_open_bets(now: datetime | None = None) -> dict:
+def settle_bets(now: datetime | None = None) -> dict:
     """Settle every open pick whose game is decided at `now` (default: the current time)."""
     settings = get_settings()
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with engine.connect(runtime.database_url(settings)) as conn:
-        bets = load_bets(conn)
+        bets = ledger.load_bets(conn)
         games = sorted({int(g) for g in bets.loc[bets["state"] == "open", "game_id"]})
         if not games:
             print("settle-bets: no open picks")
             return {"games": 0, "settled": 0, "by_state": {}, "profit": 0.0, "still_open": 0}
-        outcomes = load_outcomes(conn, games)
+        outcomes = ledger.load_outcomes(conn, games)
         # The closing consensus by the same devig method the decisions used (market.lines).
         snapshots = load_h2h_snapshots(conn, until=now, game_ids=games)
         lines = build_lines(snapshots, now, LineSettings(devig_method=settings.devig_method))
-        closing = closing_lines(lines.consensus)
-        summary = settle_bets(conn, outcomes, closing, at=now)
+        closing = ledger.closing_lines(lines.consensus)
+        summary = ledger.settle_bets(conn, outcomes, closing, at=now)
     result = {"games": len(games), "closing_lines": len(closing), **asdict(summary)}
     print(f"settle-bets: {result}")
     return result
 
 
 if __name__ == "__main__":
-    settle_open_bets()
+    settle_bets()

@@ -54,7 +54,7 @@ SETTLED = datetime(2024, 5, 25, 9, 5, tzinfo=UTC)
 PARAMS = OpenerParams(threshold=0.0, kelly_multiplier=0.25)
 MAX_BET = 0.02 * 1000.0
 RECOMMEND = "recommend_bets.py:recommend_bets"
-SETTLE = "settle_bets.py:settle_open_bets"
+SETTLE = "settle_bets.py:settle_bets"
 TEAM_IDS = {code: mlb_id for mlb_id, code in MLB_IDS.items()}
 
 

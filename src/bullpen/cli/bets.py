@@ -158,4 +158,4 @@ def recommend(
 def settle() -> None:
     """Run settle-bets now."""
     setup()
-    typer.echo(json.dumps(run_flow("settle_bets.py:settle_open_bets"), indent=2))
+    typer.echo(json.dumps(run_flow("settle_bets.py:settle_bets"), indent=2))
