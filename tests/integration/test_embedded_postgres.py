@@ -324,10 +324,29 @@ def test_running_server_with_a_shared_socket_dir_is_refused(base: Path) -> None:
 
 
 @AS_ROOT
-def test_unreachable_home_refuses_to_start_and_changes_nothing(base: Path) -> None:
+def test_root_owned_private_home_starts_and_stays_closed_to_others(base: Path) -> None:
+    """`d=$(mktemp -d); git clone . $d/p` as root: the server still starts, nobody still cannot
+    enter the checkout, and the server itself refuses nobody."""
     home = base / "private-home"
     home.mkdir(mode=0o700)
-    with pytest.raises(EmbeddedPostgresError, match=f"cannot enter {home} .*does not widen"):
-        start_embedded(home / "pgdata")
-    assert stat.S_IMODE(home.stat().st_mode) == 0o700
-    assert not (home / "pgdata").exists()
+    url = start_embedded(home / "pgdata")
+    try:
+        assert _query(url)["host"] == str(home / "pgdata")
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert stat.S_IMODE(home.stat().st_mode) & 0o007 == 0
+        probe = ["runuser", "-u", "nobody", "--", "stat", str(home / "pgdata")]
+        assert subprocess.run(probe, capture_output=True, check=False).returncode != 0
+    finally:
+        stop_embedded(home / "pgdata")
+
+
+@AS_ROOT
+def test_home_under_another_users_private_dir_refuses_to_start(base: Path) -> None:
+    theirs = base / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(EmbeddedPostgresError, match=f"cannot enter {theirs} .*does not widen"):
+        start_embedded(theirs / "home" / "pgdata")
+    assert stat.S_IMODE(theirs.stat().st_mode) == 0o700
+    assert not (theirs / "home").exists()

@@ -8,9 +8,12 @@ so any local user could connect as superuser. Here instead:
 - the socket lives in a directory that only the server's user can enter (mode 0700; pgdata
   itself when the socket path fits in sun_path, else a per-user directory this module creates and
   checks); anything else is refused with the reason;
-- no permission of an existing directory is changed: when, as root, the server's user
-  (`embedded_postgres`, PostgreSQL refuses to run as root) cannot reach pgdata or the binaries,
-  starting is refused with the directory at fault;
+- no directory is opened to other users: when, as root, the server's user (`embedded_postgres`,
+  PostgreSQL refuses to run as root) cannot reach pgdata or the binaries through a directory
+  root owns (a `mktemp -d` checkout, /root), that one user is given traverse (x, not read) on
+  it with a POSIX ACL entry, logged; mode bits and every other user's access stay as they were.
+  A blocking directory owned by anyone else, or a filesystem without ACLs, is refused with the
+  directory at fault;
 - pg_hba.conf allows scram-sha-256 only (socket and loopback TCP), trust nowhere; the generated
   password is stored 0600 in pgdata (a pgpass file), and the returned URL names that file
   (`passfile=`), so the password itself is never in a URL, argv, the environment or a log;
@@ -36,6 +39,7 @@ import secrets
 import shlex
 import signal
 import stat
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -221,34 +225,114 @@ def check_private_dir(path: Path, owner_uid: int) -> None:
         )
 
 
-def _can_enter(st: os.stat_result, user: ServerUser) -> bool:
-    # Mode bits as the kernel applies them (ACLs are not consulted: a directory opened to the
-    # server's user only by an ACL is refused with a reason rather than used).
+# POSIX access ACLs as Linux stores them in the xattr (acl_ea.h): a version header, then
+# (tag, perm, id) entries sorted by tag and id.
+_ACL_XATTR = "system.posix_acl_access"
+_ACL_VERSION = 2
+_ACL_USER_OBJ, _ACL_USER, _ACL_GROUP_OBJ, _ACL_GROUP, _ACL_MASK, _ACL_OTHER = (
+    0x01, 0x02, 0x04, 0x08, 0x10, 0x20,
+)  # fmt: skip
+_ACL_UNDEFINED_ID = 0xFFFFFFFF
+_ACL_X = 1
+
+
+def _read_acl(directory: Path) -> list[tuple[int, int, int]] | None:
+    try:
+        raw = os.getxattr(directory, _ACL_XATTR)
+    except OSError:
+        return None  # no extended ACL (ENODATA) or none supported here
+    (version,) = struct.unpack_from("<I", raw)
+    if version != _ACL_VERSION or (len(raw) - 4) % 8:
+        return None
+    return [struct.unpack_from("<HHI", raw, 4 + 8 * i) for i in range((len(raw) - 4) // 8)]
+
+
+def _acl_lets_in(st: os.stat_result, entries: list[tuple[int, int, int]], uid: int) -> bool:
+    mask = next((perm for tag, perm, _ in entries if tag == _ACL_MASK), 7)
+    named = [perm for tag, perm, who in entries if tag == _ACL_USER and who == uid]
+    return bool(named) and bool(named[0] & mask & _ACL_X) and st.st_uid != uid
+
+
+def _can_enter(st: os.stat_result, user: ServerUser, directory: Path | None = None) -> bool:
+    # Mode bits as the kernel applies them, then a named-user ACL entry for the server's user
+    # (the only ACL entry bullpen ever writes; other ACLs are not interpreted).
     if st.st_uid == user.uid:
         return bool(st.st_mode & stat.S_IXUSR)
+    if directory is not None:
+        entries = _read_acl(directory)
+        if entries and _acl_lets_in(st, entries, user.uid):
+            return True
     if st.st_gid in user.groups or st.st_gid == user.gid:
         return bool(st.st_mode & stat.S_IXGRP)
     return bool(st.st_mode & stat.S_IXOTH)
 
 
-def check_reachable(path: Path, user: ServerUser, what: str) -> None:
-    """Raise (naming the directory) unless `user` can traverse every directory down to `path`.
+def grant_traverse(directory: Path, user: ServerUser) -> None:
+    """Give `user` alone search (x) permission on `directory` with a named-user ACL entry.
 
-    The wheel instead widens each parent to o+rx; bullpen changes no directory it did not
-    create."""
+    The mask is the group class bits plus x, so the owning group's effective access is unchanged
+    (group_obj & mask), and `other` keeps its bits: nobody but `user` gains anything."""
+    st = os.stat(directory)
+    mode = stat.S_IMODE(st.st_mode)
+    current = _read_acl(directory)
+    if current:
+        kept = [e for e in current if not (e[0] == _ACL_USER and e[2] == user.uid)]
+        kept = [e for e in kept if e[0] != _ACL_MASK]
+        group_class = 0
+        for tag, perm, _ in kept:
+            if tag in (_ACL_USER, _ACL_GROUP_OBJ, _ACL_GROUP):
+                group_class |= perm
+        entries = [*kept, (_ACL_USER, _ACL_X, user.uid), (_ACL_MASK, group_class | _ACL_X,
+                                                          _ACL_UNDEFINED_ID)]  # fmt: skip
+    else:
+        owner, group, other = (mode >> 6) & 7, (mode >> 3) & 7, mode & 7
+        entries = [
+            (_ACL_USER_OBJ, owner, _ACL_UNDEFINED_ID),
+            (_ACL_USER, _ACL_X, user.uid),
+            (_ACL_GROUP_OBJ, group, _ACL_UNDEFINED_ID),
+            (_ACL_MASK, group | _ACL_X, _ACL_UNDEFINED_ID),
+            (_ACL_OTHER, other, _ACL_UNDEFINED_ID),
+        ]
+    entries.sort(key=lambda e: (e[0], e[2]))
+    raw = struct.pack("<I", _ACL_VERSION) + b"".join(struct.pack("<HHI", *e) for e in entries)
+    os.setxattr(directory, _ACL_XATTR, raw)
+
+
+def check_reachable(path: Path, user: ServerUser, what: str) -> None:
+    """Make sure `user` can traverse every directory down to `path`, or raise naming the one
+    that blocks.
+
+    The wheel widens each parent to o+rx for everyone; here a directory owned by root (this
+    process) gets an ACL entry for the server's user alone, and one owned by anyone else is
+    refused (its owner decides who enters it)."""
     if user.is_self:
         return
     for directory in [*reversed(path.parents), path]:
         if not directory.exists():
             break
         st = os.stat(directory)
-        if not _can_enter(st, user):
-            raise EmbeddedPostgresError(
-                f"the embedded server runs as {user.name} (PostgreSQL refuses to run as root) and"
-                f" cannot enter {directory} (owner {_owner(st.st_uid)}, mode {_mode(st)}) to reach"
-                f" {what} {path}; bullpen does not widen directory permissions: put BULLPEN_HOME"
-                f" where {user.name} can reach it, or run bullpen as a non-root user"
-            )
+        if _can_enter(st, user, directory):
+            continue
+        reason = f"is owned by {_owner(st.st_uid)}"
+        if st.st_uid == os.geteuid():
+            try:
+                grant_traverse(directory, user)
+            except OSError as exc:
+                reason = f"takes no ACL ({exc.strerror})"
+            else:
+                log.warning(
+                    "gave %s (the embedded server's user) traverse permission on %s (owner %s,"
+                    " mode %s) with an ACL entry; no other user's access changed",
+                    user.name, directory, _owner(st.st_uid), _mode(st),
+                )  # fmt: skip
+                continue
+        raise EmbeddedPostgresError(
+            f"the embedded server runs as {user.name} (PostgreSQL refuses to run as root) and"
+            f" cannot enter {directory} (owner {_owner(st.st_uid)}, mode {_mode(st)}) to reach"
+            f" {what} {path}; the directory {reason}, and bullpen does not widen its"
+            f" permissions: put BULLPEN_HOME where {user.name} can reach it, or run bullpen as a"
+            " non-root user"
+        )
 
 
 def _make_private_dir(path: Path, user: ServerUser) -> None:
@@ -503,6 +587,7 @@ def _cluster_lock(pgdata: Path) -> Iterator[None]:
 
 
 def _prepare_pgdata(pgdata: Path, user: ServerUser) -> None:
+    check_reachable(pgdata.parent, user, "the data directory")  # before creating anything
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     check_reachable(pgdata.parent, user, "the data directory")
     bin_dir = pg_bin_dir()

@@ -209,17 +209,40 @@ def test_socket_dir_planted_by_another_user_is_refused_and_left_alone(base: Path
 
 
 @AS_ROOT
-def test_unreachable_home_is_refused_naming_the_directory(base: Path) -> None:
-    """As root the server runs as embedded_postgres; a 0700 parent is reported, not widened."""
+def test_root_owned_private_parent_opens_to_the_server_user_alone(base: Path) -> None:
+    """A 0700 parent owned by root (a `mktemp -d` checkout) gets one ACL entry: embedded_postgres
+    may traverse it, nobody still may not, and the other bits stay as they were."""
     user = embedded.server_user()
     home = base / "home"
     home.mkdir(mode=0o700)
     base.chmod(0o711)
-    with pytest.raises(EmbeddedPostgresError, match=f"cannot enter {home} .*mode 0700"):
-        embedded.check_reachable(home / "pgdata", user, "the data directory")
-    assert stat.S_IMODE(home.stat().st_mode) == 0o700
-    home.chmod(0o711)
+    (home / "pgdata").mkdir(mode=0o700)
     embedded.check_reachable(home / "pgdata", user, "the data directory")
+    assert stat.S_IMODE(home.stat().st_mode) & 0o007 == 0  # other: still nothing
+
+    def can_stat(who: str) -> bool:
+        cmd = ["runuser", "-u", who, "--", "stat", str(home / "pgdata")]
+        return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+
+    assert can_stat(user.name)
+    assert not can_stat("nobody")
+    listing = ["runuser", "-u", user.name, "--", "ls", str(home)]
+    assert subprocess.run(listing, capture_output=True, check=False).returncode != 0  # x, not r
+    embedded.check_reachable(home / "pgdata", user, "the data directory")  # idempotent
+
+
+@AS_ROOT
+def test_private_parent_owned_by_someone_else_is_refused_and_left_alone(base: Path) -> None:
+    user = embedded.server_user()
+    base.chmod(0o711)
+    theirs = base / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(EmbeddedPostgresError, match=f"cannot enter {theirs} .*owned by nobody"):
+        embedded.check_reachable(theirs / "pgdata", user, "the data directory")
+    assert stat.S_IMODE(theirs.stat().st_mode) == 0o700
+    with pytest.raises(OSError):
+        os.getxattr(theirs, "system.posix_acl_access")
 
 
 def test_password_file_must_be_private(base: Path) -> None:
