@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
@@ -43,12 +44,17 @@ def champion_strategy(devig_method: str) -> tuple[str, OpenerParams, str]:
 
 
 @task(cache_policy=NONE)
-def read_lines(database_url: str, now: datetime, settings: LineSettings) -> GameLines:
+def read_lines(
+    database_url: str, now: datetime, settings: LineSettings
+) -> tuple[GameLines, pd.DataFrame]:
+    """Moneyline lines as of `now` and the opening totals of the same games."""
     with engine.connect(database_url) as conn:
         first, last = live.game_window(now)
         games = live.games_in_window(conn, first, last)
         snapshots = load_h2h_snapshots(conn, until=now, game_ids=games)
-    return build_lines(snapshots, now, settings)
+        totals = live.load_totals_snapshots(conn, until=now, game_ids=games)
+    lines = build_lines(snapshots, now, settings)
+    return lines, live.open_totals(totals, settings.devig_method, settings.sharp_books)
 
 
 @task(cache_policy=NONE)
@@ -102,10 +108,10 @@ def recommend_bets(
     line_settings = LineSettings(
         max_age=timedelta(minutes=max_odds_age_minutes), devig_method=settings.devig_method
     )
-    lines = read_lines(database_url, now, line_settings)
+    lines, totals = read_lines(database_url, now, line_settings)
     upcoming = live.upcoming_games(lines)
     features = build_features(database_url, settings.devig_method)
-    inputs = live.model_inputs(features, lines, upcoming["game_id"].tolist())
+    inputs = live.model_inputs(features, lines, upcoming["game_id"].tolist(), totals)
     scores = score(inputs, version)
     names = closing_line.CLOSING_LINE.features
     learned = live.features_with_history(features, names)

@@ -113,6 +113,22 @@ def moved_odds() -> bytes:
     return json.dumps(events).encode()
 
 
+def totals_odds(games: int) -> bytes:
+    """Opening totals for the payload's first `games` games (hand-made: no recording has
+    totals): books a and b at 8.5, book c at 9.0, all -110/-110, at 16:31."""
+    events = []
+    for event in odds_events()[:games]:
+        books = []
+        for key, point in (("handmade_book_a", 8.5), ("handmade_book_b", 8.5),
+                           ("handmade_book_c", 9.0)):  # fmt: skip
+            outcomes = [{"name": n, "price": -110, "point": point} for n in ("Over", "Under")]
+            books.append({"key": key, "title": key, "last_update": "2024-05-24T16:31:00Z",
+                          "markets": [{"key": "totals", "last_update": "2024-05-24T16:31:00Z",
+                                       "outcomes": outcomes}]})  # fmt: skip
+        events.append({**{k: event[k] for k in event if k != "bookmakers"}, "bookmakers": books})
+    return json.dumps(events).encode()
+
+
 def write_schedule(conn: psycopg.Connection, body: bytes, fetched: datetime) -> None:
     payload = FetchedPayload(
         "mlb_stats", "/api/v1/schedule?date=2024-05-24", fetched, 200, {}, body
@@ -154,6 +170,7 @@ def world(bullpen_env: dict[str, str], prefect_server: None) -> Iterator[dict[st
     with engine.connect(url, autocommit=True) as conn:
         write_schedule(conn, schedule(final=False), datetime(2024, 5, 24, 12, tzinfo=UTC))
         write_odds(conn, ODDS.read_bytes(), ODDS_FETCHED)
+        write_odds(conn, totals_odds(5), ODDS_FETCHED)
     yield {**bullpen_env, "version": registered.version}
 
 
@@ -205,9 +222,10 @@ def test_recommend_twice_records_each_pick_once_at_the_best_price(
     for row in first["picks"]:
         edge = row["p_close_pred"] * float(american_to_decimal_array([row["price"]])[0]) > 1
         assert (row["ledger"] == "opened") == edge, row
-    # h2h only: the two opening totals features cannot be supplied live, and say so; the player
-    # features are named apart (no play-by-play loaded: the model never had them either).
-    assert first["missing_features"] == {"mkt_open_over_prob": 9, "mkt_open_total": 9}
+    # Totals were quoted for 5 games: the other 4 lack the two opening totals features, and the
+    # run says so; the player features are named apart (no play-by-play loaded: the model never
+    # had them either).
+    assert first["missing_features"] == {"mkt_open_over_prob": 4, "mkt_open_total": 4}
     assert "home_sp_fip" in first["features_without_history"]
 
     bets = ledger_with_games(db)

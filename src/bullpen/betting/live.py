@@ -25,11 +25,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import psycopg
 
 from bullpen.betting.ledger import Pick, PickWrite
 from bullpen.betting.opener import ABSTAIN, OpenerParams
+from bullpen.features.odds import devig_two_way
 from bullpen.market.events import GAME_TIMEZONE
 from bullpen.market.lines import GameLines
 
@@ -163,12 +165,74 @@ def upcoming_games(lines: GameLines) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def model_inputs(features: pd.DataFrame, lines: GameLines, game_ids: Sequence[int]) -> pd.DataFrame:
-    """The feature rows of `game_ids` with the market's opening probability from the live lines.
+# Totals are market 2 of odds_markets; home_over is the over price, away_under the under.
+_TOTALS_QUERY = """
+SELECT m.game_id, b.book, s.last_update, s.point::float8 AS point,
+       s.home_over_american AS over_american, s.away_under_american AS under_american
+FROM odds_snapshots s
+JOIN odds_events e USING (event_key)
+JOIN bookmakers b USING (book_id)
+JOIN mlb_games m ON m.game_pk = e.game_pk
+WHERE s.market = 2 AND s.last_update <= %(until)s AND s.last_update <= e.commence_time
+  AND m.game_id = ANY(%(games)s)
+ORDER BY m.game_id, b.book, s.last_update
+"""
+TOTALS_COLUMNS = ("game_id", "book", "last_update", "point", "over_american", "under_american")
 
-    Only the open home probability comes from the lines (the opening consensus, vig-free with
-    the lines' devig method): it is what the replayed seasons' `mkt_open_home_prob` is, the
-    vig-free price when the market opened. Every other feature is the frame's own.
+
+def load_totals_snapshots(
+    conn: psycopg.Connection, *, until: datetime, game_ids: Sequence[int]
+) -> pd.DataFrame:
+    """Pre-game totals quotes of these games' linked events, updated at or before `until`."""
+    cur = conn.execute(_TOTALS_QUERY, {"until": until, "games": [int(g) for g in game_ids]})
+    return pd.DataFrame(cur.fetchall(), columns=list(TOTALS_COLUMNS))
+
+
+def open_totals(
+    snapshots: pd.DataFrame, devig_method: str, sharp_books: Sequence[str] = ("pinnacle",)
+) -> pd.DataFrame:
+    """Per game the opening total and its vig-free over probability, from each book's first
+    valid totals quote: a sharp book's when it quotes, else the total most books opened at
+    (ties: the lower) and the median over probability of the books at that total (books at
+    other totals price another bet, so they are left out). Columns: game_id, open_total,
+    open_over_prob, method, n_books."""
+    columns = ["game_id", "open_total", "open_over_prob", "method", "n_books"]
+    if snapshots.empty:
+        return pd.DataFrame(columns=columns)
+    snaps = snapshots.sort_values(["game_id", "book", "last_update"], kind="stable").copy()
+    snaps["over_prob"] = devig_two_way(
+        snaps["over_american"].astype(float), snaps["under_american"].astype(float), devig_method
+    )
+    snaps = snaps[snaps["point"].notna() & snaps["over_prob"].notna()]
+    first = snaps.groupby(["game_id", "book"], sort=False).head(1)
+    rows = []
+    for game_id, group in first.groupby("game_id", sort=True):
+        sharp = next((b for b in sharp_books if b in set(group["book"])), None)
+        if sharp is not None:
+            row = group[group["book"] == sharp].iloc[0]
+            point, prob, method, n = row["point"], row["over_prob"], f"sharp:{sharp}", 1
+        else:
+            counts = group["point"].value_counts()
+            point = min(counts[counts == counts.max()].index)
+            at_point = group[group["point"] == point]
+            prob, method, n = float(np.median(at_point["over_prob"])), "modal total", len(at_point)
+        rows.append([int(game_id), float(point), float(prob), method, n])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def model_inputs(
+    features: pd.DataFrame,
+    lines: GameLines,
+    game_ids: Sequence[int],
+    totals: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The feature rows of `game_ids` with the market's opening numbers from the live lines.
+
+    The open home probability is the lines' opening consensus (vig-free with the lines' devig
+    method), what the replayed seasons' `mkt_open_home_prob` is: the vig-free price when the
+    market opened; the opening total and over probability come from `open_totals` when given.
+    A game that has its own opening numbers (a replayed game) keeps them. Every other feature is
+    the frame's own.
     """
     rows = features[features["game_id"].isin(list(game_ids))].copy()
     opened = lines.consensus[lines.consensus["phase"] == "open"]
@@ -182,6 +246,16 @@ def model_inputs(features: pd.DataFrame, lines: GameLines, game_ids: Sequence[in
     # A replayed game already has its own opening price; a live game takes the lines' one.
     for column in (OPEN_PROB, "p_open_home"):
         rows[column] = rows[column].where(rows[column].notna(), live_open)
+    if totals is not None and not totals.empty:
+        by_total = totals.set_index("game_id")
+        for column, source in (
+            ("mkt_open_total", "open_total"),
+            ("open_total", "open_total"),
+            ("mkt_open_over_prob", "open_over_prob"),
+            ("p_open_over", "open_over_prob"),
+        ):
+            live_value = rows["game_id"].map(by_total[source]).astype(float)
+            rows[column] = rows[column].where(rows[column].notna(), live_value)
     return rows.reset_index(drop=True)
 
 

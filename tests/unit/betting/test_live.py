@@ -14,7 +14,7 @@ import pytest
 
 from bullpen.betting.backtest import run_backtest
 from bullpen.betting.kelly import kelly_fraction
-from bullpen.betting.live import choose_side, decide, upcoming_games
+from bullpen.betting.live import choose_side, decide, open_totals, upcoming_games
 from bullpen.betting.opener import ABSTAIN, OpenerParams, strategy_frame
 from bullpen.features.odds import american_to_decimal_array, decimal_to_american_array
 from bullpen.market.lines import LineSettings, build_lines
@@ -166,3 +166,38 @@ def test_picks_take_the_best_price_across_books() -> None:
     two = build_lines(pd.concat(snaps, ignore_index=True), NOW, LineSettings())
     _, picks = _decide(games, OpenerParams(threshold=0.0), two)
     assert picks and {p.book for p in picks} == {"b"}
+
+
+def test_open_totals_take_the_sharp_book_else_the_modal_total() -> None:
+    t0 = NOW - timedelta(hours=3)
+    rows = [
+        # game 1: no sharp book; 8.5 opened by two books (the mode), 9.0 by one
+        (1, "a", t0, 8.5, -110, -110),
+        (1, "a", t0 + timedelta(hours=1), 9.5, -110, -110),  # later: not the open
+        (1, "b", t0, 8.5, -120, 100),
+        (1, "c", t0, 9.0, -105, -115),
+        # game 2: pinnacle quotes and decides
+        (2, "a", t0, 7.5, -110, -110),
+        (2, "pinnacle", t0 + timedelta(minutes=5), 8.0, 105, -125),
+        # game 3: a tie of totals goes to the lower one
+        (3, "a", t0, 10.0, -110, -110),
+        (3, "b", t0, 9.5, -110, -110),
+    ]
+    snaps = pd.DataFrame(
+        rows, columns=["game_id", "book", "last_update", "point", "over_american", "under_american"]
+    )
+    out = open_totals(snaps, "shin").set_index("game_id")
+
+    def fair_over(over: float, under: float) -> float:
+        io, iu = (
+            1 / float(american_to_decimal_array([over])[0]),
+            1 / float(american_to_decimal_array([under])[0]),
+        )
+        return io - (io + iu - 1) / 2
+
+    assert out.loc[1, ["open_total", "method", "n_books"]].tolist() == [8.5, "modal total", 2]
+    median = (fair_over(-110, -110) + fair_over(-120, 100)) / 2
+    assert out.loc[1, "open_over_prob"] == pytest.approx(median)
+    assert out.loc[2, ["open_total", "method"]].tolist() == [8.0, "sharp:pinnacle"]
+    assert out.loc[2, "open_over_prob"] == pytest.approx(fair_over(105, -125))
+    assert out.loc[3, "open_total"] == 9.5
