@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bullpen.collect.history.events import store as events_store
-from bullpen.collect.history.events.rows import EventCounts
+from bullpen.collect.history.events.rows import EventCounts, EventParse
 from bullpen.collect.history.events.season import read_event_season
 from bullpen.collect.history.seasons import read_season_files
 from bullpen.collect.history.store import WriteSummary, write_history_file
@@ -122,7 +122,8 @@ def replay_events(
     log_sha = file_sha256(gamelog_path) if gamelog_path is not None else ""
     with engine.connect(database_url) as conn:
         if events_store.season_is_current(conn, tar_path.name, season_sha):
-            return EventSeasonSummary(season=season, file=tar_path.name, skipped=True)
+            nothing = asdict(EventParse().counts())
+            return EventSeasonSummary(season=season, file=tar_path.name, skipped=True, **nothing)
         started = time.perf_counter()
         parse = read_event_season(tar_path, gamelog_path)
         parsed = time.perf_counter()

@@ -62,18 +62,24 @@ def season_from_file_name(name: str) -> int:
     return int(years.pop())
 
 
+def _number_or_none(cell: str, text: str) -> float | None:
+    """`text` (the cell, cleaned) as a number, None for a missing-value mark."""
+    if text in _MISSING:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise _CellError(f"not a number: {cell!r}") from None
+
+
 def _parse_int(cell: str) -> int | None:
     try:
         return int(cell)  # the common case first; int() ignores surrounding whitespace
     except ValueError:
         pass
-    text = cell.strip()
-    if text in _MISSING:
+    value = _number_or_none(cell, cell.strip())
+    if value is None:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise _CellError(f"not a number: {cell!r}") from None
     if not value.is_integer():
         raise _CellError(f"not a whole number: {cell!r}")
     return int(value)
@@ -84,13 +90,10 @@ def _parse_float(cell: str) -> float | None:
         value = float(cell)
     except ValueError:
         # SBR's 2010 totals are written "8½".
-        text = cell.strip().replace("½", ".5")
-        if text in _MISSING:
+        parsed = _number_or_none(cell, cell.strip().replace("½", ".5"))
+        if parsed is None:
             return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise _CellError(f"not a number: {cell!r}") from None
+        value = parsed
     if not math.isfinite(value):
         raise _CellError(f"not a number: {cell!r}")
     return value

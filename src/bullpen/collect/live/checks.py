@@ -99,24 +99,25 @@ def require_list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def _iso(value: Any, what: str, limit: int, parse: Callable[[str], T], kind: str) -> T:
+    text = require_text(value, what, limit=limit)
+    try:
+        return parse(text)
+    except ValueError:
+        raise Reject(f"schema: {what} {short(text, limit)!r} is not {kind}") from None
+
+
 def parse_time(value: Any, what: str) -> datetime:
     """An ISO 8601 instant with a zone (e.g. 2024-05-24T22:40:00Z), as UTC."""
-    text = require_text(value, what, limit=40)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise Reject(f"schema: {what} {short(text, 40)!r} is not an ISO time") from None
+    parsed = _iso(value, what, 40, datetime.fromisoformat, "an ISO time")
+    text = str(value)
     if parsed.tzinfo is None or not 2000 <= parsed.year <= 2100:
         raise Reject(f"schema: {what} {short(text, 40)!r} is not a zoned time in 2000-2100")
     return parsed.astimezone(UTC)
 
 
 def parse_day(value: Any, what: str) -> date:
-    text = require_text(value, what, limit=20)
-    try:
-        parsed = date.fromisoformat(text)
-    except ValueError:
-        raise Reject(f"schema: {what} {short(text, 20)!r} is not a date") from None
+    parsed = _iso(value, what, 20, date.fromisoformat, "a date")
     if not 2000 <= parsed.year <= 2100:
         raise Reject(f"implausible {what} {parsed}")
     return parsed

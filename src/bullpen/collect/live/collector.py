@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -56,6 +57,20 @@ def _archive_failure(
             archive.archive_payloads(cur, payloads)
 
 
+def _send(
+    conn: psycopg.Connection, source: Source, request: Callable[[], FetchedPayload]
+) -> FetchedPayload:
+    """Send `request`; what failed (error answers, unreachable retries) is archived first."""
+    try:
+        payload = request()
+    except ConnectionError:  # retries spent or breaker open
+        _archive_failure(conn, source)
+        raise
+    if payload.status != 200:
+        _archive_failure(conn, source, payload)
+    return payload
+
+
 def collect_games(conn: psycopg.Connection, source: Source, start: date, end: date) -> GamesSummary:
     """Schedule and results for `start`..`end` (MLB dates), plus the game feed of any listing
     without teams, written as one batch.
@@ -64,13 +79,8 @@ def collect_games(conn: psycopg.Connection, source: Source, start: date, end: da
         SourceError: the schedule request was answered with an error (4xx); body archived.
         TransientSourceError, CircuitOpenError: the API stayed unreachable; retry later.
     """
-    try:
-        schedule = mlb_stats.fetch_schedule(source, start, end)
-    except ConnectionError:  # retries spent or breaker open
-        _archive_failure(conn, source)
-        raise
+    schedule = _send(conn, source, lambda: mlb_stats.fetch_schedule(source, start, end))
     if schedule.status != 200:
-        _archive_failure(conn, source, schedule)
         raise SourceError(
             f"MLB Stats API answered HTTP {schedule.status} for {schedule.request}: "
             f"{error_message(schedule)}"
@@ -134,14 +144,8 @@ def collect_odds(
     go, why = odds_api.should_fetch(archive.last_odds_quota(conn), request.cost, min_remaining)
     if not go:
         raise odds_api.QuotaExhaustedError(why)
-    try:
-        payload = odds_api.fetch_odds(source, request, api_key)
-    except ConnectionError:  # retries spent or breaker open
-        _archive_failure(conn, source)
-        raise
-    if payload.status != 200:
-        _archive_failure(conn, source, payload)
-        odds_api.check_response(payload)
+    payload = _send(conn, source, lambda: odds_api.fetch_odds(source, request, api_key))
+    odds_api.check_response(payload)  # raises for anything but 200
     parsed = odds_api.parse_odds(
         payload.body,
         file=payload.label,

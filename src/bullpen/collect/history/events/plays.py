@@ -216,20 +216,13 @@ def apply_play(play: Play, bases: list[bool]) -> tuple[int, int]:
             if bases[base] and str(base) not in moves:
                 moves[str(base)] = 4
     new = bases.copy()
-    for runner in ("3", "2", "1"):  # lead runner first, so a base he leaves is free
+    # Lead runner first, so a base he leaves is free; the batter last.
+    for runner in ("3", "2", "1", "B"):
         dest = moves.get(runner)
         if dest is None:
             continue
-        base = int(runner)
-        new[base] = False
-        if dest == 0:
-            outs += 1
-        elif dest == 4:
-            runs += 1
-        else:
-            new[dest] = True
-    dest = moves.get("B")
-    if dest is not None:
+        if runner != "B":
+            new[int(runner)] = False
         if dest == 0:
             outs += 1
         elif dest == 4:

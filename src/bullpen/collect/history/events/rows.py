@@ -95,12 +95,12 @@ class RosterEntry:
 class EventCounts:
     """Rows per table (and quarantined records) of a parse; the write summaries extend it."""
 
-    games: int = 0
-    plate_appearances: int = 0
-    pitcher_games: int = 0
-    lineups: int = 0
-    rosters: int = 0
-    quarantined: int = 0
+    games: int
+    plate_appearances: int
+    pitcher_games: int
+    lineups: int
+    rosters: int
+    quarantined: int
 
 
 @dataclass(slots=True)
