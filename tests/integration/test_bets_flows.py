@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bullpen.betting.ledger import load_bet_events, load_bets
+from bullpen.betting.ledger import Pick, StakePolicy, load_bet_events, load_bets, record_pick
 from bullpen.betting.live import strategy_version
 from bullpen.betting.opener import OpenerParams
 from bullpen.collect.history import replay
@@ -62,9 +62,9 @@ def odds_events() -> list[dict]:
     return json.loads(ODDS.read_bytes())
 
 
-def schedule(final: bool) -> bytes:
+def schedule(final: bool, postponed: int = -1) -> bytes:
     """The day's MLB listing for the payload's games: scheduled, or final with invented scores
-    (home wins the even-numbered games, away the odd; the last game is postponed)."""
+    (home wins the even-numbered games, away the odd; game number `postponed` is postponed)."""
     template = json.loads(TEMPLATE.read_bytes())
     base = template["dates"][1]["games"][-1]
     games = []
@@ -78,7 +78,7 @@ def schedule(final: bool) -> bytes:
             team = game["teams"][side]
             team["team"] = {"id": TEAM_IDS[team_from_name(name)], "name": name}
             team.pop("probablePitcher", None)
-        if final and i == len(odds_events()) - 1:
+        if final and i == postponed:
             game["status"] = {"abstractGameState": "Final", "codedGameState": "D",
                               "detailedState": "Postponed", "statusCode": "DI",
                               "startTimeTBD": False, "abstractGameCode": "F"}  # fmt: skip
@@ -290,23 +290,40 @@ def test_started_games_give_no_pick(world: dict[str, str], db: psycopg.Connectio
 
 def test_settle_twice_gives_no_double_pnl(world: dict[str, str], db: psycopg.Connection) -> None:
     write_odds(db, moved_odds(), MOVED_FETCHED)
-    write_schedule(db, schedule(final=True), SETTLED - timedelta(minutes=5))
-    open_before = load_bets(db)
+    pairs = [
+        (team_from_name(e["away_team"]), team_from_name(e["home_team"])) for e in odds_events()
+    ]
+    open_before = ledger_with_games(db)
     assert (open_before["state"] == "open").all()
+    picked = {pairs.index(p) for p in zip(open_before["away_team"], open_before["home_team"],
+                                           strict=True)}  # fmt: skip
+    # A pick of its own strategy on a game nobody else bet, and that game is postponed.
+    spare = next(i for i in range(len(pairs)) if i not in picked)
+    (spare_game,) = db.execute(
+        "SELECT game_id FROM games WHERE game_date = '2024-05-24'"
+        " AND (away_team, home_team) = (%s, %s)",
+        pairs[spare],
+    ).fetchone()  # type: ignore[misc]
+    void_pick = Pick(
+        game_id=spare_game, side="home", book="handmade_book_a", price_american=120,
+        quoted_at=DECIDED, p_home=0.6, p_away=0.4, consensus_home=0.45,
+        consensus_method="median/shin", model_version=world["version"], strategy_version="void",
+        reason="test: a pick on the game that will be postponed",
+    )  # fmt: skip
+    assert record_pick(db, void_pick, StakePolicy(), at=DECIDED).action == "opened"
+    open_before = ledger_with_games(db)
+    postponed = pairs[spare]
+    write_schedule(db, schedule(final=True, postponed=spare), SETTLED - timedelta(minutes=5))
 
     first = run(SETTLE, now=SETTLED)
     assert first["settled"] == len(open_before) and first["still_open"] == 0
     bets = ledger_with_games(db)
     events = load_bet_events(db)
-    postponed = (team_from_name(odds_events()[-1]["away_team"]),
-                 team_from_name(odds_events()[-1]["home_team"]))  # fmt: skip
     for bet in bets.itertuples():
         if (bet.away_team, bet.home_team) == postponed:
             assert (bet.state, bet.profit) == ("void", 0.0) and np.isnan(bet.clv_pp)
             continue
-        index = [
-            (team_from_name(e["away_team"]), team_from_name(e["home_team"])) for e in odds_events()
-        ].index((bet.away_team, bet.home_team))
+        index = pairs.index((bet.away_team, bet.home_team))
         won = (index % 2 == 0) == (bet.side == "home")
         price = bet.price_american
         gain = price / 100 if price > 0 else 100 / -price
@@ -314,6 +331,7 @@ def test_settle_twice_gives_no_double_pnl(world: dict[str, str], db: psycopg.Con
         assert bet.profit == pytest.approx(bet.stake * gain if won else -bet.stake, abs=1e-4)
         # The market moved towards every home side after the decision.
         assert (bet.clv_pp > 0) == (bet.side == "home"), bet
+    assert (bets["state"] == "void").sum() == 1 and bets["state"].isin(["won", "lost"]).any()
     total = bets["profit"].sum()
 
     second = run(SETTLE, now=SETTLED + timedelta(hours=1))
@@ -359,7 +377,7 @@ def test_cli_list_today_and_report_print_the_ledgers_numbers(
 
     today = runner.invoke(app, ["bets", "today", "--date", "2024-05-24"])
     assert today.exit_code == 0, today.output
-    assert f"{len(load_bets(db))} picks" in today.output
+    assert f"{len(load_bets(db))} picks" in today.output  # every strategy's picks of the day
 
     out = tmp_path / "forward.html"
     page = runner.invoke(
