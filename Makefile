@@ -101,10 +101,11 @@ MUTATE_STAMP := $(MUTATE_VENV)/.installed
 # here together with their unit tests below.
 MUTATE_MODULES := features/odds.py betting/kelly.py betting/backtest.py registry/promotion.py \
                   registry/monitor.py features/build.py drift/policy.py betting/opener.py \
-                  betting/metrics.py
+                  betting/metrics.py prices.py
 # Fast unit tests only (seconds per mutant): mutmut runs the tests that reach the mutated function.
 MUTATE_TESTS := tests/unit/betting tests/unit/features tests/unit/registry \
-                tests/unit/drift/test_policy.py tests/unit/drift/test_policy_boundaries.py
+                tests/unit/drift/test_policy.py tests/unit/drift/test_policy_boundaries.py \
+                tests/unit/test_prices.py
 
 $(MUTATE_STAMP): requirements-mutate.lock $(STAMP)
 	$(PYTHON) -m venv $(MUTATE_VENV)
