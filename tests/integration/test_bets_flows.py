@@ -25,6 +25,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from bullpen.betting.forward import strategy_gauges
 from bullpen.betting.ledger import Pick, StakePolicy, load_bet_events, load_bets, record_pick
 from bullpen.betting.live import strategy_version
 from bullpen.betting.opener import OpenerParams
@@ -312,6 +313,12 @@ def test_settle_twice_gives_no_double_pnl(world: dict[str, str], db: psycopg.Con
     )  # fmt: skip
     assert record_pick(db, void_pick, StakePolicy(), at=DECIDED).action == "opened"
     open_before = ledger_with_games(db)
+    gauges = {g.strategy_version: g for g in strategy_gauges(db)}
+    for strategy, group in open_before.groupby("strategy_version"):
+        g = gauges[strategy]
+        assert (g.picks_open, g.picks_settled, g.forward_roi) == (len(group), 0, None)
+        assert g.stake_at_risk == pytest.approx(group["stake"].sum())
+        assert g.last_pick_at == group["opened_at"].max()
     postponed = pairs[spare]
     write_schedule(db, schedule(final=True, postponed=spare), SETTLED - timedelta(minutes=5))
 
@@ -368,6 +375,10 @@ def test_cli_list_today_and_report_print_the_ledgers_numbers(
     assert figures["bankroll"] == pytest.approx(1000.0 + profit)
     low, high = figures["roi_ci"]
     assert low <= profit / staked <= high
+    gauge = {g.strategy_version: g for g in strategy_gauges(db)}[strategy]
+    assert (gauge.picks_open, gauge.stake_at_risk, gauge.picks_settled) == (0, 0.0, len(ran))
+    assert gauge.forward_roi == pytest.approx(profit / staked)
+    assert gauge.forward_clv_pp == pytest.approx(ran["clv_pp"].mean())
 
     text = runner.invoke(app, ["bets", "list", "--strategy", strategy])
     assert text.exit_code == 0, text.output

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -183,3 +183,47 @@ def _se(value: float) -> str:
 
 def _pct(value: float) -> str:
     return f"{value:+.2%}" if math.isfinite(value) else "n/a"
+
+
+@dataclass(frozen=True)
+class StrategyGauges:
+    """One strategy version's live numbers, for a metrics probe (bullpen.ops): nothing here is
+    computed unless the ledger holds it (CLV and ROI are None without settled picks)."""
+
+    strategy_version: str
+    picks_open: int
+    stake_at_risk: float
+    picks_settled: int
+    forward_clv_pp: float | None  # mean over settled picks with a closing line
+    forward_roi: float | None  # profit / staked over settled picks that ran
+    last_pick_at: datetime | None  # newest opened_at
+
+
+_GAUGES = """
+SELECT strategy_version,
+       count(*) FILTER (WHERE state = 'open'),
+       coalesce(sum(stake) FILTER (WHERE state = 'open'), 0)::float8,
+       count(*) FILTER (WHERE state IN ('won', 'lost', 'push')),
+       avg(clv_pp) FILTER (WHERE state IN ('won', 'lost', 'push') AND clv_pp IS NOT NULL),
+       (sum(profit) FILTER (WHERE state IN ('won', 'lost', 'push'))
+        / nullif(sum(stake) FILTER (WHERE state IN ('won', 'lost', 'push')), 0))::float8,
+       max(opened_at)
+FROM bets GROUP BY strategy_version ORDER BY strategy_version
+"""
+
+
+def strategy_gauges(conn: psycopg.Connection) -> list[StrategyGauges]:
+    """Per strategy version: picks open, stake at risk, settled picks, forward CLV and ROI, and
+    the time of the last pick (one query, cheap enough for every scrape)."""
+    return [
+        StrategyGauges(
+            str(s),
+            int(n_open),
+            float(risk),
+            int(n_settled),
+            None if clv is None else float(clv),
+            None if roi is None else float(roi),
+            last,
+        )  # fmt: skip
+        for s, n_open, risk, n_settled, clv, roi, last in conn.execute(_GAUGES).fetchall()
+    ]
