@@ -23,9 +23,11 @@ from bullpen.registry import mlflow_store
 
 
 @task(cache_policy=NONE)
-def score_moneyline_champion(frame: pd.DataFrame, eval_season: int) -> assess.SeasonEvaluation:
+def score_moneyline_champion(
+    frame: pd.DataFrame, eval_season: int, tracking_uri: str
+) -> assess.SeasonEvaluation:
     games = assess.comparable_games(frame[frame["season"] == eval_season], MONEYLINE)
-    p_model, _version = predict_with_alias(runtime.mlflow_tracking_uri(), MONEYLINE, games)
+    p_model, _version = predict_with_alias(tracking_uri, MONEYLINE, games)
     rate = assess.base_rate(frame[frame["season"] < eval_season], MONEYLINE)
     return assess.evaluate_season(games, MONEYLINE, p_model, rate, eval_season)
 
@@ -41,19 +43,21 @@ def earlier_seasons(
 
 @task(cache_policy=NONE, task_run_name="bet-{eval_season}-with-the-champion")
 def champion_season(
-    frame: pd.DataFrame, history: WalkForward, eval_season: int, base: opener.OpenerParams
+    frame: pd.DataFrame,
+    history: WalkForward,
+    eval_season: int,
+    base: opener.OpenerParams,
+    tracking_uri: str,
 ) -> opener.SeasonBets:
     games = closing_line.usable_games(frame[frame["season"] == eval_season]).copy()
-    p_pred, version = predict_with_alias(
-        runtime.mlflow_tracking_uri(), closing_line.CLOSING_LINE, games
-    )
+    p_pred, version = predict_with_alias(tracking_uri, closing_line.CLOSING_LINE, games)
     games["p_close_pred"] = p_pred
     r2 = closing_line.r2_of_forecast(games)
     pool = selection_games(history.forecasts, eval_season)
     params, why = opener.choose_params(pool, base)
     # The champion strategy is the model plus these settings: `bullpen evaluate` reads them back.
     mlflow_store.set_version_tags(
-        runtime.mlflow_tracking_uri(),
+        tracking_uri,
         closing_line.CLOSING_LINE.registered_name,
         version,
         params.as_tags(why),
@@ -91,11 +95,13 @@ def write_report(
 def backtest_champion(eval_season: int = DEFAULT_EVAL_SEASON, first_season: int = 2014) -> dict:
     """Walk-forward from `first_season`; `eval_season` is bet with the registered champion."""
     settings = get_settings()
+    # Resources are looked up once per run and handed to the tasks.
+    tracking_uri = runtime.mlflow_tracking_uri(settings)
     frame = build_features(runtime.database_url(settings), settings.devig_method)
     base = opener.OpenerParams(devig_method=settings.devig_method)
-    moneyline = score_moneyline_champion(frame, eval_season)
+    moneyline = score_moneyline_champion(frame, eval_season, tracking_uri)
     history = earlier_seasons(frame, first_season, eval_season, base)
-    last = champion_season(frame, history, eval_season, base)
+    last = champion_season(frame, history, eval_season, base, tracking_uri)
     seasons = [*history.seasons, last]
     pooled = opener.pooled_summary(seasons).as_dict()
     path = write_report(seasons, pooled, moneyline, settings.reports_dir)
