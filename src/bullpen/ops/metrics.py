@@ -284,7 +284,18 @@ class BullpenCollector(Collector):
             failing.add_metric([dep.name], probes.consecutive_failures(state.runs, dep.name))
             paused.add_metric([dep.name], 1.0 if dep.paused else 0.0)
         # A verified restore is a Completed run of the backup-verify flow (nothing else records it).
-        families: list[Metric] = [recent, last_duration, last_end, last_success, failing, paused]
+        # A pool without an online worker leaves every scheduled run Late, which no run-based
+        # metric shows until the runs would have ended.
+        online = _gauge(
+            "bullpen_work_pool_online_workers",
+            "Workers the Prefect server counts as ONLINE (recent heartbeat), by work pool",
+            ["pool"],
+        )
+        for pool, count in sorted(state.online_workers.items()):
+            online.add_metric([pool], count)
+        families: list[Metric] = [
+            recent, last_duration, last_end, last_success, failing, paused, online,
+        ]  # fmt: skip
         verified = [
             r
             for r in state.runs

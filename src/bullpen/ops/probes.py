@@ -336,6 +336,7 @@ class DeploymentView:
 class PrefectState:
     deployments: list[DeploymentView]
     runs: list[FlowRunView]  # newest first, within the window asked for
+    online_workers: dict[str, int] = field(default_factory=dict)  # work pool -> ONLINE workers
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -377,6 +378,14 @@ def fetch_prefect_state(
             },
         )
         runs.raise_for_status()
+        online_workers: dict[str, int] = {}
+        pools = client.post("work_pools/filter", json={"limit": 200})
+        pools.raise_for_status()
+        for pool in pools.json():
+            workers = client.post(f"work_pools/{pool['name']}/workers/filter", json={"limit": 200})
+            workers.raise_for_status()
+            online = [w for w in workers.json() if w.get("status") == "ONLINE"]
+            online_workers[pool["name"]] = len(online)
     views = [
         FlowRunView(
             dep_names.get(run["deployment_id"], run["deployment_id"]),
@@ -387,7 +396,7 @@ def fetch_prefect_state(
         )
         for run in runs.json()
     ]
-    return PrefectState(sorted(deployments, key=lambda d: d.name), views)
+    return PrefectState(sorted(deployments, key=lambda d: d.name), views, online_workers)
 
 
 def check_prefect(api_url: str, timeout: float = 5.0) -> str:
