@@ -44,11 +44,10 @@ def run_trials(
 
 
 @task(cache_policy=NONE, task_run_name="publish-best-{ref.model}")
-def publish_best(ref: search.StudyRef, frame: pd.DataFrame, database_url: str) -> store.TunedParams:
-    settings = get_settings()
-    uri = runtime.mlflow_tracking_uri(settings)
-    experiment = mlflow_store.ensure_experiment(uri, report.EXPERIMENT, settings.artifact_root)
-    return report.publish_best(ref, frame, database_url, uri, experiment)
+def publish_best(
+    ref: search.StudyRef, frame: pd.DataFrame, database_url: str, tracking_uri: str, experiment: str
+) -> store.TunedParams:
+    return report.publish_best(ref, frame, database_url, tracking_uri, experiment)
 
 
 @flow(name="optimize-models", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
@@ -72,6 +71,11 @@ def optimize_models(
     settings = get_settings()
     database_url = runtime.database_url(settings)
     storage_url = search.optuna_storage_url(database_url)
+    # Resources are looked up once per run and handed to the tasks.
+    tracking_uri = runtime.mlflow_tracking_uri(settings)
+    experiment = mlflow_store.ensure_experiment(
+        tracking_uri, report.EXPERIMENT, settings.artifact_root
+    )
     prepare_database(database_url)
     frame = build_features(database_url, settings.devig_method)
     frame = frame[frame["season"] < eval_season]  # the evaluation season never reaches a study
@@ -84,7 +88,7 @@ def optimize_models(
             for worker, share in enumerate(search.split_trials(n_trials, workers))
         ]
         ran = [future.result() for future in futures]
-        best = publish_best(ref, frame, database_url)
+        best = publish_best(ref, frame, database_url, tracking_uri, experiment)
         summary[model] = report.describe_run(best, ran)
     return summary
 
