@@ -48,12 +48,11 @@ def database_url(settings: Settings | None = None) -> str:
 
 def embedded_database_url_if_running(settings: Settings | None = None) -> str | None:
     """The embedded `bullpen` database's URL if its server runs now; never starts it."""
-    from bullpen.db import embedded
-
+    from bullpen.db.embedded import postmaster
     settings = settings or get_settings()
     # A stale postmaster.pid whose PID was reused is not a running server (the wheel's check
     # only asked whether the PID exists, and starting "it" then started a server after all).
-    if embedded.running_postmaster(settings.pgdata) is None:
+    if postmaster.running_postmaster(settings.pgdata) is None:
         return None
     return engine.ensure_database(_embedded_server_url(settings.pgdata), BULLPEN_DATABASE)
 

@@ -24,12 +24,12 @@ import psycopg
 import pytest
 import sqlalchemy
 
-from bullpen.db import embedded
-from bullpen.db.embedded import EmbeddedPostgresError
+from bullpen.db.embedded import account, auth, postmaster
+from bullpen.db.embedded.account import EmbeddedPostgresError
 from bullpen.db.engine import ensure_database, sqlalchemy_url, start_embedded, stop_embedded
 
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks run as `nobody` via runuser")
-PSQL = embedded.pg_bin_dir() / "psql"
+PSQL = account.pg_bin_dir() / "psql"
 
 
 @pytest.fixture
@@ -70,13 +70,13 @@ def _as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_socket_private_scram_only_and_no_directory_widened(base: Path) -> None:
     pgdata = base / "home" / "pgdata"
     (base / "home").mkdir(mode=0o711)
-    watched = [*_ancestors(pgdata), *_ancestors(embedded.pg_bin_dir()), embedded.pg_bin_dir()]
+    watched = [*_ancestors(pgdata), *_ancestors(account.pg_bin_dir()), account.pg_bin_dir()]
     before = _modes(watched)
 
     url = start_embedded(pgdata)
 
     assert _modes(watched) == before  # the wheel chmodded every parent o+rx; nothing now
-    user = embedded.server_user()
+    user = account.server_user()
     socket_dir = Path(_query(url)["host"])
     st = os.lstat(socket_dir)
     assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == user.uid
@@ -91,7 +91,7 @@ def test_socket_private_scram_only_and_no_directory_widened(base: Path) -> None:
     passfile = Path(_query(url)["passfile"])
     pst = os.lstat(passfile)
     assert stat.S_IMODE(pst.st_mode) == 0o600 and pst.st_uid == os.geteuid()
-    password = embedded.read_password(passfile)
+    password = auth.read_password(passfile)
     assert password and password not in url
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
@@ -116,7 +116,7 @@ def test_socket_private_scram_only_and_no_directory_widened(base: Path) -> None:
         )
 
     assert stop_embedded(pgdata)
-    assert not sock.exists() and embedded.running_postmaster(pgdata) is None
+    assert not sock.exists() and postmaster.running_postmaster(pgdata) is None
     assert _modes(watched) == before
     assert stop_embedded(pgdata) is False
 
@@ -139,7 +139,7 @@ def test_tcp_listens_on_loopback_only_and_needs_the_password(base: Path) -> None
         psycopg.connect(f"{tcp} passfile=/dev/null")
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(f"{tcp} password=not-it passfile=/dev/null")
-    password = embedded.read_password(pgdata / embedded.PASSFILE_NAME)
+    password = auth.read_password(pgdata / auth.PASSFILE_NAME)
     with psycopg.connect(tcp, password=password) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
         assert conn.execute("SELECT inet_server_addr()::text").fetchone()[0].startswith("127.0")
@@ -188,7 +188,7 @@ def _write_pid_file(pgdata: Path, pid: int, start_time: float) -> None:
     text = f"{pid}\n{pgdata}\n{int(start_time)}\n5432\n{pgdata}\n\n  5432001     32768\nready   \n"
     target = pgdata / "postmaster.pid"
     target.write_text(text)
-    user = embedded.server_user()
+    user = account.server_user()
     os.chown(target, user.uid, user.gid)
 
 
@@ -198,7 +198,7 @@ def test_stale_pid_of_a_live_process_is_removed_and_never_signalled(
     pgdata = base / "pgdata"
     start_embedded(pgdata)
     assert stop_embedded(pgdata)
-    user = embedded.server_user()
+    user = account.server_user()
     # Reused PIDs: this pytest process (root), and a `sleep` of the server's own user, which
     # PostgreSQL itself would take for a running postmaster ("lock file already exists").
     sleeper = subprocess.Popen(["sleep", "120"], **user.run_as())  # type: ignore[call-overload]
@@ -214,7 +214,7 @@ def test_stale_pid_of_a_live_process_is_removed_and_never_signalled(
             assert process.name() in message
             with psycopg.connect(url) as conn:
                 assert conn.execute("SELECT 1").fetchone() == (1,)
-            info = embedded.running_postmaster(pgdata)
+            info = postmaster.running_postmaster(pgdata)
             assert info is not None and info.pid != pid
             assert stop_embedded(pgdata)
             assert process.is_running() and process.status() != psutil.STATUS_ZOMBIE
@@ -235,18 +235,18 @@ def test_stale_pid_of_a_live_process_is_removed_and_never_signalled(
 def test_a_running_postmaster_is_recognised_and_reused(base: Path) -> None:
     pgdata = base / "pgdata"
     url = start_embedded(pgdata)
-    info = embedded.running_postmaster(pgdata)
+    info = postmaster.running_postmaster(pgdata)
     assert info is not None and psutil.Process(info.pid).name() == "postgres"
     assert start_embedded(pgdata) == url  # same server, no restart
-    assert embedded.running_postmaster(pgdata).pid == info.pid  # type: ignore[union-attr]
+    assert postmaster.running_postmaster(pgdata).pid == info.pid  # type: ignore[union-attr]
 
 
 def _old_wheel_cluster(pgdata: Path, *, running: bool) -> None:
     """A cluster as the wheel made it: initdb --auth=trust, started with the socket in pgdata."""
-    user = embedded.server_user()
+    user = account.server_user()
     pgdata.mkdir(mode=0o700)
     os.chown(pgdata, user.uid, user.gid)
-    bin_dir = embedded.pg_bin_dir()
+    bin_dir = account.pg_bin_dir()
     run_as = user.run_as()
     subprocess.run(
         [str(bin_dir / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres"],
@@ -276,7 +276,7 @@ def test_cluster_made_with_trust_by_the_old_wheel_is_converted(
     (socket already private): switched in place and reloaded, the same postmaster kept."""
     pgdata = base / "pgdata"
     _old_wheel_cluster(pgdata, running=running)
-    before = embedded.running_postmaster(pgdata)
+    before = postmaster.running_postmaster(pgdata)
     with caplog.at_level(logging.WARNING, logger="bullpen.db.embedded"):
         url = start_embedded(pgdata)
     assert set(_hba_methods(pgdata)) == {"scram-sha-256"}
@@ -286,14 +286,14 @@ def test_cluster_made_with_trust_by_the_old_wheel_is_converted(
         assert rules == [("scram-sha-256",)]
     with pytest.raises(psycopg.OperationalError, match="no password supplied"):
         psycopg.connect(f"host={pgdata} user=postgres dbname=postgres passfile=/dev/null")
-    after = embedded.running_postmaster(pgdata)
+    after = postmaster.running_postmaster(pgdata)
     assert after is not None
     if running:
         assert before is not None and after.pid == before.pid
         assert "used trust authentication" in caplog.text
-    passfile = pgdata / embedded.PASSFILE_NAME
+    passfile = pgdata / auth.PASSFILE_NAME
     assert stat.S_IMODE(os.lstat(passfile).st_mode) == 0o600
-    assert embedded.read_password(passfile) not in caplog.text  # type: ignore[operator]
+    assert auth.read_password(passfile) not in caplog.text  # type: ignore[operator]
 
 
 @AS_ROOT
@@ -305,9 +305,9 @@ def test_running_server_with_a_shared_socket_dir_is_refused(base: Path) -> None:
     shared.mkdir()
     shared.chmod(0o777)
     _old_wheel_cluster(pgdata, running=False)
-    user = embedded.server_user()
+    user = account.server_user()
     subprocess.run(
-        [str(embedded.pg_bin_dir() / "pg_ctl"), "-D", str(pgdata), "-w", "-l", str(pgdata / "log")]
+        [str(account.pg_bin_dir() / "pg_ctl"), "-D", str(pgdata), "-w", "-l", str(pgdata / "log")]
         + ["-o", f"-c listen_addresses='' -k {shared}", "start"],
         check=True,
         capture_output=True,

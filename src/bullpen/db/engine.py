@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import psycopg
 
-from bullpen.db import embedded
+from bullpen.db.embedded import server
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +20,13 @@ def start_embedded(pgdata: Path, *, tcp_port: int | None = None) -> str:
     `stop_embedded` stops it. The URL carries no password: it names the 0600 pgpass file
     (`passfile=`) that libpq reads, see bullpen.db.embedded.
     """
-    return embedded.start(pgdata, tcp_port=tcp_port)
+    return server.start(pgdata, tcp_port=tcp_port)
 
 
 def stop_embedded(pgdata: Path) -> bool:
     """Stop the embedded server if it runs; return whether it was running. Only the cluster's
     own postmaster is ever signalled."""
-    return embedded.stop(pgdata)
+    return server.stop(pgdata)
 
 
 def ensure_database(url: str, name: str) -> str:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bullpen.db import embedded
-from bullpen.db.embedded import EmbeddedPostgresError, PidFile
+from bullpen.db.embedded import account, auth, dirs, postmaster, server
+from bullpen.db.embedded.account import EmbeddedPostgresError
+from bullpen.db.embedded.postmaster import PidFile
 
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own files as other users")
 
@@ -34,23 +35,23 @@ def test_scram_verifier_matches_rfc7677_example() -> None:
     """RFC 7677 section 3: user/pencil; the server signature v= and the client proof p= of that
     exchange must verify with the keys of our verifier."""
     salt = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")
-    verifier = embedded.scram_verifier("pencil", salt=salt)
+    verifier = auth.scram_verifier("pencil", salt=salt)
     assert verifier.startswith("SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$")
-    stored, server = (base64.b64decode(k) for k in verifier.rsplit("$", 1)[1].split(":"))
+    stored, server_key = (base64.b64decode(k) for k in verifier.rsplit("$", 1)[1].split(":"))
     nonce = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
-    auth = (
+    message = (
         f"n=user,r=rOprNGfwEbeRWgbNEkqO,r={nonce},s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,"
         f"c=biws,r={nonce}"
     ).encode()
-    server_signature = hmac.new(server, auth, "sha256").digest()
+    server_signature = hmac.new(server_key, message, "sha256").digest()
     assert base64.b64encode(server_signature) == b"6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
     proof = base64.b64decode("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
     client_key = bytes(
-        a ^ b for a, b in zip(proof, hmac.new(stored, auth, "sha256").digest(), strict=True)
+        a ^ b for a, b in zip(proof, hmac.new(stored, message, "sha256").digest(), strict=True)
     )
     assert hashlib.sha256(client_key).digest() == stored
     # A fresh salt each time: two verifiers of one password differ.
-    assert embedded.scram_verifier("pencil") != embedded.scram_verifier("pencil")
+    assert auth.scram_verifier("pencil") != auth.scram_verifier("pencil")
 
 
 def test_pid_file_parses_full_truncated_and_garbage(base: Path) -> None:
@@ -80,16 +81,16 @@ def test_live_unrelated_processes_are_not_the_postmaster(base: Path) -> None:
     """The PID of a stale file now names something else: never taken for the postmaster."""
     import psutil
 
-    user = embedded.server_user()
+    user = account.server_user()
     me = psutil.Process()
     mine = _pid_file(me.pid, me.create_time(), base)
-    proc, reason = embedded.postmaster_process(base, mine, user)
+    proc, reason = postmaster.postmaster_process(base, mine, user)
     assert proc is None and f"PID {me.pid} is now {me.name()!r}" in reason
 
     sleeper = subprocess.Popen(["sleep", "60"], **user.run_as())  # type: ignore[call-overload]
     try:
         created = psutil.Process(sleeper.pid).create_time()
-        proc, reason = embedded.postmaster_process(
+        proc, reason = postmaster.postmaster_process(
             base, _pid_file(sleeper.pid, created, base), user
         )
         assert proc is None and "'sleep'" in reason
@@ -97,9 +98,9 @@ def test_live_unrelated_processes_are_not_the_postmaster(base: Path) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
-    proc, reason = embedded.postmaster_process(base, _pid_file(sleeper.pid, created, base), user)
+    proc, reason = postmaster.postmaster_process(base, _pid_file(sleeper.pid, created, base), user)
     assert proc is None and "not running" in reason
-    proc, reason = embedded.postmaster_process(base, _pid_file(0, created, base), user)
+    proc, reason = postmaster.postmaster_process(base, _pid_file(0, created, base), user)
     assert proc is None and "no PID" in reason
 
 
@@ -107,7 +108,7 @@ def test_a_process_named_postgres_started_at_another_time_is_not_it(base: Path) 
     """Same name, same user, but created long after the time recorded in the file."""
     import psutil
 
-    user = embedded.server_user()
+    user = account.server_user()
     fake = base / "postgres"
     shutil.copy("/bin/sleep", fake)  # a process whose name is `postgres`
     fake.chmod(0o755)
@@ -117,13 +118,13 @@ def test_a_process_named_postgres_started_at_another_time_is_not_it(base: Path) 
         process = psutil.Process(child.pid)
         assert process.name() == "postgres"
         stale = _pid_file(child.pid, process.create_time() - 3600, base)
-        proc, reason = embedded.postmaster_process(base, stale, user)
+        proc, reason = postmaster.postmaster_process(base, stale, user)
         assert proc is None and "not the postmaster the file records" in reason
         # Right time, but it works in another directory than this pgdata.
         other = base / "other"
         other.mkdir()
         fresh = _pid_file(child.pid, process.create_time(), base)
-        proc, reason = embedded.postmaster_process(other, fresh, user)
+        proc, reason = postmaster.postmaster_process(other, fresh, user)
         assert proc is None and "another data directory" in reason
         assert child.poll() is None
     finally:
@@ -135,19 +136,19 @@ def test_private_dir_check_accepts_0700_and_refuses_the_rest(base: Path) -> None
     uid = os.geteuid()
     good = base / "good"
     good.mkdir(mode=0o700)
-    embedded.check_private_dir(good, uid)
+    dirs.check_private_dir(good, uid)
 
     open_dir = base / "open"
     open_dir.mkdir()
     open_dir.chmod(0o755)
     with pytest.raises(EmbeddedPostgresError, match="mode 0755"):
-        embedded.check_private_dir(open_dir, uid)
+        dirs.check_private_dir(open_dir, uid)
     assert stat.S_IMODE(open_dir.stat().st_mode) == 0o755  # refused, not "fixed"
 
     link = base / "link"
     link.symlink_to(good)
     with pytest.raises(EmbeddedPostgresError, match="symlink"):
-        embedded.check_private_dir(link, uid)
+        dirs.check_private_dir(link, uid)
 
     shared = base / "shared"
     shared.mkdir()
@@ -155,10 +156,10 @@ def test_private_dir_check_accepts_0700_and_refuses_the_rest(base: Path) -> None
     inner = shared / "sock"
     inner.mkdir(mode=0o700)
     with pytest.raises(EmbeddedPostgresError, match="another user could replace it"):
-        embedded.check_private_dir(inner, uid)
+        dirs.check_private_dir(inner, uid)
 
     with pytest.raises(EmbeddedPostgresError, match="does not exist"):
-        embedded.check_private_dir(base / "missing", uid)
+        dirs.check_private_dir(base / "missing", uid)
 
 
 @AS_ROOT
@@ -167,23 +168,23 @@ def test_private_dir_check_refuses_another_owner(base: Path) -> None:
     theirs.mkdir(mode=0o700)
     os.chown(theirs, 65534, 65534)  # nobody
     with pytest.raises(EmbeddedPostgresError, match="belongs to nobody"):
-        embedded.check_private_dir(theirs, embedded.server_user().uid)
+        dirs.check_private_dir(theirs, account.server_user().uid)
 
 
 def test_socket_dir_is_pgdata_when_short_else_a_new_private_dir(base: Path) -> None:
-    user = embedded.server_user()
+    user = account.server_user()
     short = base / "pgdata"
-    assert embedded.choose_socket_dir(short, 5432, user) == short
+    assert dirs.choose_socket_dir(short, 5432, user) == short
 
     long_pgdata = base / ("x" * 120) / "pgdata"
-    chosen = embedded.choose_socket_dir(long_pgdata, 5432, user)
+    chosen = dirs.choose_socket_dir(long_pgdata, 5432, user)
     try:
-        assert chosen != long_pgdata and embedded.socket_path_fits(chosen, 5432)
+        assert chosen != long_pgdata and dirs.socket_path_fits(chosen, 5432)
         st = os.lstat(chosen)
         assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == user.uid
         assert f"bullpen-pg-{user.uid}-" in chosen.name
         # Deterministic per pgdata, so a restart finds the same directory.
-        assert embedded.choose_socket_dir(long_pgdata, 5432, user) == chosen
+        assert dirs.choose_socket_dir(long_pgdata, 5432, user) == chosen
     finally:
         chosen.rmdir()
 
@@ -192,7 +193,7 @@ def test_socket_dir_is_pgdata_when_short_else_a_new_private_dir(base: Path) -> N
 def test_socket_dir_planted_by_another_user_is_refused_and_left_alone(base: Path) -> None:
     """The attack: `nobody` pre-creates the predictable directory, 0777. Start must refuse,
     and must not chmod/chown a directory it does not own."""
-    user = embedded.server_user()
+    user = account.server_user()
     long_pgdata = base / ("y" * 120) / "pgdata"
     digest = hashlib.sha256(os.fsencode(long_pgdata)).hexdigest()[:12]
     planted = Path("/tmp") / f"bullpen-pg-{user.uid}-{digest}"
@@ -201,7 +202,7 @@ def test_socket_dir_planted_by_another_user_is_refused_and_left_alone(base: Path
     )
     try:
         with pytest.raises(EmbeddedPostgresError, match="belongs to nobody"):
-            embedded.choose_socket_dir(long_pgdata, 5432, user)
+            dirs.choose_socket_dir(long_pgdata, 5432, user)
         st = os.lstat(planted)
         assert st.st_uid == 65534 and stat.S_IMODE(st.st_mode) == 0o777
     finally:
@@ -212,12 +213,12 @@ def test_socket_dir_planted_by_another_user_is_refused_and_left_alone(base: Path
 def test_root_owned_private_parent_opens_to_the_server_user_alone(base: Path) -> None:
     """A 0700 parent owned by root (a `mktemp -d` checkout) gets one ACL entry: embedded_postgres
     may traverse it, nobody still may not, and the other bits stay as they were."""
-    user = embedded.server_user()
+    user = account.server_user()
     home = base / "home"
     home.mkdir(mode=0o700)
     base.chmod(0o711)
     (home / "pgdata").mkdir(mode=0o700)
-    embedded.check_reachable(home / "pgdata", user, "the data directory")
+    dirs.check_reachable(home / "pgdata", user, "the data directory")
     assert stat.S_IMODE(home.stat().st_mode) & 0o007 == 0  # other: still nothing
 
     def can_stat(who: str) -> bool:
@@ -228,32 +229,32 @@ def test_root_owned_private_parent_opens_to_the_server_user_alone(base: Path) ->
     assert not can_stat("nobody")
     listing = ["runuser", "-u", user.name, "--", "ls", str(home)]
     assert subprocess.run(listing, capture_output=True, check=False).returncode != 0  # x, not r
-    embedded.check_reachable(home / "pgdata", user, "the data directory")  # idempotent
+    dirs.check_reachable(home / "pgdata", user, "the data directory")  # idempotent
 
 
 @AS_ROOT
 def test_private_parent_owned_by_someone_else_is_refused_and_left_alone(base: Path) -> None:
-    user = embedded.server_user()
+    user = account.server_user()
     base.chmod(0o711)
     theirs = base / "theirs"
     theirs.mkdir(mode=0o700)
     os.chown(theirs, 65534, 65534)
     with pytest.raises(EmbeddedPostgresError, match=f"cannot enter {theirs} .*owned by nobody"):
-        embedded.check_reachable(theirs / "pgdata", user, "the data directory")
+        dirs.check_reachable(theirs / "pgdata", user, "the data directory")
     assert stat.S_IMODE(theirs.stat().st_mode) == 0o700
     with pytest.raises(OSError):
         os.getxattr(theirs, "system.posix_acl_access")
 
 
 def test_password_file_must_be_private(base: Path) -> None:
-    passfile = base / embedded.PASSFILE_NAME
-    assert embedded.read_password(passfile) is None
+    passfile = base / auth.PASSFILE_NAME
+    assert auth.read_password(passfile) is None
     passfile.write_text("*:*:*:postgres:s3cret\n")
     passfile.chmod(0o600)
-    assert embedded.read_password(passfile) == "s3cret"
+    assert auth.read_password(passfile) == "s3cret"
     passfile.chmod(0o644)
     with pytest.raises(EmbeddedPostgresError, match="mode 0600") as raised:
-        embedded.read_password(passfile)
+        auth.read_password(passfile)
     assert "s3cret" not in str(raised.value)
 
 
@@ -261,7 +262,7 @@ def test_url_names_the_passfile_and_no_password(base: Path) -> None:
     from urllib.parse import parse_qs, urlparse
 
     info = PidFile(1, 0, 5433, base / "sock dir", "127.0.0.1", "ready")
-    url = embedded.url_for(info, base / "pgdata", "bullpen")
+    url = server.url_for(info, base / "pgdata", "bullpen")
     parsed = urlparse(url)
     assert parsed.password is None and parsed.username == "postgres"
     assert parsed.path == "/bullpen"
@@ -269,5 +270,5 @@ def test_url_names_the_passfile_and_no_password(base: Path) -> None:
     assert query == {
         "host": str(base / "sock dir"),
         "port": "5433",
-        "passfile": str(base / "pgdata" / embedded.PASSFILE_NAME),
+        "passfile": str(base / "pgdata" / auth.PASSFILE_NAME),
     }
