@@ -276,11 +276,20 @@ def features_with_history(features: pd.DataFrame, names: Sequence[str]) -> list[
 
 
 def missing_by_game(inputs: pd.DataFrame, features: Sequence[str]) -> dict[int, tuple[str, ...]]:
-    """{game_id: the model's features that are missing (NaN or absent) for that game}."""
+    """{game_id: the model's features that are missing (NaN or absent) for that game}.
+
+    A side whose starter is not known (`<side>_sp_known` is 0: no listed starter linked to a
+    player, e.g. live games before probable pitchers are linked) has its starter features at the
+    league's prior rather than NaN; it is named `<side>_listed_starter`, so it is reported too.
+    """
     out: dict[int, tuple[str, ...]] = {}
     for row in inputs.to_dict("records"):
-        missing = tuple(f for f in features if f not in row or row[f] is None or _isnan(row[f]))
-        out[int(row["game_id"])] = missing
+        missing = [f for f in features if f not in row or row[f] is None or _isnan(row[f])]
+        for side in ("home", "away"):
+            known = f"{side}_sp_known"
+            if known in features and known not in missing and row.get(known) == 0:
+                missing.append(f"{side}_listed_starter")
+        out[int(row["game_id"])] = tuple(missing)
     return out
 
 

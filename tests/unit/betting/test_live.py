@@ -14,7 +14,14 @@ import pytest
 
 from bullpen.betting.backtest import run_backtest
 from bullpen.betting.kelly import kelly_fraction
-from bullpen.betting.live import choose_side, decide, open_totals, upcoming_games
+from bullpen.betting.live import (
+    choose_side,
+    decide,
+    missing_by_game,
+    missing_counts,
+    open_totals,
+    upcoming_games,
+)
 from bullpen.betting.opener import ABSTAIN, OpenerParams, strategy_frame
 from bullpen.features.odds import american_to_decimal_array, decimal_to_american_array
 from bullpen.market.lines import LineSettings, build_lines
@@ -201,3 +208,22 @@ def test_open_totals_take_the_sharp_book_else_the_modal_total() -> None:
     assert out.loc[2, ["open_total", "method"]].tolist() == [8.0, "sharp:pinnacle"]
     assert out.loc[2, "open_over_prob"] == pytest.approx(fair_over(105, -125))
     assert out.loc[3, "open_total"] == 9.5
+
+
+def test_missing_features_name_nan_features_and_unknown_starters() -> None:
+    inputs = pd.DataFrame(
+        {
+            "game_id": [1, 2],
+            "mkt_open_total": [8.5, np.nan],
+            "home_sp_known": [1.0, 0.0],
+            "away_sp_known": [0.0, 1.0],
+        }
+    )
+    names = ["mkt_open_total", "home_sp_known", "away_sp_known"]
+    missing = missing_by_game(inputs, names)
+    assert missing == {1: ("away_listed_starter",), 2: ("mkt_open_total", "home_listed_starter")}
+    assert missing_counts(missing, [1, 2]) == {
+        "away_listed_starter": 1,
+        "home_listed_starter": 1,
+        "mkt_open_total": 1,
+    }
