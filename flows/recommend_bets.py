@@ -14,7 +14,6 @@ import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
-from shared_tasks import build_features
 
 from bullpen import runtime
 from bullpen.betting import live
@@ -22,6 +21,7 @@ from bullpen.betting.ledger import StakePolicy, record_picks
 from bullpen.betting.opener import OpenerParams
 from bullpen.config import get_settings
 from bullpen.db import engine
+from bullpen.features.frame_cache import load_feature_frame_cached
 from bullpen.market.lines import GameLines, LineSettings, build_lines
 from bullpen.market.store import load_h2h_snapshots
 from bullpen.models import closing_line
@@ -55,6 +55,17 @@ def read_lines(
         totals = live.load_totals_snapshots(conn, until=now, game_ids=games)
     lines = build_lines(snapshots, now, settings)
     return lines, live.open_totals(totals, settings.devig_method, settings.sharp_books)
+
+
+@task(cache_policy=NONE)
+def build_features(database_url: str, devig_method: str) -> pd.DataFrame:
+    """The backtest's feature frame (load_feature_frame), kept on disk under bullpen's home
+    while the games, results and play-by-play it is built from are unchanged."""
+    frame, hit = load_feature_frame_cached(
+        database_url, devig_method, get_settings().home / "cache"
+    )
+    print(f"feature frame: {len(frame)} games, {'from the disk cache' if hit else 'built'}")
+    return frame
 
 
 @task(cache_policy=NONE)

@@ -35,7 +35,9 @@ from bullpen.collect.live import store as live_store
 from bullpen.collect.live.mlb_stats import parse_schedule
 from bullpen.collect.live.odds_api import parse_odds
 from bullpen.db import engine
+from bullpen.features import dataset
 from bullpen.features.dataset import load_feature_frame
+from bullpen.features.frame_cache import load_feature_frame_cached
 from bullpen.features.odds import american_to_decimal_array, decimal_to_american_array
 from bullpen.models import closing_line
 from bullpen.models.train import train_model, training_fingerprint
@@ -257,6 +259,28 @@ def test_recommend_twice_records_each_pick_once_at_the_best_price(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["todays-picks"]))
         )
     assert len(artifacts) >= 2 and artifacts[0].type == "table"
+
+
+def test_feature_frame_cache_serves_the_built_frame_until_the_database_changes(
+    world: dict[str, str], db: psycopg.Connection, tmp_path: Path
+) -> None:
+    url = world["BULLPEN_DATABASE_URL"]
+    built, hit = load_feature_frame_cached(url, "shin", tmp_path)
+    assert not hit and len(list(tmp_path.glob("features-*.pkl"))) == 1
+    served, hit = load_feature_frame_cached(url, "shin", tmp_path)
+    assert hit
+    pd.testing.assert_frame_equal(served, built)
+    dataset._cache.clear()
+    pd.testing.assert_frame_equal(served, load_feature_frame(url, "shin"))
+
+    # A new game (outside the days the other tests read) changes the database: a miss.
+    db.execute(
+        "INSERT INTO games (season, game_date, away_team, home_team, game_number, source_file)"
+        " VALUES (2024, '2024-06-30', 'NYY', 'BOS', 0, 'test')"
+    )
+    rebuilt, hit = load_feature_frame_cached(url, "shin", tmp_path)
+    assert not hit and len(rebuilt) == len(built) + 1
+    assert len(list(tmp_path.glob("features-*.pkl"))) == 1  # the old frame is gone
 
 
 def test_stale_odds_give_no_pick(world: dict[str, str], db: psycopg.Connection) -> None:
