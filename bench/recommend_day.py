@@ -128,7 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     first, last = (int(x) for x in args.seasons.split("-"))
 
-    from bullpen import runtime
+    from bullpen import config, runtime
     from bullpen.betting.opener import OpenerParams
     from bullpen.collect.history import replay
     from bullpen.collect.http import FetchedPayload
@@ -138,10 +138,10 @@ def main() -> None:
     from bullpen.config import get_settings
     from bullpen.db import engine
     from bullpen.features import dataset
-    from bullpen.models import closing_line
+    from bullpen.models import closing_line, mlflow_store
     from bullpen.models.train import train_model, training_fingerprint
     from bullpen.ops import prefect_process
-    from bullpen.registry import audit, challenger, mlflow_store, transition
+    from bullpen.registry import audit, challenger, transition
 
     server = os.environ.get("BULLPEN_BENCH_DATABASE_URL")
     if server is None:
@@ -155,7 +155,7 @@ def main() -> None:
     uri = runtime.mlflow_tracking_uri()
 
     t = time.perf_counter()
-    data = runtime.data_dir()
+    data = config.data_dir()
     for files in replay.find_season_files(data):
         if first <= files.season <= last:
             replay.replay_season(url, files)

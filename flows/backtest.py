@@ -16,10 +16,9 @@ from bullpen.betting import opener
 from bullpen.betting.report_text import season_row
 from bullpen.betting.walk_forward import WalkForward, selection_games, walk_forward
 from bullpen.config import get_settings
-from bullpen.models import assess, closing_line
+from bullpen.models import assess, closing_line, mlflow_store
 from bullpen.models.predict import predict_with_alias
 from bullpen.models.train import MONEYLINE
-from bullpen.registry import mlflow_store
 
 
 @task(cache_policy=NONE)

@@ -9,7 +9,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from shared_tasks import prepare_database, transient_retries
 
-from bullpen import runtime
+from bullpen import config, runtime
 from bullpen.collect.history import replay
 from bullpen.players import linking
 
@@ -40,7 +40,7 @@ def collect_history(data_dir: str | None = None) -> list[dict[str, object]]:
     then the Retrosheet play-by-play of every season that has it (2009-2021)."""
     database_url = runtime.database_url()
     prepare_database(database_url)
-    root = Path(data_dir) if data_dir else runtime.data_dir()
+    root = Path(data_dir) if data_dir else config.data_dir()
     files = replay.find_season_files(root)
     odds = [replay_season(database_url, season_files) for season_files in files]
     events = replay_events(database_url, replay.find_event_seasons(root))

@@ -12,9 +12,8 @@ from shared_tasks import build_features, prepare_database
 
 from bullpen import DEFAULT_EVAL_SEASON, runtime
 from bullpen.config import get_settings
-from bullpen.models import train
+from bullpen.models import mlflow_store, train
 from bullpen.models.tuning import cv, report, search, store
-from bullpen.registry import mlflow_store
 
 # Upper bound on workers in one flow run; more workers means more flow runs (any machine).
 MAX_WORKERS = 16

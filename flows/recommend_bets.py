@@ -24,9 +24,8 @@ from bullpen.db import engine
 from bullpen.features.frame_cache import load_feature_frame_cached
 from bullpen.market.lines import GameLines, LineSettings, build_lines
 from bullpen.market.store import load_h2h_snapshots
-from bullpen.models import closing_line
+from bullpen.models import closing_line, mlflow_store
 from bullpen.models.predict import predict_with_alias
-from bullpen.registry import mlflow_store
 
 
 @task(cache_policy=NONE)

@@ -16,10 +16,10 @@ from bullpen import runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.events import MODEL_PROMOTED, model_event
-from bullpen.models import checks
+from bullpen.models import checks, mlflow_store
 from bullpen.models.train import SPECS
 from bullpen.models.tuning.store import load_tuned_params
-from bullpen.registry import challenger, mlflow_store, promotion, quality
+from bullpen.registry import challenger, promotion, quality
 from bullpen.registry.challenger import Comparison, Window
 
 EXPERIMENT = "bullpen-retraining"

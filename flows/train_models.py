@@ -14,9 +14,9 @@ from shared_tasks import build_features, prepare_database
 from bullpen import DEFAULT_EVAL_SEASON, runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
-from bullpen.models import assess, closing_line, train
+from bullpen.models import assess, closing_line, mlflow_store, train
 from bullpen.models.tuning.store import load_tuned_params
-from bullpen.registry import champion, mlflow_store
+from bullpen.registry import champion
 
 EXPERIMENT = "bullpen-training"
 

@@ -258,6 +258,7 @@ def _stop(pid: int, timeout: float = 20) -> None:
 
 def status(settings: Settings) -> int:
     from bullpen.db.embedded import postmaster
+
     pg_up = postmaster.running_postmaster(settings.pgdata) is not None
     print(f"{'postgres':<9} {'running' if pg_up else 'stopped':<8} {settings.pgdata}")
     all_up = pg_up

@@ -61,3 +61,11 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def data_dir(settings: Settings | None = None) -> Path:
+    """Bundled seasons: BULLPEN_DATA_DIR, else the repository's data/ folder."""
+    settings = settings or get_settings()
+    if settings.data_dir:
+        return settings.data_dir
+    return Path(__file__).resolve().parents[2] / "data"

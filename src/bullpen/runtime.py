@@ -49,6 +49,7 @@ def database_url(settings: Settings | None = None) -> str:
 def embedded_database_url_if_running(settings: Settings | None = None) -> str | None:
     """The embedded `bullpen` database's URL if its server runs now; never starts it."""
     from bullpen.db.embedded import postmaster
+
     settings = settings or get_settings()
     # A stale postmaster.pid whose PID was reused is not a running server (the wheel's check
     # only asked whether the PID exists, and starting "it" then started a server after all).
@@ -69,14 +70,6 @@ def mlflow_tracking_uri(settings: Settings | None = None) -> str:
         or _embedded_server_url(settings.pgdata)
     )
     return engine.sqlalchemy_url(engine.ensure_database(server, MLFLOW_DATABASE))
-
-
-def data_dir(settings: Settings | None = None) -> Path:
-    """Bundled seasons: BULLPEN_DATA_DIR, else the repository's data/ folder."""
-    settings = settings or get_settings()
-    if settings.data_dir:
-        return settings.data_dir
-    return Path(__file__).resolve().parents[2] / "data"
 
 
 def prepare_database(url: str) -> list[str]:

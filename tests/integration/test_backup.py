@@ -35,10 +35,10 @@ from bullpen.collect.history import replay
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
-from bullpen.models import assess, train
+from bullpen.models import assess, mlflow_store, train
 from bullpen.models.predict import predict_with_alias
 from bullpen.ops import prefect_process
-from bullpen.registry import champion, mlflow_store
+from bullpen.registry import champion
 from tests.integration.conftest import stage_seasons
 
 TRAIN_SEASONS = [2016, 2017]

@@ -39,10 +39,10 @@ from bullpen.features import dataset
 from bullpen.features.dataset import load_feature_frame
 from bullpen.features.frame_cache import load_feature_frame_cached
 from bullpen.features.odds import american_to_decimal_array, decimal_to_american_array
-from bullpen.models import closing_line
+from bullpen.models import closing_line, mlflow_store
 from bullpen.models.train import train_model, training_fingerprint
 from bullpen.ops import prefect_process
-from bullpen.registry import audit, challenger, mlflow_store, transition
+from bullpen.registry import audit, challenger, transition
 from bullpen.teams import MLB_IDS, team_from_name
 from tests.conftest import REPO
 from tests.integration.conftest import stage_seasons

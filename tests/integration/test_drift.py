@@ -21,9 +21,9 @@ from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.drift import check
 from bullpen.features.dataset import load_feature_frame
-from bullpen.models import train
+from bullpen.models import mlflow_store, train
 from bullpen.ops import prefect_process
-from bullpen.registry import audit, challenger, mlflow_store, transition
+from bullpen.registry import audit, challenger, transition
 from tests.conftest import REPO
 from tests.integration.conftest import stage_seasons
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from bullpen.db import engine
-from bullpen.models import assess, checks, train
-from bullpen.registry import audit, champion, mlflow_store, transition
+from bullpen.models import assess, checks, mlflow_store, train
+from bullpen.registry import audit, champion, transition
 
 
 def _backwards_market_frame(seed: int) -> pd.DataFrame:

@@ -12,10 +12,9 @@ import pytest
 from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
-from bullpen.models import train
+from bullpen.models import mlflow_store, train
 from bullpen.models.tuning import search, store
 from bullpen.ops import prefect_process
-from bullpen.registry import mlflow_store
 from tests.integration.conftest import stage_seasons
 
 SEASONS = [2012, 2013, 2014, 2015, 2016, 2017]

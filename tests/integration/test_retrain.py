@@ -13,9 +13,9 @@ import pytest
 from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
-from bullpen.models import checks, train
+from bullpen.models import checks, mlflow_store, train
 from bullpen.ops import prefect_process
-from bullpen.registry import audit, challenger, mlflow_store, promotion, transition
+from bullpen.registry import audit, challenger, promotion, transition
 from tests.integration.conftest import stage_seasons
 
 SEASONS = [2016, 2017, 2018, 2019]

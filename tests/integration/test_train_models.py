@@ -15,9 +15,9 @@ import pytest
 from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
-from bullpen.models import assess, train
+from bullpen.models import assess, mlflow_store, train
 from bullpen.ops import prefect_process
-from bullpen.registry import audit, champion, mlflow_store, transition
+from bullpen.registry import audit, champion, transition
 from tests.conftest import DATA
 from tests.integration.conftest import stage_seasons
 

@@ -209,7 +209,7 @@ def relocate_artifact_uris(mlflow_url: str, old_root: Path, new_root: Path) -> i
 
 def check_models(tracking_uri: str, aliases: list[ModelAlias]) -> list[str]:
     """Load every aliased model (e.g. champion) from a restored registry; return what loaded."""
-    from bullpen.registry import mlflow_store
+    from bullpen.models import mlflow_store
 
     loaded = []
     for alias in aliases:

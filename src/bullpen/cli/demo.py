@@ -80,7 +80,7 @@ class _Background(threading.Thread):
 
 def _create_mlflow_tables() -> None:
     from bullpen import runtime
-    from bullpen.registry import mlflow_store
+    from bullpen.models import mlflow_store
 
     mlflow_store.client(runtime.mlflow_tracking_uri()).search_experiments(max_results=1)
 

@@ -19,10 +19,11 @@ from bullpen.drift.report import (
     run_drift_report,
 )
 from bullpen.drift.store import DriftCheck, log_drift_run
+from bullpen.models import mlflow_store
 from bullpen.models.assess import MARKET_COLUMNS
 from bullpen.models.checks import Predict
 from bullpen.models.train import ModelSpec
-from bullpen.registry import challenger, mlflow_store, transition
+from bullpen.registry import challenger, transition
 
 EXPERIMENT = "bullpen-drift"
 

@@ -37,7 +37,7 @@ class PlayerInputs:
 
 
 def load_player_inputs(conn: psycopg.Connection, *, before: date | None = None) -> PlayerInputs:
-    from bullpen.runtime import data_dir
+    from bullpen.config import data_dir
 
     # The same register collect-history links with, so stored links and features agree.
     register_path = data_dir() / REGISTER_FILE

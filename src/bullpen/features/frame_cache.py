@@ -51,8 +51,8 @@ def _frame_modules() -> list[ModuleType]:
 
 def code_fingerprint() -> str:
     """Hash of the frame-building code and of the player register it links starters with."""
+    from bullpen.config import data_dir
     from bullpen.players.linking import REGISTER_FILE
-    from bullpen.runtime import data_dir
 
     digest = hashlib.sha256()
     for module in _frame_modules():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bullpen.models import mlflow_store
 from bullpen.models.train import ModelSpec, predict_booster
-from bullpen.registry import mlflow_store
 
 
 def predict_with_alias(

@@ -13,10 +13,9 @@ from bullpen.db import engine
 from bullpen.db.games import load_game_frame, seasons_with_results
 from bullpen.features.build import add_labels
 from bullpen.features.dataset import feature_frame_with_file
-from bullpen.models import assess, closing_line
+from bullpen.models import assess, closing_line, mlflow_store
 from bullpen.models.predict import predict_with_alias
 from bullpen.models.train import SPECS
-from bullpen.registry import mlflow_store
 
 
 @dataclass

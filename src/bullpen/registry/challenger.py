@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from bullpen.models import checks
+from bullpen.models import checks, mlflow_store
 from bullpen.models.assess import comparable_games
 from bullpen.models.evaluate import log_loss_per_game
 from bullpen.models.train import (
@@ -27,7 +27,7 @@ from bullpen.models.train import (
     train_model,
     training_fingerprint,
 )
-from bullpen.registry import mlflow_store, transition
+from bullpen.registry import transition
 from bullpen.registry.audit import AuditEntry, write_audit
 from bullpen.registry.bootstrap import BootstrapInterval, paired_bootstrap
 from bullpen.registry.promotion import PromotionDecision

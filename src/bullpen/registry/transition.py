@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import psycopg
 
-from bullpen.registry import mlflow_store
+from bullpen.models import mlflow_store
 from bullpen.registry.audit import AuditEntry, write_audit
 
 log = logging.getLogger(__name__)

@@ -124,7 +124,7 @@ def log_study_to_mlflow(
     parameter-importance plots and every trial as CSV. Returns the run id."""
     from mlflow.entities import Metric, Param, RunTag
 
-    from bullpen.registry import mlflow_store
+    from bullpen.models import mlflow_store
 
     client = mlflow_store.client(tracking_uri)
     run = client.create_run(experiment_id, run_name=f"{tuned.study}-best")
