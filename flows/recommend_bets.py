@@ -17,8 +17,9 @@ from prefect.cache_policies import NONE
 
 from bullpen import runtime
 from bullpen.betting import live
-from bullpen.betting.ledger import StakePolicy, record_picks
+from bullpen.betting.ledger import record_picks
 from bullpen.betting.opener import OpenerParams
+from bullpen.betting.picks import StakePolicy
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.features.frame_cache import load_feature_frame_cached

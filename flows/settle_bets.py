@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from prefect import flow
 
 from bullpen import runtime
-from bullpen.betting import ledger
+from bullpen.betting import ledger, picks
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.market.lines import LineSettings, build_lines
@@ -32,7 +32,7 @@ def settle_bets(now: datetime | None = None) -> dict:
         # The closing consensus by the same devig method the decisions used (market.lines).
         snapshots = load_h2h_snapshots(conn, until=now, game_ids=games)
         lines = build_lines(snapshots, now, LineSettings(devig_method=settings.devig_method))
-        closing = ledger.closing_lines(lines.consensus)
+        closing = picks.closing_lines(lines.consensus)
         summary = ledger.settle_bets(conn, outcomes, closing, at=now)
     result = {"games": len(games), "closing_lines": len(closing), **asdict(summary)}
     print(f"settle-bets: {result}")

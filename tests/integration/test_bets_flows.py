@@ -26,9 +26,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bullpen.betting.forward import strategy_gauges
-from bullpen.betting.ledger import Pick, StakePolicy, load_bet_events, load_bets, record_pick
+from bullpen.betting.ledger import load_bet_events, load_bets, record_pick
 from bullpen.betting.live import strategy_version
 from bullpen.betting.opener import OpenerParams
+from bullpen.betting.picks import Pick, StakePolicy
 from bullpen.collect.history import replay
 from bullpen.collect.http import FetchedPayload
 from bullpen.collect.live import store as live_store

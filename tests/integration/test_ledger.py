@@ -16,9 +16,6 @@ import psycopg
 import pytest
 
 from bullpen.betting.ledger import (
-    Pick,
-    StakePolicy,
-    closing_lines,
     current_bankroll,
     load_bet_events,
     load_bets,
@@ -27,6 +24,7 @@ from bullpen.betting.ledger import (
     record_picks,
     settle_bets,
 )
+from bullpen.betting.picks import Pick, StakePolicy, closing_lines
 from bullpen.collect.http import FetchedPayload
 from bullpen.collect.live import store as live_store
 from bullpen.collect.live.mlb_stats import parse_schedule

@@ -16,15 +16,8 @@ import pandas as pd
 import psycopg
 import pytest
 
-from bullpen.betting.ledger import (
-    MOVED,
-    Pick,
-    StakePolicy,
-    load_bets,
-    load_outcomes,
-    record_pick,
-    settle_bets,
-)
+from bullpen.betting.ledger import load_bets, load_outcomes, record_pick, settle_bets
+from bullpen.betting.picks import MOVED, Pick, StakePolicy
 from bullpen.collect.http import FetchedPayload
 from bullpen.collect.live import store as live_store
 from bullpen.collect.live.mlb_stats import parse_schedule

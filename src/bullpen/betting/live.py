@@ -8,7 +8,7 @@ The rule is the backtest's (bullpen.betting.backtest `_pick_sides`, used by the 
   at decision time (home when the edges tie), and it is bet when that edge is above the chosen
   threshold;
 - the stake is fractional Kelly with the predicted closing probability of the side, at the best
-  price across books (bullpen.betting.ledger.size_stake), capped per bet and per day.
+  price across books (bullpen.betting.picks.size_stake), capped per bet and per day.
 
 In the backtest the decision is taken at the open, so "market at decision time" is the vig-free
 opening price; live it is the consensus of the fresh quotes now (bullpen.market.lines), which is
@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from bullpen.betting.ledger import Pick, PickWrite
 from bullpen.betting.opener import ABSTAIN, OpenerParams
+from bullpen.betting.picks import Pick, PickWrite
 from bullpen.features.odds import devig_two_way
 from bullpen.market.events import GAME_TIMEZONE
 from bullpen.market.lines import GameLines

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from bullpen.betting.ledger import (
+from bullpen.betting.picks import (
     ClosingLine,
     Pick,
     StakePolicy,
