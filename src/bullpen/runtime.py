@@ -90,16 +90,19 @@ def repo_root() -> Path:
 
 
 def backup_key(settings: Settings | None = None) -> BackupKey:
-    """The backup key: Secret block `bullpen-backup-key`, else BULLPEN_BACKUP_KEY."""
+    """The backup key: BULLPEN_BACKUP_KEY, else the Secret block `bullpen-backup-key`.
+
+    An explicit setting wins: an operator who exports a key means that key (a saved block that
+    won silently encrypted backups with a key the operator had not chosen)."""
     from bullpen.backup.archive import BackupKey
     from bullpen.backup.errors import BackupError
 
     settings = settings or get_settings()
+    if settings.backup_key is not None:
+        return BackupKey.parse(settings.backup_key.get_secret_value())
     saved = prefect_blocks.saved_secret(prefect_blocks.BACKUP_KEY_BLOCK)
     if saved is not None:
         return BackupKey.parse(saved)
-    if settings.backup_key is not None:
-        return BackupKey.parse(settings.backup_key.get_secret_value())
     raise BackupError(
         f"no backup key: save the Secret block {prefect_blocks.BACKUP_KEY_BLOCK} or set "
         "BULLPEN_BACKUP_KEY (generate one with `bullpen backup keygen`)"
@@ -107,15 +110,16 @@ def backup_key(settings: Settings | None = None) -> BackupKey:
 
 
 def odds_api_key(settings: Settings | None = None) -> SecretStr:
-    """The Odds API key: Secret block `bullpen-odds-api-key`, else BULLPEN_ODDS_API_KEY."""
+    """The Odds API key: BULLPEN_ODDS_API_KEY, else the Secret block `bullpen-odds-api-key`
+    (an explicit setting wins, as for the backup key)."""
     from bullpen.collect.http import SourceError
 
     settings = settings or get_settings()
+    if settings.odds_api_key is not None:
+        return settings.odds_api_key
     saved = prefect_blocks.saved_secret(prefect_blocks.ODDS_API_KEY_BLOCK)
     if saved is not None:
         return SecretStr(saved)
-    if settings.odds_api_key is not None:
-        return settings.odds_api_key
     raise SourceError(
         f"no Odds API key: save the Secret block {prefect_blocks.ODDS_API_KEY_BLOCK} or set "
         "BULLPEN_ODDS_API_KEY"

@@ -234,3 +234,4 @@ _AREAS = ("backup", "collect", "hyperopt", "metrics", "blocks", "stack", "automa
 for _area in (*_AREAS, "model", "drift"):
     app.add_typer(importlib.import_module(f"bullpen.cli.{_area}").app, name=_area)
 app.add_typer(importlib.import_module("bullpen.cli.bets").app, name="bets")
+app.add_typer(importlib.import_module("bullpen.cli.deployment").app, name="deployment")

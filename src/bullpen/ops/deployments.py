@@ -1,0 +1,103 @@
+"""Pause and resume a deployment (the flag and every schedule), and which deployments cannot run
+without a secret this host does not have.
+
+Prefect 3.8 has no `prefect deployment resume`; `bullpen deployment pause|resume NAME` uses the
+client's pause_deployment / resume_deployment and update_deployment_schedule(active=...), so a
+paused deployment neither schedules runs nor shows an active schedule. Prefect is imported
+lazily, as in `prefect_process`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bullpen import prefect_blocks, runtime
+
+# A deployment whose secret is missing fails every time it runs: it stays paused instead.
+ODDS_KEY = (
+    "no Odds API key",
+    f"save one: BULLPEN_ODDS_API_KEY=<key> bullpen blocks bootstrap (Secret block "
+    f"{prefect_blocks.ODDS_API_KEY_BLOCK}), then bullpen deployment resume NAME",
+)
+BACKUP_KEY = (
+    "no backup key",
+    f"save one: BULLPEN_BACKUP_KEY=$(bullpen backup keygen) bullpen blocks bootstrap (Secret "
+    f"block {prefect_blocks.BACKUP_KEY_BLOCK}; `make up` does this), then bullpen deployment "
+    "resume NAME",
+)
+NEEDS_SECRET: dict[str, tuple[str, str]] = {
+    "collect-odds/every-15-min": ODDS_KEY,
+    "backup/nightly": BACKUP_KEY,
+    "backup/hourly": BACKUP_KEY,
+    "backup-verify/weekly": BACKUP_KEY,
+}
+
+
+def _resolves(read: Callable[[], object]) -> bool:
+    try:
+        read()
+    except Exception:  # noqa: BLE001 - any failure to resolve means "cannot run"
+        return False
+    return True
+
+
+def missing_secret(name: str) -> str | None:
+    """Why deployment `name` cannot run with the secrets resolvable here (environment or saved
+    block), as "<what is missing>; <how to save it>"; None when it can (or needs none)."""
+    need = NEEDS_SECRET.get(name)
+    if need is None:
+        return None
+    read = runtime.odds_api_key if need is ODDS_KEY else runtime.backup_key
+    if _resolves(read):
+        return None
+    what, how = need
+    return f"{what}; {how.replace('NAME', name)}"
+
+
+def set_paused(name: str, paused: bool) -> list[str]:
+    """Pause (or resume) deployment `name` ("flow/deployment") and all its schedules on the API
+    in PREFECT_API_URL; return one line per change. Raises LookupError if there is no such
+    deployment."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            deployment = client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            raise LookupError(f"no deployment {name}") from None
+        if paused:
+            client.pause_deployment(deployment.id)
+        else:
+            client.resume_deployment(deployment.id)
+        done = [f"{name}: {'paused' if paused else 'resumed'}"]
+        for schedule in deployment.schedules:
+            client.update_deployment_schedule(deployment.id, schedule.id, active=not paused)
+            state = "inactive" if paused else "active"
+            done.append(f"{name}: schedule {schedule.slug or schedule.id} {state}")
+    return done
+
+
+def pause_without_secrets(names: list[str] | None = None) -> list[str]:
+    """Pause every deployed deployment (of `names`, default all that need one) whose secret is
+    missing here; one line each saying why and how to save it. Deployments not deployed yet are
+    named too, so the operator knows before `prefect deploy` (prefect.yaml deploys
+    collect-odds/every-15-min with its schedule inactive for this reason)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    lines: list[str] = []
+    with get_client(sync_client=True) as client:
+        for name in names or list(NEEDS_SECRET):
+            why = missing_secret(name)
+            if why is None:
+                continue
+            try:
+                deployment = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                lines.append(f"{name}: not deployed yet; cannot run here: {why}")
+                continue
+            if not deployment.paused or any(s.active for s in deployment.schedules):
+                set_paused(name, True)
+            lines.append(f"{name}: paused: {why}")
+    return lines
