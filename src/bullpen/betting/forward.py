@@ -191,6 +191,7 @@ class StrategyGauges:
     computed unless the ledger holds it (CLV and ROI are None without settled picks)."""
 
     strategy_version: str
+    opportunities: int  # picks the strategy recorded (any state): an edge at the best price
     picks_open: int
     stake_at_risk: float
     picks_settled: int
@@ -201,6 +202,7 @@ class StrategyGauges:
 
 _GAUGES = """
 SELECT strategy_version,
+       count(*),
        count(*) FILTER (WHERE state = 'open'),
        coalesce(sum(stake) FILTER (WHERE state = 'open'), 0)::float8,
        count(*) FILTER (WHERE state IN ('won', 'lost', 'push')),
@@ -213,11 +215,13 @@ FROM bets GROUP BY strategy_version ORDER BY strategy_version
 
 
 def strategy_gauges(conn: psycopg.Connection) -> list[StrategyGauges]:
-    """Per strategy version: picks open, stake at risk, settled picks, forward CLV and ROI, and
-    the time of the last pick (one query, cheap enough for every scrape)."""
+    """Per strategy version: opportunities found (picks recorded), picks open, stake at risk,
+    settled picks, forward CLV and ROI, and the time of the last pick (one query, cheap enough
+    for every scrape). A candidate whose stake rounded to zero is not recorded, so not counted."""
     return [
         StrategyGauges(
             str(s),
+            int(n_all),
             int(n_open),
             float(risk),
             int(n_settled),
@@ -225,5 +229,5 @@ def strategy_gauges(conn: psycopg.Connection) -> list[StrategyGauges]:
             None if roi is None else float(roi),
             last,
         )  # fmt: skip
-        for s, n_open, risk, n_settled, clv, roi, last in conn.execute(_GAUGES).fetchall()
+        for s, n_all, n_open, risk, n_settled, clv, roi, last in conn.execute(_GAUGES).fetchall()
     ]

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bullpen.betting import forward
 from bullpen.collect import http
 from bullpen.ops import probes
 from bullpen.ops.targets import Targets
@@ -64,6 +65,9 @@ class BullpenCollector(Collector):
         probes_to_run: list[tuple[str, Callable[[], list[Metric]]]] = [("host", self._host)]
         if self.targets.database_url:
             probes_to_run.append(("database", self._database))
+            # Apart from "database": a ledger that cannot be read (migration 0008 not applied)
+            # must not take the data-freshness families with it.
+            probes_to_run.append(("bets", self._bets))
         if self.targets.tracking_uri:
             probes_to_run.append(("mlflow", self._mlflow))
         if self.targets.backup_target is not None:
@@ -159,6 +163,65 @@ class BullpenCollector(Collector):
                 lag.add_metric([name, st], seconds or 0.0)
             families.append(lag)
         return families
+
+    def _bets(self) -> list[Metric]:
+        """The forward record of each strategy version in the bets ledger (issue #17 item 5).
+
+        CLV and ROI are absent for a strategy with no settled pick that ran, and the last-pick
+        families for one with no pick: nothing is reported that the ledger does not hold."""
+        assert self.targets.database_url
+        now = self._clock()
+        with probes.connect(self.targets.database_url) as conn:
+            gauges = forward.strategy_gauges(conn)
+        labels = ["strategy_version"]
+        found = _gauge(
+            "bullpen_bets_opportunities",
+            "Picks the strategy recorded in the ledger, any state (an edge at the best price "
+            "with a stake; candidates whose stake rounded to zero are not recorded)",
+            labels,
+        )
+        open_ = _gauge("bullpen_bets_picks_open", "Open picks (not settled yet)", labels)
+        risk = _gauge(
+            "bullpen_bets_stake_at_risk", "Stake of the open picks, in bankroll units", labels
+        )
+        settled = _gauge(
+            "bullpen_bets_picks_settled", "Picks settled won, lost or push (void apart)", labels
+        )
+        clv = _gauge(
+            "bullpen_bets_forward_clv",
+            "Mean closing-line value of the settled picks (vig-free close minus vig-free "
+            "consensus at decision, probability; 0.01 = 1 point)",
+            labels,
+        )
+        roi = _gauge(
+            "bullpen_bets_forward_roi",
+            "Profit / stake over the settled picks that ran (won, lost, push)",
+            labels,
+        )
+        last = _gauge(
+            "bullpen_bets_last_pick_timestamp_seconds",
+            "Unix time the strategy's newest pick was opened",
+            labels,
+        )
+        last_age = _gauge(
+            "bullpen_bets_last_pick_age_seconds",
+            "Seconds since the strategy's newest pick was opened",
+            labels,
+        )
+        for g in gauges:
+            key = [g.strategy_version]
+            found.add_metric(key, g.opportunities)
+            open_.add_metric(key, g.picks_open)
+            risk.add_metric(key, g.stake_at_risk)
+            settled.add_metric(key, g.picks_settled)
+            if g.forward_clv_pp is not None:
+                clv.add_metric(key, g.forward_clv_pp)
+            if g.forward_roi is not None:
+                roi.add_metric(key, g.forward_roi)
+            if g.last_pick_at is not None:
+                last.add_metric(key, g.last_pick_at.timestamp())
+                last_age.add_metric(key, now - g.last_pick_at.timestamp())
+        return [found, open_, risk, settled, clv, roi, last, last_age]
 
     def _replica(self) -> list[Metric]:
         assert self.targets.replica_url
