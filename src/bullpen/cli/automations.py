@@ -16,6 +16,9 @@ def apply(
     reschedule_after: Annotated[
         float, typer.Option(help="Seconds a crashed run waits before it is rescheduled (>= 10).")
     ] = 60,
+    heartbeat_grace: Annotated[
+        float, typer.Option(help="Seconds without a heartbeat before a run is marked Crashed.")
+    ] = 90,
 ) -> None:
     """Create or update the automations (idempotent, by name) on PREFECT_API_URL."""
     from datetime import timedelta
@@ -28,6 +31,10 @@ def apply(
         typer.echo("error: set PREFECT_API_URL: automations live on a Prefect server", err=True)
         raise typer.Exit(2)
     for line in prefect_process.apply_automations(
-        api, failures, timedelta(hours=window_hours), timedelta(seconds=reschedule_after)
+        api,
+        failures,
+        timedelta(hours=window_hours),
+        timedelta(seconds=reschedule_after),
+        timedelta(seconds=heartbeat_grace),
     ):
         typer.echo(line)

@@ -5,13 +5,19 @@ The automations are plain documents in the shape of Prefect's automation API (wh
 them against the installed Prefect and saves them, so this module stays free of Prefect.
 
 - `bullpen-reschedule-crashed`: a flow run of a deployment that crashed on its first run
-  (label `prefect.run-count` = 1) and saw no other state for `reschedule_after` (60 s) is set
-  back to Scheduled; a second crash stays Crashed.
+  (label `prefect.run-count` = 1), or before its flow started at all (run count 0: the worker
+  could not start the process, the pull step failed), and saw no other state for
+  `reschedule_after` (60 s) is set back to Scheduled; a second crash after a start stays
+  Crashed. A run that keeps crashing before it starts keeps run count 0 and would be
+  rescheduled again: the third crash pauses its deployment (`bullpen-pause-failing-deployment`).
 - `bullpen-pause-failing-deployment`: a deployment with `failures` Failed/Crashed runs within
   `window` is paused, and the event `bullpen.deployment.paused` is emitted (through a Webhook
   block posting to the Prefect API's own /events endpoint: automations have no "emit" action).
 - `bullpen-crash-zombies`: a flow run whose heartbeats stop (the worker's machine died) is
-  marked Crashed, which the first automation then reschedules. Needs
+  marked Crashed, which the first automation then reschedules. A run already in a terminal
+  state is left alone: a last heartbeat can reach the server after the run's Completed event,
+  and the action proposes Crashed without `force`, which Prefect's orchestration
+  (HandleFlowTerminalStateTransitions) refuses for a terminal run. Needs
   PREFECT_FLOWS_HEARTBEAT_FREQUENCY (seconds, >= 30; formerly
   PREFECT_RUNNER_HEARTBEAT_FREQUENCY) in the workers' environment.
 """
@@ -86,7 +92,11 @@ def automations(
             # on a busy host), and the late report would crash the rescheduled run again.
             "trigger": {
                 "type": "event",
-                "match": {"prefect.resource.id": "prefect.flow-run.*", "prefect.run-count": "1"},
+                "match": {
+                    "prefect.resource.id": "prefect.flow-run.*",
+                    # 0: crashed before the flow started (no Running state ever counted).
+                    "prefect.run-count": ["0", "1"],
+                },
                 "match_related": {"prefect.resource.role": "deployment"},
                 "after": ["prefect.flow-run.Crashed"],
                 "expect": [f"prefect.flow-run.{state}" for state in _STATES_AFTER_A_CRASH],
@@ -149,6 +159,7 @@ def automations(
                     "type": "change-flow-run-state",
                     "state": "CRASHED",
                     "message": f"bullpen: no heartbeat for {heartbeat_grace}",
+                    "force": False,  # never over a terminal state (see the module docstring)
                 }
             ],
         },

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from bullpen.ops import probes
 from bullpen.ops.targets import Targets
@@ -44,12 +45,28 @@ def is_healthy(checks: list[Check]) -> bool:
     return all(c.status != FAIL for c in checks)
 
 
-def _guard(name: str, probe: Callable[[], Check]) -> Check:
+def where(url: str | None) -> str:
+    """A URL as shown in a reason: scheme, host, port and path, never user info or a query
+    (a password may hide in either)."""
+    if not url:
+        return "?"
+    parsed = urlsplit(url)
+    if not parsed.netloc and not parsed.scheme:
+        return url
+    host = parsed.hostname or ""
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{host}{port}{parsed.path}"
+
+
+def _guard(name: str, probe: Callable[[], Check], url: str | None = None) -> Check:
+    """Run `probe`; a failure names the component and the URL it was reached at, so "S3
+    failed" is never the report of a Prefect API that is down."""
     try:
         return probe()
     except Exception as exc:  # noqa: BLE001 - every failure becomes a reason
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        return Check(name, FAIL, f"{type(exc).__name__}: {reason[:300]}")
+        at = f"{name} at {where(url)}: " if url else ""
+        return Check(name, FAIL, f"{at}{type(exc).__name__}: {reason[:300]}")
 
 
 def run_checks(
@@ -65,30 +82,35 @@ def run_checks(
     if database_problem is not None or not targets.database_url:
         checks.append(Check("database", FAIL, database_problem or "no database configured"))
     else:
-        check = _guard("database", lambda: _database(targets.database_url or ""))
+        check = _guard(
+            "database", lambda: _database(targets.database_url or ""), targets.database_url
+        )
         checks.append(check)
         db_ok = check.status == OK
     if targets.replica_url:
-        checks.append(_guard("replica", lambda: _replica(targets.replica_url or "", t)))
+        checks.append(
+            _guard("replica", lambda: _replica(targets.replica_url or "", t), targets.replica_url)
+        )
     else:
         checks.append(
             Check("replica", SKIP, "no replica configured (BULLPEN_REPLICA_DATABASE_URL)")
         )
     if targets.backup_target is not None:
-        factory = targets.backup_target
-        checks.append(_guard("s3", lambda: _s3(factory, t)))
+        checks.append(_s3_check(targets, t))
     else:
         checks.append(
             Check("s3", SKIP, "S3 not configured (BULLPEN_S3_* or block bullpen-backups)")
         )
     if targets.prefect_api_url:
         url = targets.prefect_api_url
-        checks.append(_guard("prefect", lambda: Check("prefect", OK, probes.check_prefect(url))))
+        checks.append(
+            _guard("prefect", lambda: Check("prefect", OK, probes.check_prefect(url)), url)
+        )
     else:
         checks.append(Check("prefect", SKIP, "PREFECT_API_URL not set (flows run in-process)"))
     if targets.tracking_uri:
         uri = targets.tracking_uri
-        checks.append(_guard("mlflow", lambda: _mlflow(uri)))
+        checks.append(_guard("mlflow", lambda: _mlflow(uri), uri))
     else:
         checks.append(Check("mlflow", SKIP, "no tracking URI"))
     checks.append(_guard("disk", lambda: _disk(targets, t)))
@@ -127,8 +149,27 @@ def _replica(url: str, t: Thresholds) -> Check:
     )
 
 
-def _s3(factory: Callable[[], object], t: Thresholds) -> Check:
-    state = probes.read_backups(factory())
+def _s3_check(targets: Targets, t: Thresholds) -> Check:
+    """Locating the bucket reads the saved S3 blocks from the Prefect API when one is set: a
+    failure there is the Prefect API's, and is reported as such, not as S3 being down."""
+    assert targets.backup_target is not None
+    try:
+        target = targets.backup_target()
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a reason
+        source = (
+            f"Prefect API at {where(targets.prefect_api_url)} (S3 blocks)"
+            if targets.prefect_api_url
+            else "the BULLPEN_S3_* settings"
+        )
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return Check("s3", FAIL, f"bucket not located: {source}: {type(exc).__name__}: {reason}")
+    endpoint = getattr(getattr(getattr(target, "client", None), "meta", None), "endpoint_url", None)
+    bucket = getattr(target, "bucket", "?")
+    return _guard("s3", lambda: _s3(target, t), f"{endpoint}/{bucket}" if endpoint else None)
+
+
+def _s3(target: object, t: Thresholds) -> Check:
+    state = probes.read_backups(target)
     if state.newest_created_at is None:
         return Check(
             "s3",

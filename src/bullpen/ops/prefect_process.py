@@ -66,6 +66,7 @@ def apply_automations(
     failures: int = 3,
     window: timedelta = timedelta(hours=24),
     reschedule_after: timedelta = timedelta(seconds=60),
+    heartbeat_grace: timedelta = timedelta(seconds=90),
 ) -> list[str]:
     """Create or update every bullpen automation by name; return what was done per name."""
     from prefect.automations import Automation
@@ -76,7 +77,11 @@ def apply_automations(
     webhook = Webhook(**automations.events_webhook(api_url))
     webhook_id = webhook.save(automations.EVENTS_WEBHOOK_BLOCK, overwrite=True)
     documents = automations.automations(
-        webhook_id, failures, window, reschedule_after=reschedule_after
+        webhook_id,
+        failures,
+        window,
+        heartbeat_grace=heartbeat_grace,
+        reschedule_after=reschedule_after,
     )
     done = []
     for wanted in map(Automation.model_validate, documents):

@@ -124,7 +124,10 @@ def test_automations_validate_against_installed_prefect() -> None:
         automations.CRASH_ZOMBIES,
     }
     reschedule = by_name[automations.RESCHEDULE_CRASHED]
-    assert reschedule.trigger.match.model_dump()["prefect.run-count"] == "1"  # once only
+    # Once after a start (a second crash has run count 2); also crashes before the flow started.
+    assert reschedule.trigger.match.model_dump()["prefect.run-count"] == ["0", "1"]
+    zombie_action = by_name[automations.CRASH_ZOMBIES].actions[0]
+    assert zombie_action.force is False  # the server then refuses Crashed over a terminal run
     assert reschedule.trigger.after == {"prefect.flow-run.Crashed"}
     assert "prefect.flow-run.Crashed" not in reschedule.trigger.expect
     assert by_name[automations.PAUSE_FAILING].trigger.threshold == 4
