@@ -22,6 +22,7 @@ from bullpen.players.linking import (
     link_listed_starters,
     read_register,
 )
+from bullpen.players.probables import apply_probables, load_listed_probables
 
 
 @dataclass
@@ -34,6 +35,7 @@ class PlayerInputs:
     rosters: pd.DataFrame
     seasons: list[int]
     register: pd.DataFrame | None = None  # the Chadwick register's spellings, when bundled
+    probables: pd.DataFrame | None = None  # live games' probable pitchers (players.probables)
 
 
 def load_player_inputs(conn: psycopg.Connection, *, before: date | None = None) -> PlayerInputs:
@@ -48,6 +50,7 @@ def load_player_inputs(conn: psycopg.Connection, *, before: date | None = None) 
         event_tables.load_rosters(conn),
         event_tables.events_seasons(conn),
         read_register(register_path) if register_path.exists() else None,
+        load_listed_probables(conn),
     )
 
 
@@ -63,6 +66,8 @@ def add_player_features(frame: pd.DataFrame, players: PlayerInputs) -> pd.DataFr
             out[f"{side}_listed_starter"] = None
         return out.assign(**{name: np.nan for name in PLAYER_FEATURES})
     links = link_listed_starters(frame, players.rosters, players.register)
+    if players.probables is not None:  # live games: the schedule's probable, by MLB id
+        links = apply_probables(links, players.probables)
     linked = attach_listed_starters(frame, links)
     features = build_player_features(
         linked,

@@ -16,9 +16,10 @@ from bullpen.collect.http import (
     SourceError,
     error_message,
 )
-from bullpen.collect.live import archive, mlb_stats, odds_api, store
+from bullpen.collect.live import archive, finished, mlb_stats, odds_api, store
 from bullpen.collect.live.mlb_stats import GamesParse
 from bullpen.collect.records import QuarantinedRecord
+from bullpen.config import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,13 @@ class GamesSummary:
     skipped: int
     feeds_fetched: int
     linked_events: int
+    # after the schedule (collect/live/finished.py): probables, finished games' plays, flags
+    probables: int = 0
+    probables_unmapped: int = 0
+    plays_loaded: int = 0
+    plays_quarantined: int = 0
+    unmapped_players: int = 0
+    starter_changes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +81,8 @@ def _send(
 
 def collect_games(conn: psycopg.Connection, source: Source, start: date, end: date) -> GamesSummary:
     """Schedule and results for `start`..`end` (MLB dates), plus the game feed of any listing
-    without teams, written as one batch.
+    without teams, written as one batch; then the probable pitchers, the play-by-play of the
+    range's newly final games and the picks whose starter changed (collect/live/finished.py).
 
     Raises:
         SourceError: the schedule request was answered with an error (4xx); body archived.
@@ -99,6 +108,7 @@ def collect_games(conn: psycopg.Connection, source: Source, start: date, end: da
             )
     batches.extend((failed, GamesParse()) for failed in source.drain_failures())
     written = store.write_games_batch(conn, batches, extra_quarantine=unreachable)
+    after = finished.after_schedule(conn, source, start, end, data_dir())
     return GamesSummary(
         start=start,
         end=end,
@@ -108,6 +118,12 @@ def collect_games(conn: psycopg.Connection, source: Source, start: date, end: da
         skipped=written.skipped,
         feeds_fetched=min(len(parsed.need_feed), MAX_FEEDS_PER_RUN),
         linked_events=written.linked_events,
+        probables=after.probables,
+        probables_unmapped=after.probables_unmapped,
+        plays_loaded=after.feeds_loaded,
+        plays_quarantined=after.feeds_quarantined,
+        unmapped_players=after.unmapped_players,
+        starter_changes=after.starter_changes,
     )
 
 
