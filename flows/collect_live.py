@@ -77,6 +77,15 @@ def collect_schedule(
         return asdict(collector.collect_games(conn, source, start, end))
 
 
+@transient_retries([30, 120], "collect-plays-{start}-{end}")
+def collect_plays(
+    database_url: str, settings: Settings, start: date, end: date
+) -> dict[str, object]:
+    base_url = settings.mlb_stats_base_url
+    with api_session(mlb_stats.SOURCE, base_url, settings, database_url) as (source, conn):
+        return asdict(collector.collect_finished_games(conn, source, start, end))
+
+
 @transient_retries([20, 60], "collect-odds-snapshot")
 def collect_odds_snapshot(
     database_url: str, settings: Settings, request: odds_api.OddsRequest, api_key: SecretStr
@@ -93,14 +102,18 @@ def collect_odds_snapshot(
 
 @flow(name="collect-games")
 def collect_games(start_date: date | None = None, end_date: date | None = None) -> dict:
-    """Schedule, status and results for start..end (default: yesterday and today, US Eastern)."""
+    """Schedule, status, results and probable pitchers for start..end (default: yesterday and
+    today, US Eastern), then the play-by-play of the range's newly final games."""
     yesterday, today = mlb_stats.default_dates(datetime.now(UTC))
     start = start_date or yesterday
     end = end_date or (start_date or today)
     settings = get_settings()
     database_url = runtime.database_url(settings)
     prepare(database_url)
-    return collect_schedule(database_url, settings, start, end)
+    summary = collect_schedule(database_url, settings, start, end)
+    # Then the play-by-play of the range's newly final games (player features read it).
+    summary["plays"] = collect_plays(database_url, settings, start, end)
+    return summary
 
 
 @flow(name="collect-odds")

@@ -36,12 +36,9 @@ class GamesSummary:
     skipped: int
     feeds_fetched: int
     linked_events: int
-    # after the schedule (collect/live/finished.py): probables, finished games' plays, flags
+    # after the schedule (collect/live/finished.py): probable pitchers and flagged picks
     probables: int = 0
     probables_unmapped: int = 0
-    plays_loaded: int = 0
-    plays_quarantined: int = 0
-    unmapped_players: int = 0
     starter_changes: int = 0
 
 
@@ -81,8 +78,8 @@ def _send(
 
 def collect_games(conn: psycopg.Connection, source: Source, start: date, end: date) -> GamesSummary:
     """Schedule and results for `start`..`end` (MLB dates), plus the game feed of any listing
-    without teams, written as one batch; then the probable pitchers, the play-by-play of the
-    range's newly final games and the picks whose starter changed (collect/live/finished.py).
+    without teams, written as one batch; then the probable pitchers and the picks whose
+    starter changed since (collect/live/finished.py).
 
     Raises:
         SourceError: the schedule request was answered with an error (4xx); body archived.
@@ -108,7 +105,7 @@ def collect_games(conn: psycopg.Connection, source: Source, start: date, end: da
             )
     batches.extend((failed, GamesParse()) for failed in source.drain_failures())
     written = store.write_games_batch(conn, batches, extra_quarantine=unreachable)
-    after = finished.after_schedule(conn, source, start, end, data_dir())
+    after = finished.record_probables(conn, data_dir())
     return GamesSummary(
         start=start,
         end=end,
@@ -120,11 +117,17 @@ def collect_games(conn: psycopg.Connection, source: Source, start: date, end: da
         linked_events=written.linked_events,
         probables=after.probables,
         probables_unmapped=after.probables_unmapped,
-        plays_loaded=after.feeds_loaded,
-        plays_quarantined=after.feeds_quarantined,
-        unmapped_players=after.unmapped_players,
         starter_changes=after.starter_changes,
     )
+
+
+def collect_finished_games(
+    conn: psycopg.Connection, source: Source, start: date, end: date
+) -> finished.PlaysSummary:
+    """Play-by-play of `start`..`end`'s final games without any yet, from their game feeds
+    (after collect_games has marked them final). Refused feeds are quarantined with the reason.
+    """
+    return finished.load_finished_games(conn, source, start, end, data_dir())
 
 
 def _feed(source: Source, game_pk: int, listed_date: date) -> tuple[FetchedPayload, GamesParse]:

@@ -1,5 +1,5 @@
-"""After a schedule write: probable pitchers recorded (linked by the register), the play-by-play of
-newly final games loaded from their game feeds, and picks whose starter changed flagged."""
+"""After a schedule write: probable pitchers recorded (linked by the register) and picks whose
+starter changed flagged; the play-by-play of newly final games loaded from their game feeds."""
 
 from __future__ import annotations
 
@@ -30,13 +30,20 @@ def register_index(data_dir: Path) -> probables.RegisterIndex:
 
 
 @dataclass(frozen=True, slots=True)
-class FinishedSummary:
+class ProbablesSummary:
     probables: int  # new probable-pitcher listings (first listings and changes)
     probables_unmapped: int  # of those, MLB ids the register does not map
-    feeds_loaded: int  # finished games whose play-by-play was written
-    feeds_quarantined: int  # finished games whose feed was refused (reason in quarantine)
-    unmapped_players: int  # players of the loaded games kept as mlbam:<id>
     starter_changes: int  # new flags on picks
+
+
+@dataclass(frozen=True, slots=True)
+class PlaysSummary:
+    start: date
+    end: date
+    plays_loaded: int  # finished games whose play-by-play was written
+    plays_quarantined: int  # finished games whose feed was refused (reason in quarantine)
+    unmapped_players: int  # players of the loaded games kept as mlbam:<id>
+    waiting: int  # final games of the range still without plays (unreachable, over the cap)
 
 
 # Final games in the collected range whose feed is not in the ledger yet.
@@ -99,21 +106,28 @@ def load_game_plays(
     return True, parsed.unmapped_players
 
 
-def after_schedule(
+def record_probables(conn: psycopg.Connection, data_dir: Path) -> ProbablesSummary:
+    """The schedule's probable pitchers (from mlb_games) linked and stored, then the picks whose
+    starter changed flagged; both idempotent."""
+    written = probables.record_probables(conn, register_index(data_dir))
+    flags = probables.flag_starter_changes(conn)
+    return ProbablesSummary(written.listings, written.unmapped, flags)
+
+
+def load_finished_games(
     conn: psycopg.Connection, source: Source, start: date, end: date, data_dir: Path
-) -> FinishedSummary:
-    """Probables, finished games' plays, starter-change flags; each step idempotent."""
+) -> PlaysSummary:
+    """Play-by-play of the range's final games that have none yet, from their game feeds."""
     register = register_index(data_dir)
-    written = probables.record_probables(conn, register)
     loaded = refused = unmapped = 0
     for game_pk in finals_without_plays(conn, start, end):
         try:
             ok, players = load_game_plays(conn, source, game_pk, register)
-        except ConnectionError as exc:  # retries spent or breaker open: the game waits
+        except ConnectionError as exc:  # retries spent or breaker open: the rest wait
             log.warning("game %d: feed unreachable: %s", game_pk, exc)
             break
         loaded += ok
         refused += not ok
         unmapped += players
-    flags = probables.flag_starter_changes(conn)
-    return FinishedSummary(written.listings, written.unmapped, loaded, refused, unmapped, flags)
+    waiting = len(finals_without_plays(conn, start, end))
+    return PlaysSummary(start, end, loaded, refused, unmapped, waiting)
