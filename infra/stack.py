@@ -222,6 +222,26 @@ def up(settings: Settings) -> None:
     env_file.touch(mode=0o600)
     env_file.write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
     print(f"env       source {env_file}")
+    _secrets(env)
+
+
+def _secrets(env: dict[str, str]) -> None:
+    """What scheduled runs need: a backup key (generated once into <home>/stack/backup.key,
+    0600, and saved as the block bullpen-backup-key unless BULLPEN_BACKUP_KEY or the block
+    exists), and collect-odds/every-15-min paused while no Odds API key is saved, with a line
+    saying how to save one. `bullpen stack secrets` runs in the stack's own environment."""
+    done = subprocess.run(
+        [str(BIN / "bullpen"), "stack", "secrets"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=runtime.repo_root(),
+    )
+    for line in (done.stdout + done.stderr).splitlines():
+        print(f"secrets   {line}")
+    if done.returncode != 0:
+        print(f"secrets   failed (exit {done.returncode}): scheduled backups may lack a key")
 
 
 def down(settings: Settings) -> None:

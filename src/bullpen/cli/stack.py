@@ -32,3 +32,23 @@ def down() -> None:
 def status() -> None:
     """Which services run, with pid, address and log file."""
     raise typer.Exit(_stack().main(["status"]))  # type: ignore[attr-defined]
+
+
+@app.command("secrets")
+def secrets() -> None:
+    """What scheduled runs need (run by `stack up`): a backup key, generated into
+    <home>/stack/backup.key (0600) and saved as the block bullpen-backup-key when none is set;
+    deployments whose secret is missing here (no Odds API key: collect-odds/every-15-min) are
+    paused, one line each saying why and how to save it."""
+    from bullpen import profiles
+    from bullpen.config import get_settings
+    from bullpen.ops import deployments
+
+    if not profiles.prefect_api_url():
+        typer.echo("error: set PREFECT_API_URL: blocks and deployments live on a Prefect server")
+        raise typer.Exit(2)
+    key_file = get_settings().home.resolve() / "stack" / "backup.key"
+    key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    typer.echo(deployments.ensure_backup_key(key_file))
+    for line in deployments.pause_without_secrets():
+        typer.echo(line)

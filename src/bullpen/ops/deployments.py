@@ -9,7 +9,9 @@ lazily, as in `prefect_process`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from bullpen import prefect_blocks, runtime
 
@@ -101,3 +103,33 @@ def pause_without_secrets(names: list[str] | None = None) -> list[str]:
                 set_paused(name, True)
             lines.append(f"{name}: paused: {why}")
     return lines
+
+
+def ensure_backup_key(key_file: Path) -> str:
+    """Make sure scheduled backups have a key; say which one they will use.
+
+    BULLPEN_BACKUP_KEY set: that one (it wins over the block). Else the saved Secret block
+    `bullpen-backup-key`. Else a key kept in `key_file` (0600; generated on first use) is saved
+    as that block, so `backup/hourly` does not fail for want of a key. The file is the operator's
+    copy: without the key no backup can be restored."""
+    from bullpen.backup.archive import BackupKey, generate_key
+    from bullpen.config import get_settings
+
+    if get_settings().backup_key is not None:
+        return "backup key: BULLPEN_BACKUP_KEY from the environment (wins over the block)"
+    if prefect_blocks.saved_secret(prefect_blocks.BACKUP_KEY_BLOCK) is not None:
+        return f"backup key: the saved Secret block {prefect_blocks.BACKUP_KEY_BLOCK}"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(generate_key() + "\n")
+    os.chmod(key_file, 0o600)
+    key = key_file.read_text().strip()
+    BackupKey.parse(key)  # a damaged file must not become the block
+    from prefect.blocks.system import Secret
+
+    Secret(value=key).save(prefect_blocks.BACKUP_KEY_BLOCK, overwrite=True)
+    return (
+        f"backup key: {key_file} (0600), saved as the Secret block "
+        f"{prefect_blocks.BACKUP_KEY_BLOCK}; keep a copy elsewhere: no key, no restore"
+    )
