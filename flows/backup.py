@@ -96,7 +96,7 @@ def _work_dir(home: Path, kind: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=root))
 
 
-@flow(name="backup")
+@flow(name="backup", log_prints=True)
 def backup(
     kind: str = "manual",
     keep_hourly: int = 24,
@@ -130,6 +130,12 @@ def backup(
         deleted = apply_retention(target, key, policy, created.id) if retention else []
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # The run's log says what was kept where, with which key (its id only), and what went.
+    print(
+        f"backup {created.id} ({kind}): {created.payload_bytes} bytes encrypted with key "
+        f"{key.key_id()} to s3://{target.bucket}/{target.prefix}; retention deleted "
+        f"{len(deleted)}" + (f": {', '.join(deleted)}" if deleted else "")
+    )
     return {
         "id": created.id,
         "payload_bytes": created.payload_bytes,
@@ -193,7 +199,7 @@ def restore(
     return result
 
 
-@flow(name="backup-verify")
+@flow(name="backup-verify", log_prints=True)
 def verify_backup(backup_id: str | None = None, load_models: bool = True) -> dict[str, Any]:
     """Restore a backup (default: the latest complete one) into scratch databases beside the
     live ones, compare every table, load the aliased models, then drop the scratch copy."""
@@ -216,6 +222,7 @@ def verify_backup(backup_id: str | None = None, load_models: bool = True) -> dic
         for url in (targets.bullpen_url, targets.mlflow_url):
             dump.drop_database(url)
         shutil.rmtree(work, ignore_errors=True)
+    print(f"backup {backup_id} verified with key {key.key_id()}; models loaded: {models}")
     return {**asdict(report), "models_loaded": models}
 
 

@@ -108,6 +108,11 @@ def train_models(
             experiment_id=experiment_id,
         )  # fmt: skip
         summary[model] = asdict(champion.ModelSummary.of(registration, evaluation))
+        # The decision in the run's log (prefect flow-run logs), not only in its return value.
+        champ = registration.champion_version
+        status = "is the champion" if champ == registration.version else f"not champion (v{champ})"
+        reused = " (reused: same data and parameters)" if registration.reused else ""
+        print(f"{model}: v{registration.version}{reused} {status}: {registration.decision.reason}")
     return summary
 
 
