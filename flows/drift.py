@@ -85,6 +85,11 @@ def check_drift(
         f"**{verdict.verdict}**\n\n" + "\n".join(f"- {r}" for r in verdict.reasons),
         key=f"drift-verdict-{model}",
     )
+    print(
+        f"{model}: champion v{result.champion_version}, "
+        f"{result.window_start}..{result.window_end}: {verdict.verdict}: "
+        + "; ".join(verdict.reasons)
+    )
     if verdict.retrain:
         emit_event(
             **model_event(
