@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from bullpen import prefect_blocks, runtime
 from bullpen.config import Settings, get_settings
+from bullpen.db import urls
 
 
 def connection_components(url: str) -> dict[str, object]:
@@ -45,7 +46,9 @@ def bootstrap(settings: Settings | None = None) -> list[tuple[str, str]]:
     settings = settings or get_settings()
     done: list[tuple[str, str]] = []
 
-    url = settings.database_url or runtime.database_url(settings)
+    # runtime.database_url moves a password (user info or ?password=) to a 0600 pgpass file;
+    # what the block stores (Prefect's database) names that file, never the password.
+    url = urls.refuse_password(runtime.database_url(settings), "the bullpen-db block's URL")
     SqlAlchemyConnector(connection_info=ConnectionComponents(**connection_components(url))).save(
         prefect_blocks.DATABASE_BLOCK, overwrite=True
     )

@@ -5,17 +5,26 @@ metrics exporter. Pids, logs and a sourceable `env` file live in <BULLPEN_HOME>/
     .venv/bin/bullpen stack up        # idempotent: starts what is not running
     .venv/bin/bullpen stack status
     .venv/bin/bullpen stack down      # stops every process it started, then Postgres
-    source .bullpen/stack/env         # PREFECT_API_URL, BULLPEN_S3_*, ... for your shell
+    .venv/bin/bullpen stack credentials  # the generated Prefect and MLflow credentials
+    source .bullpen/stack/env         # PREFECT_API_URL, PREFECT_API_AUTH_STRING, ... for your shell
 
 State survives restarts: Prefect's and MLflow's databases live in the embedded server's data
 directory, S3 objects under <home>/s3/data, and the generated S3 keys in <home>/stack/s3.keys.
 Ports: Prefect 4200, MLflow 5000, S3 9000, metrics 9464 (BULLPEN_STACK_*_PORT overrides).
+
+Authentication (docs/security.md): the first `up` generates a Prefect basic-auth string and an
+MLflow admin password into <home>/credentials/stack.json (0600, directory 0700); the Prefect
+server requires it (PREFECT_SERVER_API_AUTH_STRING), the worker, CLI and flows send it
+(PREFECT_API_AUTH_STRING), MLflow runs its basic-auth app. The worker never runs as root: under
+root it runs as BULLPEN_STACK_WORKER_USER, or is not started (the reason is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import pwd
 import secrets
 import signal
 import subprocess
@@ -27,11 +36,15 @@ from pathlib import Path
 from bullpen import runtime
 from bullpen.backup import local_s3
 from bullpen.config import Settings, get_settings
-from bullpen.db import engine
+from bullpen.db import engine, urls
+from bullpen.profiles import unauthorized_message
 from bullpen.registry import mlflow_server
 
 BIN = Path(sys.executable).parent
 POOL = "bullpen-pool"
+PREFECT_USER = "bullpen"
+MLFLOW_ADMIN = "bullpen-admin"
+MLFLOW_AUTH_DATABASE = "mlflow_auth"  # MLflow's users and permissions, beside its store
 PORTS = {"prefect": 4200, "mlflow": 5000, "s3": 9000, "metrics": 9464}
 
 
@@ -56,8 +69,42 @@ def _port(name: str) -> int:
 
 def stack_dir(settings: Settings) -> Path:
     path = settings.home.resolve() / "stack"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by its owner only (0600 even if it existed wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def credentials(settings: Settings) -> dict[str, str]:
+    """The stack's credentials, generated on the first call and kept in
+    <home>/credentials/stack.json (0600): Prefect's basic-auth string, MLflow's admin login."""
+    path = runtime.credentials_dir(settings) / "stack.json"
+    if not path.exists():
+        _write_private(
+            path,
+            json.dumps(
+                {
+                    "prefect_auth_string": f"{PREFECT_USER}:{secrets.token_urlsafe(24)}",
+                    "mlflow_username": MLFLOW_ADMIN,
+                    "mlflow_password": secrets.token_urlsafe(24),
+                    # Flask's session/CSRF key for MLflow's auth app (stable across restarts).
+                    "mlflow_secret_key": secrets.token_urlsafe(32),
+                },
+                indent=2,
+            ),
+        )
+    os.chmod(path, 0o600)
+    creds = dict(json.loads(path.read_text()))
+    if "mlflow_secret_key" not in creds:  # written by an earlier version
+        creds["mlflow_secret_key"] = secrets.token_urlsafe(32)
+        _write_private(path, json.dumps(creds, indent=2))
+    return creds
 
 
 def running_pid(settings: Settings, service: Service) -> int | None:
@@ -78,8 +125,7 @@ def _s3_keys(settings: Settings) -> tuple[str, str]:
         )
     path = stack_dir(settings) / "s3.keys"
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(f"bullpen{secrets.token_hex(6)}\n{secrets.token_urlsafe(24)}\n")
+        _write_private(path, f"bullpen{secrets.token_hex(6)}\n{secrets.token_urlsafe(24)}\n")
     access, secret = path.read_text().split()
     return access, secret
 
@@ -87,10 +133,12 @@ def _s3_keys(settings: Settings) -> tuple[str, str]:
 def stack_env(settings: Settings) -> dict[str, str]:
     """What every stack process (and an operator's shell) needs to use the stack."""
     access, secret = _s3_keys(settings)
+    creds = credentials(settings)
     return {
         "BULLPEN_HOME": str(settings.home.resolve()),
         "BULLPEN_REPO_DIR": str(runtime.repo_root()),
         "PREFECT_API_URL": f"http://127.0.0.1:{_port('prefect')}/api",
+        "PREFECT_API_AUTH_STRING": creds["prefect_auth_string"],
         "PREFECT_HOME": str(settings.home.resolve() / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_EXTRA_LOGGERS": "bullpen",
@@ -99,14 +147,29 @@ def stack_env(settings: Settings) -> dict[str, str]:
         "PREFECT_LOGGING_SETTINGS_PATH": str(runtime.repo_root() / "infra" / "prefect-logging.yml"),
         "BULLPEN_LOG_JSON": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        # For MLflow clients of the server (http:// tracking URIs); flows use the store directly.
+        "MLFLOW_TRACKING_USERNAME": creds["mlflow_username"],
+        "MLFLOW_TRACKING_PASSWORD": creds["mlflow_password"],
         "BULLPEN_S3_ENDPOINT_URL": settings.s3_endpoint_url or f"http://127.0.0.1:{_port('s3')}",
         "BULLPEN_S3_ACCESS_KEY_ID": access,
         "BULLPEN_S3_SECRET_ACCESS_KEY": secret,
     }
 
 
-def _spawn(settings: Settings, name: str, cmd: list[str], env: dict[str, str]) -> int:
-    log = (stack_dir(settings) / f"{name}.log").open("ab")
+def _spawn(
+    settings: Settings,
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    run_as: pwd.struct_passwd | None = None,
+) -> int:
+    log_path = stack_dir(settings) / f"{name}.log"
+    log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+    drop: dict[str, object] = {}
+    if run_as is not None:  # never root: the account's own ids, no supplementary groups
+        drop = {"user": run_as.pw_uid, "group": run_as.pw_gid, "extra_groups": []}
+        os.chown(log_path, run_as.pw_uid, run_as.pw_gid)
+        env = {**env, "HOME": run_as.pw_dir, "USER": run_as.pw_name, "LOGNAME": run_as.pw_name}
     process = subprocess.Popen(
         cmd,
         env={**os.environ, **env},
@@ -115,10 +178,33 @@ def _spawn(settings: Settings, name: str, cmd: list[str], env: dict[str, str]) -
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # survives this command; `down` stops it by pid
         cwd=runtime.repo_root(),
+        **drop,  # type: ignore[arg-type]
     )
     log.close()
-    (stack_dir(settings) / f"{name}.pid").write_text(str(process.pid))
+    _write_private(stack_dir(settings) / f"{name}.pid", str(process.pid))
     return process.pid
+
+
+def worker_account() -> tuple[pwd.struct_passwd | None, str | None]:
+    """Who the worker runs as: (None, None) for this process's own non-root account; under root
+    the account BULLPEN_STACK_WORKER_USER names, or (None, why it is not started). A worker runs
+    every deployment's code (pull steps included) as its own user, so never as root."""
+    if os.geteuid() != 0:
+        return None, None
+    name = os.environ.get("BULLPEN_STACK_WORKER_USER", "")
+    if not name:
+        return None, (
+            "not started: the stack runs as root and a worker runs deployments' code (pull steps "
+            "included) as its own user. Run `make up` as an unprivileged user, or set "
+            "BULLPEN_STACK_WORKER_USER to a non-root account that can read the repository"
+        )
+    try:
+        account = pwd.getpwnam(name)
+    except KeyError:
+        return None, f"not started: BULLPEN_STACK_WORKER_USER={name} is no account here"
+    if account.pw_uid == 0:
+        return None, f"not started: BULLPEN_STACK_WORKER_USER={name} is root (uid 0)"
+    return account, None
 
 
 def _wait_http(url: str, timeout: float, pid: int) -> None:
@@ -126,10 +212,8 @@ def _wait_http(url: str, timeout: float, pid: int) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            raise RuntimeError(f"process {pid} exited before {url} answered") from None
+        if not _alive(pid):
+            raise RuntimeError(f"process {pid} exited before {url} answered (see its log)")
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
@@ -137,6 +221,15 @@ def _wait_http(url: str, timeout: float, pid: int) -> None:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _alive(pid: int) -> bool:
+    """The process runs (a child that exited but was not reaped is a zombie: not running)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def up(settings: Settings) -> None:
@@ -163,7 +256,9 @@ def up(settings: Settings) -> None:
     print(f"s3        {env['BULLPEN_S3_ENDPOINT_URL']}")
 
     if running_pid(settings, by_name["prefect"]) is None:
-        asyncpg_url = prefect_db.replace("postgresql://", "postgresql+asyncpg://", 1)
+        asyncpg_url = urls.refuse_password(prefect_db, "Prefect's database URL").replace(
+            "postgresql://", "postgresql+asyncpg://", 1
+        )
         pid = _spawn(
             settings,
             "prefect",
@@ -176,7 +271,12 @@ def up(settings: Settings) -> None:
                 "--port",
                 str(_port("prefect")),
             ],
-            {**env, "PREFECT_API_URL": "", "PREFECT_API_DATABASE_CONNECTION_URL": asyncpg_url},
+            {
+                **env,
+                "PREFECT_API_URL": "",
+                "PREFECT_SERVER_API_AUTH_STRING": env["PREFECT_API_AUTH_STRING"],
+                "PREFECT_API_DATABASE_CONNECTION_URL": asyncpg_url,
+            },
         )
         _wait_http(env["PREFECT_API_URL"] + "/health", 180, pid)
     print(f"prefect   {env['PREFECT_API_URL']}")
@@ -184,28 +284,52 @@ def up(settings: Settings) -> None:
     import httpx
 
     created = httpx.post(
-        env["PREFECT_API_URL"] + "/work_pools/", json={"name": POOL, "type": "process"}, timeout=30
+        env["PREFECT_API_URL"] + "/work_pools/",
+        json={"name": POOL, "type": "process"},
+        auth=tuple(env["PREFECT_API_AUTH_STRING"].split(":", 1)),  # type: ignore[arg-type]
+        timeout=30,
     )
+    if created.status_code == 401:  # a server from before the credentials, or other ones
+        raise RuntimeError(unauthorized_message(env["PREFECT_API_URL"]) + " (restart: make down)")
     if created.status_code not in (201, 409):  # 409: the pool exists already
         created.raise_for_status()
-    if running_pid(settings, by_name["worker"]) is None:
+    account, refused = worker_account()
+    if refused:
+        print(f"worker    {refused}")
+    elif running_pid(settings, by_name["worker"]) is None:
         _spawn(
             settings,
             "worker",
             [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--name", "bullpen-local"],
             env,
+            run_as=account,
         )
-    print(f"worker    pool {POOL}")
+    if not refused:
+        print(f"worker    pool {POOL}" + (f" as {account.pw_name}" if account else ""))
 
     if running_pid(settings, by_name["mlflow"]) is None:
         tracking = runtime.mlflow_tracking_uri(settings)
+        auth = mlflow_server.MlflowAuth(
+            username=env["MLFLOW_TRACKING_USERNAME"],
+            password=env["MLFLOW_TRACKING_PASSWORD"],
+            database_uri=urls.sqlalchemy_url(engine.ensure_database(server, MLFLOW_AUTH_DATABASE)),
+            config_path=runtime.credentials_dir(settings) / "mlflow-auth.ini",
+        )
         pid = _spawn(
             settings,
             "mlflow",
             mlflow_server.server_command(
-                tracking, settings.artifact_root, port=_port("mlflow"), python=BIN / "python"
+                tracking,
+                settings.artifact_root,
+                port=_port("mlflow"),
+                python=BIN / "python",
+                auth=auth,
             ),
-            env,
+            {
+                **env,
+                **mlflow_server.server_env(tracking, auth),
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": credentials(settings)["mlflow_secret_key"],
+            },
         )
         _wait_http(f"http://127.0.0.1:{_port('mlflow')}/health", 180, pid)
     print(f"mlflow    http://127.0.0.1:{_port('mlflow')}")
@@ -219,8 +343,7 @@ def up(settings: Settings) -> None:
         )
     print(f"metrics   http://127.0.0.1:{_port('metrics')}/metrics")
     env_file = stack_dir(settings) / "env"
-    env_file.touch(mode=0o600)
-    env_file.write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
+    _write_private(env_file, "".join(f"export {k}={v}\n" for k, v in env.items()))
     print(f"env       source {env_file}")
     _secrets(env)
 
@@ -292,9 +415,15 @@ def status(settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "credentials"])
     command = parser.parse_args(argv).command
     settings = get_settings()
+    if command == "credentials":  # printed only here, on request
+        creds = credentials(settings)
+        print(f"PREFECT_API_AUTH_STRING={creds['prefect_auth_string']}")
+        print(f"MLFLOW_TRACKING_USERNAME={creds['mlflow_username']}")
+        print(f"MLFLOW_TRACKING_PASSWORD={creds['mlflow_password']}")
+        return 0
     if command == "up":
         up(settings)
         return 0

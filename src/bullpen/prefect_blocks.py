@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode, urlparse
 
-from bullpen.profiles import prefect_api_url
+from bullpen.profiles import prefect_api_url, prefect_auth_headers, unauthorized_message
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,13 @@ def block_document(api_url: str, type_slug: str, name: str) -> dict[str, Any] | 
     response = httpx.get(
         f"{api_url.rstrip('/')}/block_types/slug/{type_slug}/block_documents/name/{name}",
         params={"include_secrets": "true"},
+        headers=prefect_auth_headers(),
         timeout=10,
     )
     if response.status_code == 404:
         return None
+    if response.status_code == 401:
+        raise PermissionError(unauthorized_message(api_url))
     response.raise_for_status()
     return dict(response.json().get("data") or {})
 
@@ -103,6 +106,8 @@ def database_url_from_block() -> str | None:
         return None
     try:
         data = block_document(api, "sqlalchemy-connector", DATABASE_BLOCK)
+    except PermissionError:  # wrong credentials: say so instead of using another database
+        raise
     except Exception as exc:  # noqa: BLE001 - an unreachable API must not hide the settings
         log.warning("block %s not readable: %s", DATABASE_BLOCK, exc)
         return None

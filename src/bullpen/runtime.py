@@ -12,12 +12,13 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 from pydantic import SecretStr
 
 from bullpen import prefect_blocks
 from bullpen.config import Settings, get_settings
-from bullpen.db import engine
+from bullpen.db import engine, urls
 
 if TYPE_CHECKING:
     from bullpen.backup.archive import BackupKey
@@ -39,11 +40,29 @@ def database_url(settings: Settings | None = None) -> str:
     needed)."""
     settings = settings or get_settings()
     if settings.database_url:
-        return settings.database_url
+        return _no_password(settings.database_url, settings)
     from_block = prefect_blocks.database_url_from_block()
     if from_block:
-        return from_block
+        return _no_password(from_block, settings)
     return engine.ensure_database(_embedded_server_url(settings.pgdata), BULLPEN_DATABASE)
+
+
+def credentials_dir(settings: Settings | None = None) -> Path:
+    """<home>/credentials (0700): generated passwords and pgpass files, each file 0600."""
+    settings = settings or get_settings()
+    path = settings.home.resolve() / "credentials"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _no_password(url: str, settings: Settings) -> str:
+    """`url` with a password (user info or ?password=, libpq's reading) moved to a 0600 pgpass
+    file: every URL bullpen hands on (flow parameters, blocks, logs, MLflow) is then secret-free.
+    """
+    if urls.password(url) is None:
+        return url
+    return urls.without_password(url, credentials_dir(settings))
 
 
 def embedded_database_url_if_running(settings: Settings | None = None) -> str | None:
@@ -62,12 +81,15 @@ def mlflow_tracking_uri(settings: Settings | None = None) -> str:
     """BULLPEN_MLFLOW_TRACKING_URI, or an `mlflow` database beside the bullpen database."""
     settings = settings or get_settings()
     if settings.mlflow_tracking_uri:
+        if urlparse(settings.mlflow_tracking_uri).scheme.startswith("postgres"):
+            return _no_password(settings.mlflow_tracking_uri, settings)
         return settings.mlflow_tracking_uri
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    server = (
+    server = _no_password(
         settings.database_url
         or prefect_blocks.database_url_from_block()
-        or _embedded_server_url(settings.pgdata)
+        or _embedded_server_url(settings.pgdata),
+        settings,
     )
     return engine.sqlalchemy_url(engine.ensure_database(server, MLFLOW_DATABASE))
 

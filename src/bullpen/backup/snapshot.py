@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import psycopg
 from pydantic import SecretStr
@@ -27,6 +26,7 @@ from bullpen.backup.manifest import (
     new_backup_id,
     sign,
 )
+from bullpen.db.urls import redact
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +65,9 @@ def build_config_snapshot(values: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, Path):
             value = str(value)
         elif isinstance(value, str) and "://" in value:
-            value = redact_url(value)
+            value = redact(value)
         out[name] = value
     return out
-
-
-def redact_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
-        return parsed._replace(netloc=netloc).geturl()
-    return url
 
 
 def artifact_members(root: Path) -> list[archive.Member]:

@@ -42,10 +42,11 @@ app.add_typer(mlflow_app, name="mlflow")
 def db_start() -> None:
     """Start the embedded server (if used) and apply migrations."""
     from bullpen import runtime
+    from bullpen.db.urls import redact
 
     url = runtime.database_url()
     applied = runtime.prepare_database(url)
-    typer.echo(f"database ready ({len(applied)} migrations applied now): {_redact(url)}")
+    typer.echo(f"database ready ({len(applied)} migrations applied now): {redact(url)}")
 
 
 @db_app.command("stop")
@@ -61,8 +62,9 @@ def db_stop() -> None:
 def db_url() -> None:
     """Print the database URL (password redacted)."""
     from bullpen import runtime
+    from bullpen.db.urls import redact
 
-    typer.echo(_redact(runtime.database_url()))
+    typer.echo(redact(runtime.database_url()))
 
 
 @app.command("collect-history")
@@ -188,15 +190,6 @@ def mlflow_ui(port: int = 5000, host: str = "127.0.0.1") -> None:
     raise typer.Exit(
         serve(runtime.mlflow_tracking_uri(settings), settings.artifact_root, host, port)
     )
-
-
-def _redact(url: str) -> str:
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    if parsed.password:
-        return parsed._replace(netloc=parsed.netloc.replace(parsed.password, "***")).geturl()
-    return url
 
 
 @app.command()

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import psycopg
 
 from bullpen.db.embedded import server
+
+# The URL helpers live in db/urls.py (libpq's parsing); callers of engine.with_database and
+# engine.sqlalchemy_url reach them here.
+from bullpen.db.urls import socket_dir, sqlalchemy_url, with_database
+
+__all__ = [
+    "connect",
+    "ensure_database",
+    "socket_dir",
+    "sqlalchemy_url",
+    "start_embedded",
+    "stop_embedded",
+    "with_database",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,24 +50,6 @@ def ensure_database(url: str, name: str) -> str:
             conn.execute(f'CREATE DATABASE "{name}"')
             log.info("created database %s", name)
     return with_database(url, name)
-
-
-def with_database(url: str, name: str) -> str:
-    """Return `url` with its database name replaced (works for socket URLs with ?host=...)."""
-    parsed = urlparse(url)
-    return parsed._replace(path=f"/{name}").geturl()
-
-
-def sqlalchemy_url(url: str) -> str:
-    """libpq URL -> SQLAlchemy URL using the psycopg 3 driver (for MLflow and Prefect blocks)."""
-    parsed = urlparse(url)
-    scheme = "postgresql+psycopg"
-    return parsed._replace(scheme=scheme).geturl()
-
-
-def socket_dir(url: str) -> str | None:
-    host = parse_qs(urlparse(url).query).get("host")
-    return host[0] if host else None
 
 
 def connect(url: str, **kwargs: object) -> psycopg.Connection:
