@@ -152,13 +152,17 @@ def test_collect_games_flow_lands_a_recorded_day_and_reruns_identically(
         ).fetchone()
         finals = count(conn, "SELECT count(*) FROM results WHERE source = 'mlb_stats'")
 
-    assert first == second
+    # The rerun records no new probable listing (the first run listed all 18 game sides).
+    assert (first["probables"], second["probables"]) == (18, 0)
+    assert {**first, "probables": 0} == second
     assert (first["games"], first["results"], first["quarantined"]) == (9, 7, 0)
+    # The 7 finals' feeds are not served here: asked for, refused (404), asked again next run.
+    assert (first["plays"]["plays_quarantined"], first["plays"]["waiting"]) == (7, 7)
     assert [s.query for s in api.seen(SCHEDULE)] == 2 * [
         {"sportId": "1", "hydrate": "probablePitcher", "date": "2022-04-07"}
     ]
-    # A rerun archives its own fetch and changes nothing else.
-    assert after_second["raw_payloads"][0] == after_first["raw_payloads"][0] + 1
+    # A rerun archives its own fetches (the schedule, 7 feeds) and changes nothing else.
+    assert after_second["raw_payloads"][0] == after_first["raw_payloads"][0] + 1 + 7
     assert {k: v for k, v in after_second.items() if k != "raw_payloads"} == {
         k: v for k, v in after_first.items() if k != "raw_payloads"
     }
