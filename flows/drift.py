@@ -15,6 +15,7 @@ from prefect.events import emit_event
 from shared_tasks import build_features, prepare_database
 
 from bullpen import runtime
+from bullpen.betting.forward import forward_predictions
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.drift import check, store
@@ -26,11 +27,14 @@ from bullpen.models.train import SPECS
 @task(cache_policy=NONE, task_run_name="check-champion-{model}")
 def check_champion(
     frame: pd.DataFrame, model: str, options: dict[str, Any], *, tracking_uri: str,
-    reports_dir: Path, artifact_root: Path,
+    reports_dir: Path, artifact_root: Path, database_url: str,
 ) -> store.DriftCheck:  # fmt: skip
+    # The champion's forward predictions, when the bets ledger holds settled picks of it.
+    with engine.connect(database_url) as conn:
+        forward = forward_predictions(conn, model)
     return check.check_champion(
         frame, SPECS[model], tracking_uri=tracking_uri, reports_dir=reports_dir,
-        artifact_root=artifact_root, **options,
+        artifact_root=artifact_root, forward=forward, **options,
     )  # fmt: skip
 
 
@@ -71,6 +75,7 @@ def check_drift(
         tracking_uri=runtime.mlflow_tracking_uri(settings),
         reports_dir=settings.reports_dir,
         artifact_root=settings.artifact_root,
+        database_url=database_url,
     )
     check_id = write_drift_check(result, database_url)
     verdict, drift, perf = result.verdict, result.drift, result.performance
@@ -82,7 +87,9 @@ def check_drift(
     )  # fmt: skip
     create_markdown_artifact(
         f"**{model}** v{result.champion_version} {result.window_start}..{result.window_end}: "
-        f"**{verdict.verdict}**\n\n" + "\n".join(f"- {r}" for r in verdict.reasons),
+        f"**{verdict.verdict}**\n\n"
+        + "\n".join(f"- {r}" for r in verdict.reasons)
+        + f"\n\nPerformance source: {result.source_note}",
         key=f"drift-verdict-{model}",
     )
     print(
@@ -106,6 +113,8 @@ def check_drift(
         "drifted": drift.drifted_columns(),
         "prediction_drift_p": drift.prediction.value if drift.prediction else None,
         "n_settled": perf.n if perf else 0,
+        "performance_source": result.performance_source,
+        "source_note": result.source_note,
         "relative_gap": perf.relative_gap if perf else None,
         "check_id": check_id,
         "report_uri": result.report_uri,

@@ -41,7 +41,8 @@ def rollback(
         return monitor.rollback_champion(
             conn, tracking_uri, SPECS[model], stage="monitor",
             trigger="monitor-champion", reason=result.decision.reason, interval=result.interval,
-            numbers={"n_settled": result.n_settled}, data_through=max(frame["game_date"]),
+            numbers={"n_settled": result.n_settled, "source": result.source},
+            data_through=max(frame["game_date"]),
         )  # fmt: skip
 
 
@@ -74,11 +75,11 @@ def monitor_champion(
             )
         )
     action = "rolled back" if result.audit_id is not None else "kept"
+    line = f"champion v{result.champion} {action}: {result.decision.reason}"
     create_markdown_artifact(
-        f"**{model}** champion v{result.champion} {action}: {result.decision.reason}",
-        key=f"monitor-{model}",
+        f"**{model}** {line}\n\nJudged on: {result.source_note}", key=f"monitor-{model}"
     )
-    print(f"{model}: champion v{result.champion} {action}: {result.decision.reason}")
+    print(f"{model}: {line} [{result.source_note}]")
     return result.as_dict()
 
 

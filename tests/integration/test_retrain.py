@@ -222,7 +222,10 @@ def test_degraded_champion_is_rolled_back_automatically(
     assert row.audit_id == result["audit_id"] and row.trigger == "monitor-champion"
     interval = result["interval"]
     assert (row.ci_lower, row.ci_upper) == (interval["lower"], interval["upper"])
-    assert row.numbers == {"bootstrap": result["interval"], "n_settled": result["n_settled"]}
+    assert row.numbers == {
+        "bootstrap": result["interval"], "n_settled": result["n_settled"], "source": "rescored",
+    }  # fmt: skip
+    assert result["source"] == "rescored"  # no bets ledger here: re-scored history
     assert row.data_through is not None and row.data_through.year == 2019
     # Nothing left to compare against: a second run keeps the champion.
     again = prefect_process.load_flow("monitor.py:monitor_champion")()  # type: ignore[operator]

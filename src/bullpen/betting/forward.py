@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -231,3 +232,80 @@ def strategy_gauges(conn: psycopg.Connection) -> list[StrategyGauges]:
         )  # fmt: skip
         for s, n_all, n_open, risk, n_settled, clv, roi, last in conn.execute(_GAUGES).fetchall()
     ]
+
+
+# A strategy version names the registered model whose champion made the pick, e.g.
+# "opener:closing-line-v7:t0.005:k0.25" (bullpen.betting.live.strategy_version).
+_STRATEGY_MODEL = re.compile(r"^[a-z_]+:(?P<model>[a-z][a-z0-9-]*)-v(?P<version>[^:]+):")
+# Model target -> the ledger's column that labels a forward prediction of it: a result for the
+# moneyline model, the closing consensus the pick settled against for the closing-line model.
+FORWARD_LABELS = {"home_win": "home_win", "p_close_home": "close_home"}
+FORWARD_COLUMNS = (
+    "game_id", "game_date", "model_version", "p_home", "consensus_home", "close_home",
+    "home_win", "n_picks",
+)  # fmt: skip
+
+
+def strategy_model(strategy_version: str) -> tuple[str, str] | None:
+    """(model name, model version) a strategy version was made by, None if it names none."""
+    found = _STRATEGY_MODEL.match(strategy_version)
+    return None if found is None else (found["model"], found["version"])
+
+
+def forward_predictions(conn: psycopg.Connection, model: str) -> pd.DataFrame:
+    """What `model`'s versions predicted before the games, one row per (game, model version),
+    from the ledger's settled picks that ran (won, lost, push; a void game was not played).
+
+    `p_home` and `consensus_home` are the values stored at decision time (the newest reprice
+    before first pitch), `close_home` the closing consensus stored at settlement, `home_win`
+    the result the pick was settled on (NaN for a tie). Several strategy versions of one model
+    version on one game share its prediction: the oldest pick's row is kept.
+    """
+    bets = load_bets(conn)
+    if bets.empty:
+        return pd.DataFrame(columns=list(FORWARD_COLUMNS))
+    made_by = bets["strategy_version"].map(lambda s: (strategy_model(s) or ("", ""))[0])
+    ran = bets[(made_by == model) & bets["state"].isin(["won", "lost", "push"])]
+    if ran.empty:
+        return pd.DataFrame(columns=list(FORWARD_COLUMNS))
+    dates = dict(
+        conn.execute(
+            "SELECT game_id, game_date FROM games WHERE game_id = ANY(%s)",
+            (ran["game_id"].astype(int).tolist(),),
+        ).fetchall()
+    )
+    won_home = (ran["state"] == "won") == (ran["side"] == "home")
+    ran = ran.assign(
+        home_win=won_home.astype(float).where(ran["state"] != "push"),
+        game_date=ran["game_id"].map(dates),
+        model_version=ran["model_version"].astype(str),
+    )
+    key = ["game_id", "model_version"]
+    counts = ran.groupby(key).size().rename("n_picks").reset_index()
+    first = ran.sort_values("bet_id").drop_duplicates(key)  # the whole oldest row, not mixed
+    out = first.merge(counts, on=key).sort_values(key, ignore_index=True)
+    for col in ("p_home", "consensus_home", "close_home"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    return out[list(FORWARD_COLUMNS)]
+
+
+def forward_games(
+    forward: pd.DataFrame | None,
+    target: str,
+    version: str,
+    *,
+    after: date | None = None,
+    through: date | None = None,
+) -> pd.DataFrame:
+    """The rows of `forward_predictions` made by `version` with a label for `target`, on games
+    dated after `after` and up to `through` (either open); empty when the ledger cannot label
+    this target. The label is in column `label`."""
+    label = FORWARD_LABELS.get(target)
+    if forward is None or forward.empty or label is None:
+        return pd.DataFrame(columns=[*FORWARD_COLUMNS, "label"])
+    rows = forward[(forward["model_version"] == str(version)) & forward[label].notna()]
+    if after is not None:
+        rows = rows[rows["game_date"] > after]
+    if through is not None:
+        rows = rows[rows["game_date"] <= through]
+    return rows.assign(label=rows[label].astype("float64")).reset_index(drop=True)

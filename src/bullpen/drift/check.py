@@ -1,5 +1,14 @@
 """One drift check: champion predictions on the reference and the current window, the Evidently
-report, performance against the closing line, and the verdict."""
+report, performance against the closing line, and the verdict.
+
+Performance judges what the champion predicted before the games whenever the bets ledger holds
+settled forward picks of the champion in the window (bullpen.betting.forward: the probability
+stored at decision time, the settled result, the closing consensus the pick settled against);
+otherwise the champion re-scored on the window's history, and the check says which. Feature and
+prediction drift stay on the whole window re-scored, like the reference they are compared with:
+the picked games are a selection (edges at the best price), their predictions are not a sample
+of the window's.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bullpen.betting.forward import forward_games
 from bullpen.drift.performance import Performance, measure_performance
 from bullpen.drift.policy import DriftThresholds, Verdict, drift_verdict
 from bullpen.drift.report import (
@@ -46,8 +56,13 @@ def run_check(
     prediction_p_value: float = 0.001,
     confidence: float = 0.95,
     html_path: Path | None = None,
+    judged: pd.DataFrame | None = None,
 ) -> CheckOutcome:
-    """Compare `current` with `reference` on the model's features and on `predict`'s output."""
+    """Compare `current` with `reference` on the model's features and on `predict`'s output.
+
+    `judged` (columns label, p_home, close_home: forward picks' stored predictions) replaces
+    `current` re-scored as the games performance is measured on.
+    """
     reference = reference.assign(**{PREDICTION: predict(reference)})
     current = current.assign(**{PREDICTION: predict(current)})
     thresholds = thresholds or DriftThresholds()
@@ -60,9 +75,14 @@ def run_check(
         html_path=html_path,
     )
     close = MARKET_COLUMNS[spec.target][1]
-    performance = measure_performance(
-        current[spec.target], current[PREDICTION], current[close], confidence=confidence
-    )
+    if judged is None:
+        performance = measure_performance(
+            current[spec.target], current[PREDICTION], current[close], confidence=confidence
+        )
+    else:
+        performance = measure_performance(
+            judged["label"], judged["p_home"], judged["close_home"], confidence=confidence
+        )
     reference_perf = measure_performance(
         reference[spec.target], reference[PREDICTION], reference[close], n_boot=1
     )
@@ -85,9 +105,11 @@ def check_champion(
     thresholds: DriftThresholds | None = None,
     prediction_p_value: float = 0.001,
     confidence: float = 0.95,
+    forward: pd.DataFrame | None = None,
 ) -> DriftCheck:
     """Check the champion of `spec` on the `window_days` up to `as_of` (default: newest game)
-    against its training seasons; log the numbers and the HTML report to MLflow."""
+    against its training seasons; log the numbers and the HTML report to MLflow. `forward` is
+    the ledger's `forward_predictions` of this model (None or empty: performance re-scored)."""
     name = spec.registered_name
     champion = mlflow_store.get_alias_version(tracking_uri, name, transition.CHAMPION)
     if champion is None:
@@ -99,6 +121,18 @@ def check_champion(
         raise ValueError(f"no games in the {window_days} days up to {as_of}")
     start, end = min(current["game_date"]), max(current["game_date"])
     html = reports_dir / f"drift_{spec.name}_{end}.html"
+    picks = forward_games(forward, spec.target, version)
+    if not picks.empty:
+        picks = picks[picks["game_id"].isin(current["game_id"]) & picks["close_home"].notna()]
+    if picks.empty:
+        source = "rescored"
+        note = f"no settled forward picks of v{version} in {start}..{end}: re-scored history"
+    else:
+        source = "forward"
+        note = (
+            f"performance on v{version}'s {len(picks)} settled forward picks (predictions "
+            "stored in the bets ledger before the games)"
+        )
     outcome = run_check(
         build_reference(frame, seasons, start, end),
         current,
@@ -108,10 +142,11 @@ def check_champion(
         prediction_p_value=prediction_p_value,
         confidence=confidence,
         html_path=html,
+        judged=None if picks.empty else picks,
     )
     result = DriftCheck(
         spec.name, version, start, end, seasons, outcome.drift, outcome.performance,
-        outcome.verdict,
+        outcome.verdict, performance_source=source, source_note=note,
     )  # fmt: skip
     experiment = mlflow_store.ensure_experiment(tracking_uri, EXPERIMENT, artifact_root)
     run_id, report_uri = log_drift_run(tracking_uri, experiment, result, html)

@@ -27,6 +27,10 @@ class DriftCheck:
     verdict: Verdict
     report_uri: str | None = None
     mlflow_run_id: str | None = None
+    # Where `performance` comes from: "forward" (predictions stored in the bets ledger before
+    # the games) or "rescored" (the champion re-scored on the window's history).
+    performance_source: str = "rescored"
+    source_note: str = ""
 
 
 def write_drift_check(conn: psycopg.Connection, check: DriftCheck) -> int:
@@ -115,6 +119,7 @@ def log_drift_run(
                 "bullpen.model": check.model,
                 "bullpen.champion_version": check.champion_version,
                 "bullpen.verdict": check.verdict.verdict,
+                "bullpen.performance_source": check.performance_source,
             }
         )
         mlflow.log_artifact(str(html_path))

@@ -68,8 +68,8 @@ def test_monitor_result_says_rolled_back_exactly_when_an_audit_row_exists(
     out = result.as_dict()
     assert out == {
         "model": "moneyline", "rolled_back": audit_id is not None, "audit_id": audit_id,
-        "champion": "5", "previous_champion": "4", "n_settled": 300, "reason": "why",
-        "interval": CI.as_dict(),
+        "champion": "5", "previous_champion": "4", "n_settled": 300, "source": "rescored",
+        "source_note": "", "reason": "why", "interval": CI.as_dict(),
     }  # fmt: skip
 
 
