@@ -218,3 +218,42 @@ def test_finished_games_feeds_fill_the_play_by_play_tables_once(
     again = collector.collect_finished_games(db, source(api), *day)
     assert (again.plays_loaded, again.waiting, len(api.seen(FEED_PATH))) == (0, 0, asked)
     assert db.execute("SELECT count(*) FROM plate_appearances").fetchone() == (2,)
+
+
+def test_a_linked_probable_gives_the_live_game_its_starter_features(
+    pg_server_url: str, api: RecordedApi
+) -> None:
+    """A real season of play-by-play (2021), then a live game whose probables are Kershaw and
+    Webb (both pitched in 2021): the feature frame knows both starters, so the live decision no
+    longer names `<side>_listed_starter` among its missing features; with the invented ids of
+    the hand-made schedule it still does."""
+    from bullpen.betting.live import missing_by_game
+    from bullpen.collect.history import replay
+    from bullpen.features.dataset import load_feature_frame
+    from tests.conftest import DATA
+
+    url = engine.ensure_database(pg_server_url, f"players_{uuid.uuid4().hex[:10]}")
+    runtime.prepare_database(url)
+    events = DATA / "retrosheet" / "events" / "2021.tar.gz"
+    replay.replay_events(url, events, DATA / "retrosheet" / "GL2021.TXT.gz")
+    days = (date(2030, 7, 20), date(2030, 7, 21))
+    features = ["home_sp_known", "away_sp_known"]
+    with engine.connect(url) as conn:
+        api.serve(SCHEDULE, json_reply(TWO_DAYS))
+        collector.collect_games(conn, source(api), *days)
+        game_id = _game_id(conn, 900007)
+    before = load_feature_frame(url, "shin").set_index("game_id").loc[[game_id]].reset_index()
+    assert missing_by_game(before, features)[game_id] == (
+        "home_listed_starter",
+        "away_listed_starter",
+    )
+
+    with engine.connect(url) as conn:
+        api.serve(SCHEDULE, Reply(200, _with_probables(477132, 657277)))
+        collector.collect_games(conn, source(api), *days)
+    frame = load_feature_frame(url, "shin").set_index("game_id")
+    game = frame.loc[game_id]
+    assert (game["away_listed_starter"], game["home_listed_starter"]) == ("kersc001", "webbl001")
+    assert (game["away_sp_known"], game["home_sp_known"]) == (1, 1)
+    assert game["away_sp_bf"] > 0 and game["home_sp_bf"] > 0  # their 2021 lines count
+    assert missing_by_game(frame.loc[[game_id]].reset_index(), features)[game_id] == ()
