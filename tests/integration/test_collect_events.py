@@ -225,6 +225,10 @@ def test_loaders_return_the_parse(bullpen_env: dict[str, str]) -> None:
     assert len(pitchers) == len(frames["pitcher_games"])
     for column in ("batters_faced", "outs_recorded", "pitches", "earned_runs", "runs_allowed"):
         assert pitchers[column].sum() == frames["pitcher_games"][column].sum(), column
+    # Booleans come back as booleans (CSV's t/f read as strings made every line a start).
+    assert pitchers["is_starter"].dtype == bool
+    assert pitchers["is_starter"].sum() == frames["pitcher_games"]["is_starter"].sum()
+    assert pitchers["is_starter"].sum() == 2 * pitchers["game_key"].nunique()
     assert (early["game_date"] < "2019-05-01").all() and 0 < len(early) < len(pitchers)
     expected_pas = frames["plate_appearances"]
     assert len(pas) == (expected_pas["game_date"] < cutoff).sum()

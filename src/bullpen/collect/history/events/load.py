@@ -21,7 +21,8 @@ def _frame(conn: psycopg.Connection, query: str, params: dict[str, object]) -> p
         for chunk in copy:
             buffer.write(chunk)
     buffer.seek(0)
-    frame = pd.read_csv(buffer, engine="pyarrow")
+    # Postgres writes booleans as t/f in CSV; read as strings, "f" would be truthy.
+    frame = pd.read_csv(buffer, engine="pyarrow", true_values=["t"], false_values=["f"])
     if "game_date" in frame.columns:
         frame["game_date"] = pd.to_datetime(frame["game_date"])
     return frame
