@@ -141,6 +141,10 @@ def test_automations_cover_early_crashes_and_spare_terminal_runs(
     _set_state(api, early, "CRASHED")
     assert _run_state(api, early)["run_count"] == 0
     _wait_for(lambda: "Rescheduled" in _state_names(api, early), 90, "the early crash rescheduled")
+    # It crashes before starting again: cancelled at once, never rescheduled a second time
+    # (a paused deployment's runs still reach workers, so the pause alone ends no loop).
+    _set_state(api, early, "CRASHED")
+    _wait_for(lambda: _run_state(api, early)["state_type"] == "CANCELLED", 60, "the loop stopped")
 
     # A late heartbeat after Completed: the zombie automation must not crash a finished run,
     # while a run whose heartbeats stop while Running is crashed (the automation is live).
@@ -151,6 +155,7 @@ def test_automations_cover_early_crashes_and_spare_terminal_runs(
     _set_state(api, done, "COMPLETED")
     _heartbeat(api, done)  # reaches the server after the Completed event
     _wait_for(lambda: "Crashed" in _state_names(api, zombie), 90, "the zombie marked Crashed")
-    time.sleep(15)  # the late heartbeat's window (10 s) has passed too
+    time.sleep(15)  # the late heartbeat's window (10 s) and the reschedule delay have passed
+    assert _state_names(api, early).count("Rescheduled") == 1
     assert _run_state(api, done)["state_type"] == "COMPLETED"
     assert "Crashed" not in _state_names(api, done)

@@ -8,8 +8,11 @@ them against the installed Prefect and saves them, so this module stays free of 
   (label `prefect.run-count` = 1), or before its flow started at all (run count 0: the worker
   could not start the process, the pull step failed), and saw no other state for
   `reschedule_after` (60 s) is set back to Scheduled; a second crash after a start stays
-  Crashed. A run that keeps crashing before it starts keeps run count 0 and would be
-  rescheduled again: the third crash pauses its deployment (`bullpen-pause-failing-deployment`).
+  Crashed. A run that crashes before it starts keeps run count 0, so the count cannot stop a
+  loop there (and a paused deployment's scheduled runs are still handed to workers):
+- `bullpen-stop-early-crash-loop`: a flow run's second crash at run count 0 within an hour sets
+  it Cancelled at once, which the reschedule trigger counts as "touched", so it is rescheduled
+  once only.
 - `bullpen-pause-failing-deployment`: a deployment with `failures` Failed/Crashed runs within
   `window` is paused, and the event `bullpen.deployment.paused` is emitted (through a Webhook
   block posting to the Prefect API's own /events endpoint: automations have no "emit" action).
@@ -30,6 +33,7 @@ from typing import Any
 RESCHEDULE_CRASHED = "bullpen-reschedule-crashed"
 PAUSE_FAILING = "bullpen-pause-failing-deployment"
 CRASH_ZOMBIES = "bullpen-crash-zombies"
+STOP_EARLY_CRASH_LOOP = "bullpen-stop-early-crash-loop"
 EVENTS_WEBHOOK_BLOCK = "bullpen-events"
 PAUSED_EVENT = "bullpen.deployment.paused"
 
@@ -111,6 +115,30 @@ def automations(
                     "state": "SCHEDULED",
                     "name": "Rescheduled",
                     "message": "bullpen: rescheduled once after a crash",
+                }
+            ],
+        },
+        {
+            "name": STOP_EARLY_CRASH_LOOP,
+            "description": (
+                "Cancel a flow run that crashed twice before its flow started, so it is "
+                "rescheduled once only."
+            ),
+            "trigger": {
+                "type": "event",
+                "match": {"prefect.resource.id": "prefect.flow-run.*", "prefect.run-count": "0"},
+                "match_related": {"prefect.resource.role": "deployment"},
+                "expect": ["prefect.flow-run.Crashed"],
+                "for_each": ["prefect.resource.id"],
+                "posture": "Reactive",
+                "threshold": 2,
+                "within": 3600,
+            },
+            "actions": [
+                {
+                    "type": "change-flow-run-state",
+                    "state": "CANCELLED",
+                    "message": "bullpen: crashed twice before its flow started; not rescheduled",
                 }
             ],
         },

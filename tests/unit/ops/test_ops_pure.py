@@ -122,7 +122,10 @@ def test_automations_validate_against_installed_prefect() -> None:
         automations.RESCHEDULE_CRASHED,
         automations.PAUSE_FAILING,
         automations.CRASH_ZOMBIES,
+        automations.STOP_EARLY_CRASH_LOOP,
     }
+    loop = by_name[automations.STOP_EARLY_CRASH_LOOP].trigger
+    assert loop.match.model_dump()["prefect.run-count"] == "0" and loop.threshold == 2
     reschedule = by_name[automations.RESCHEDULE_CRASHED]
     # Once after a start (a second crash has run count 2); also crashes before the flow started.
     assert reschedule.trigger.match.model_dump()["prefect.run-count"] == ["0", "1"]
