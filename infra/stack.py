@@ -252,7 +252,7 @@ def up(settings: Settings) -> None:
             log_file=stack_dir(settings) / "s3.log",
             detach=True,
         )
-        (stack_dir(settings) / "s3.pid").write_text(str(s3.pid))
+        _write_private(stack_dir(settings) / "s3.pid", str(s3.pid))
     print(f"s3        {env['BULLPEN_S3_ENDPOINT_URL']}")
 
     if running_pid(settings, by_name["prefect"]) is None:
