@@ -572,7 +572,9 @@ def test_runtime_takes_key_and_bucket_from_prefect_blocks(
         bucket_name="bullpen-block-bucket", bucket_folder="nightly", credentials=credentials
     )
     bucket.save(prefect_blocks.BACKUP_BUCKET_BLOCK, overwrite=True)
-    # Settings now point nowhere useful: only the blocks can make this work.
+    # Settings now point nowhere useful: only the blocks can make this work. An explicit
+    # BULLPEN_BACKUP_KEY would win over the block: the block is read when none is set.
+    explicit_key = os.environ.pop("BULLPEN_BACKUP_KEY")
     saved = _set_env(
         {
             "BULLPEN_S3_ENDPOINT_URL": f"http://127.0.0.1:{local_s3.free_port()}",
@@ -586,6 +588,7 @@ def test_runtime_takes_key_and_bucket_from_prefect_blocks(
         s3.ensure_bucket(target)  # signed with the block's keys, checked by the server
         assert s3.list_backups(target) == []
     finally:
+        os.environ["BULLPEN_BACKUP_KEY"] = explicit_key
         _reset_env(saved)
         S3Bucket.delete(prefect_blocks.BACKUP_BUCKET_BLOCK)
         Secret.delete(prefect_blocks.BACKUP_KEY_BLOCK)

@@ -224,9 +224,11 @@ def test_collect_odds_flow_snapshots_every_price_once_and_keeps_the_key_secret(
     assert TEST_KEY not in caplog.text
 
 
-def test_odds_api_key_from_the_secret_block_wins_over_the_environment(
+def test_an_explicit_odds_api_key_wins_over_the_secret_block(
     live_env: dict[str, str], api: RecordedApi, prefect_server: None
 ) -> None:
+    """BULLPEN_ODDS_API_KEY (set by live_env) wins over a saved block (issue #19: a block used
+    to win silently over the operator's explicit key)."""
     from prefect.blocks.system import Secret
 
     api.serve(ODDS, json_reply("the_odds_api/odds_v4_baseball_mlb_h2h_decimal_2023-08-23.json"))
@@ -235,7 +237,7 @@ def test_odds_api_key_from_the_secret_block_wins_over_the_environment(
         result = prefect_process.load_flow("collect_live.py:collect_odds")(odds_format="decimal")  # type: ignore[operator]
     finally:
         Secret.delete("bullpen-odds-api-key")
-    assert api.seen(ODDS)[0].query["apiKey"] == "block-key-51d0"
+    assert api.seen(ODDS)[0].query["apiKey"] == TEST_KEY
     assert api.seen(ODDS)[0].query["oddsFormat"] == "decimal"
     assert (result["events"], result["snapshots"]) == (13, 193)
 
