@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from bullpen import runtime
@@ -131,11 +132,13 @@ def backup(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     # The run's log says what was kept where, with which key (its id only), and what went.
-    print(
+    story = (
         f"backup {created.id} ({kind}): {created.payload_bytes} bytes encrypted with key "
         f"{key.key_id()} to s3://{target.bucket}/{target.prefix}; retention deleted "
         f"{len(deleted)}" + (f": {', '.join(deleted)}" if deleted else "")
     )
+    print(story)
+    create_markdown_artifact(story, key="backup", description=f"the newest backup ({kind})")
     return {
         "id": created.id,
         "payload_bytes": created.payload_bytes,

@@ -1,6 +1,6 @@
-"""A deployed run's log tells its story (issue #19 item 6): the backup flow logs which backup it
-made, with which key (id only), where, and what retention deleted; read back from the Prefect
-API as `prefect flow-run logs` does."""
+"""A deployed run's log tells its story (issue #19 item 6): the backup flow logs which backup
+it made, with which key (id only), where, and what retention deleted, and leaves the same line
+as a markdown artifact; both read back from the Prefect API (as `prefect flow-run logs` does)."""
 
 from __future__ import annotations
 
@@ -41,3 +41,13 @@ def test_backup_run_logs_what_it_kept_and_with_which_key(
     assert lines, _messages(state.state_details.flow_run_id)
     assert f"encrypted with key {key_id} to s3://bullpen-test-backups/" in lines[0]
     assert "retention deleted 0" in lines[0]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:  # the same story in the UI's Artifacts tab
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    assert artifact.key == "backup" and artifact.data == lines[0]
