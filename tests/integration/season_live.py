@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time as timer
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
@@ -83,6 +83,7 @@ def run_live(
     recommend: Callable[..., dict],
     settle: Callable[..., dict],
     recommend_params: dict,
+    on_day: Callable[[DayRun], None] | None = None,
 ) -> LiveSeason:
     """Collect, settle and recommend each of `days` in order (see the module docstring), then
     settle the last day the next morning."""
@@ -107,6 +108,8 @@ def run_live(
                         recommended = recommend(now=at + RECOMMEND_AFTER, **recommend_params)
                 seconds = timer.perf_counter() - started
                 out.days.append(DayRun(day, len(games), seconds, recommended, settled))
+                if on_day is not None:
+                    on_day(out.days[-1])
             out.final_settle = _collect_games_and_settle(
                 conn, api, mlb, season, days[-1] + timedelta(days=1), now, settle
             )
@@ -283,3 +286,54 @@ def compare_decisions(live: LiveSeason, games: pd.DataFrame, threshold: float) -
         "live_candidates": int((known["outcome"] == "pick").sum()),
         "backtest_candidates": int(candidate_bt.sum()),
     }
+
+
+def exposure_rules(
+    games: pd.DataFrame, params: opener.OpenerParams, caps: tuple[float, ...]
+) -> list[dict[str, object]]:
+    """What the two per-day exposure rules do to the backtest's bets at each cap.
+
+    pro_rata is the backtest's (every stake of a day scaled down together, possible only when
+    all of a day's bets are known at once); first_come is the ledger's (each pick takes what is
+    left of the day's room, in decision order: game id, as the replay's first pitches mostly
+    are). Each bet's Kelly fraction of the start-of-day bankroll is the backtest's without a
+    day cap; both rules then walk the bankroll over the same games and results.
+    """
+    free = opener.bet_opener(games, replace(params, max_day_exposure=1.0)).bets.copy()
+    start = _start_of_day_bankroll(free, params.starting_bankroll)
+    free["fraction"] = free["stake"] / free["game_date"].map(start)
+    free["won"] = free["profit"] > 0
+    free = free.sort_values(["game_date", "game_id"], kind="stable")
+    days = [group for _, group in free.groupby("game_date", sort=True)]
+    out = []
+    for cap in caps:
+        for rule in ("pro_rata", "first_come"):
+            bankroll, staked, binding, bets = params.starting_bankroll, 0.0, 0, 0
+            for group in days:
+                want = group["fraction"].to_numpy() * bankroll
+                limit = cap * bankroll
+                if want.sum() > limit:
+                    binding += 1
+                if rule == "pro_rata":
+                    stakes = want * min(1.0, limit / want.sum()) if want.sum() > 0 else want
+                else:
+                    room_before = np.maximum(
+                        limit - np.concatenate([[0.0], np.cumsum(want)[:-1]]), 0
+                    )
+                    stakes = np.minimum(want, room_before)
+                price = group["price_decimal"].to_numpy()
+                profit = np.where(group["won"].to_numpy(), stakes * (price - 1.0), -stakes)
+                bankroll += float(profit.sum())
+                staked += float(stakes.sum())
+                bets += int((stakes > 0).sum())
+            out.append(
+                {
+                    "cap": cap,
+                    "rule": rule,
+                    "days_binding": binding,
+                    "bets": bets,
+                    "staked": round(staked, 2),
+                    "final_bankroll": round(bankroll, 2),
+                }  # fmt: skip
+            )
+    return out
