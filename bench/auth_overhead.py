@@ -125,11 +125,21 @@ def main() -> int:
                     times[name]["status"].append(_timed([str(BIN / "bullpen"), "status"], env))
                     times[name]["flow"].append(_timed([sys.executable, "-c", FLOW], env))
                     times[name]["request"].append(_request(env) * 1000)
+            # What status saw: a 401 means a probe sent no credentials (timed, but not the same
+            # work as without auth).
+            shown = subprocess.run(
+                [str(BIN / "bullpen"), "status"],
+                env=servers["basic auth"][1],
+                capture_output=True,
+                text=True,
+            )
+            refused = "401" in shown.stdout + shown.stderr or "Unauthorized" in shown.stdout
         finally:
             for process, _ in servers.values():
                 os.killpg(process.pid, 2)
                 process.wait(timeout=60)
     print(f"load average {os.getloadavg()[0]:.1f}, {repeat} runs each, interleaved")
+    print(f"bullpen status against the auth server saw a 401: {refused}")
     print(f"{'':<12}{'bullpen status s':>20}{'small flow run s':>20}{'API request ms':>18}")
     for name, series in times.items():
         cells = [
