@@ -46,3 +46,41 @@ def test_missing_or_broken_profiles_file_means_no_api(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("active = [unterminated\n")
     assert _run({"PREFECT_PROFILES_PATH": str(broken)}) == ["None", "False"]
+
+
+AUTH_PROBE = (
+    "import sys; from bullpen.profiles import prefect_auth_headers, prefect_auth_string, "
+    "unauthorized_message; print(prefect_auth_string()); print(prefect_auth_headers()); "
+    "print(unauthorized_message('http://x/api')); print('prefect' in sys.modules)"
+)
+
+
+def _auth(env: dict[str, str], code: str = AUTH_PROBE) -> list[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_auth_string_from_environment_or_profile(tmp_path: Path) -> None:
+    import base64
+
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(
+        'active = "server"\n[profiles.server]\nPREFECT_API_AUTH_STRING = "u:from-profile"\n'
+    )
+    env = {"PREFECT_PROFILES_PATH": str(profiles)}
+    value, headers, message, imported = _auth(env)
+    assert value == "u:from-profile" and imported == "False"
+    assert base64.b64encode(b"u:from-profile").decode() in headers
+    assert "PREFECT_API_AUTH_STRING was refused" in message
+    value, headers, message, _ = _auth({**env, "PREFECT_API_AUTH_STRING": "u:from-env"})
+    assert value == "u:from-env"
+    value, headers, message, _ = _auth({"PREFECT_HOME": str(tmp_path / "none")})
+    assert value == "None" and headers == "{}" and "is not set" in message
+    # With Prefect imported, Prefect's own setting (a SecretStr there) is read.
+    code = "import prefect.settings; " + AUTH_PROBE
+    value, _, _, imported = _auth({"PREFECT_API_AUTH_STRING": "u:p"}, code)
+    assert value == "u:p" and imported == "True"
