@@ -89,7 +89,7 @@ def test_credentials_are_private_and_never_printed(stack: dict[str, str]) -> Non
         assert password not in text and creds["mlflow_password"] not in text, log
     # Printed on request only.
     shown = subprocess.run(
-        [str(BIN / "python"), str(REPO / "infra" / "stack.py"), "credentials"],
+        [str(BIN / "bullpen"), "stack", "credentials"],
         env=stack,
         capture_output=True,
         text=True,
@@ -288,3 +288,35 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid)
     except OSError:
         return None
+
+
+def test_exporter_and_status_read_the_authenticated_apis(stack: dict[str, str]) -> None:
+    """The stack's own exporter and `bullpen status` send the generated credentials: the Prefect
+    and MLflow probes succeed instead of reporting the 401 as the API being down."""
+    port = stack["BULLPEN_STACK_METRICS_PORT"]
+    text = ""
+    for _ in range(30):
+        text = HTTP.get(f"http://127.0.0.1:{port}/metrics", timeout=60).text
+        if 'bullpen_probe_success{probe="prefect"}' in text:
+            break
+        time.sleep(1)
+    assert 'bullpen_probe_success{probe="prefect"} 1.0' in text, text[-2000:]
+    assert 'bullpen_probe_success{probe="mlflow"} 1.0' in text, text[-2000:]
+    assert 'bullpen_work_pool_online_workers{pool="bullpen-pool"}' in text
+    state = subprocess.run(
+        [sys.executable, "-c", STATE], env=stack, capture_output=True, text=True, timeout=120
+    )
+    assert state.returncode == 0 and "deployments" in state.stdout, state.stderr[-2000:]
+    wrong = {**stack, "PREFECT_API_AUTH_STRING": "bullpen:not-the-password"}
+    refused = subprocess.run(
+        [sys.executable, "-c", STATE], env=wrong, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode != 0 and "401" in refused.stderr
+
+
+STATE = """
+import os
+from bullpen.ops import probes
+state = probes.fetch_prefect_state(os.environ["PREFECT_API_URL"])
+print(len(state.deployments), "deployments", state.online_workers)
+"""

@@ -34,6 +34,12 @@ def status() -> None:
     raise typer.Exit(_stack().main(["status"]))  # type: ignore[attr-defined]
 
 
+@app.command("credentials")
+def credentials() -> None:
+    """Print the stack's generated Prefect and MLflow credentials (kept 0600 under the home)."""
+    raise typer.Exit(_stack().main(["credentials"]))  # type: ignore[attr-defined]
+
+
 @app.command("secrets")
 def secrets() -> None:
     """What scheduled runs need (run by `stack up`): a backup key, generated into

@@ -9,6 +9,7 @@ scrape or `bullpen status` stays fast.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ from urllib.parse import urlparse
 
 import psycopg
 
+from bullpen import profiles
 from bullpen.collect.http import BREAKER_FAILURE_THRESHOLD, BREAKER_RESET_SECONDS
 
 CONNECT_TIMEOUT_SECONDS = 3
@@ -236,7 +238,13 @@ def _aliases_over_rest(base: str, timeout: float) -> list[ModelAliasState]:
     import httpx
 
     states = []
-    with httpx.Client(base_url=base.rstrip("/"), timeout=timeout) as client:
+    # The same credentials MLflow's own client sends to a server with basic auth.
+    user, password = (
+        os.environ.get("MLFLOW_TRACKING_USERNAME"),
+        os.environ.get("MLFLOW_TRACKING_PASSWORD"),
+    )
+    auth = (user, password) if user and password else None
+    with httpx.Client(base_url=base.rstrip("/"), timeout=timeout, auth=auth) as client:
         found = client.get("/api/2.0/mlflow/registered-models/search", params={"max_results": 1000})
         found.raise_for_status()
         for model in found.json().get("registered_models", []):
@@ -349,7 +357,10 @@ def fetch_prefect_state(
     """Deployments and the flow runs of deployments that started within `since`."""
     import httpx
 
-    with httpx.Client(base_url=api_url.rstrip("/") + "/", timeout=timeout) as client:
+    headers = profiles.prefect_auth_headers()
+    with httpx.Client(
+        base_url=api_url.rstrip("/") + "/", timeout=timeout, headers=headers
+    ) as client:
         flows = client.post("flows/filter", json={"limit": 200})
         flows.raise_for_status()
         flow_names = {f["id"]: f["name"] for f in flows.json()}
@@ -402,7 +413,11 @@ def fetch_prefect_state(
 def check_prefect(api_url: str, timeout: float = 5.0) -> str:
     import httpx
 
-    response = httpx.get(api_url.rstrip("/") + "/health", timeout=timeout)
+    response = httpx.get(
+        api_url.rstrip("/") + "/health", timeout=timeout, headers=profiles.prefect_auth_headers()
+    )
+    if response.status_code == 401:
+        raise RuntimeError(profiles.unauthorized_message(api_url))
     response.raise_for_status()
     return "API answers /health"
 
