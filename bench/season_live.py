@@ -128,7 +128,8 @@ def main() -> None:
 
     def show(d: season_live.DayRun) -> None:
         print(
-            f"{d.day}  games {d.games:2d}  {d.seconds:5.2f} s  decisions {d.recommend['games']}"
+            f"{d.day}  games {d.games:2d}  {d.seconds:5.2f} s (flows {d.flow_seconds:4.2f} s)"
+            f"  decisions {d.recommend['games']}"
             f"  ledger {d.recommend['written']}  settled {d.settle.get('by_state', {})}",
             flush=True,
         )
@@ -155,6 +156,8 @@ def main() -> None:
     with engine.connect(url) as conn:
         cmp = season_live.compare(conn, strategy, backtest, args.max_day)
         decisions = season_live.compare_decisions(live, games, args.threshold)
+    # The one place the two paths differ by design: the per-day exposure cap's rule.
+    rules = season_live.exposure_rules(games, params, (args.max_day, 0.1, 0.05, 0.02))
 
     per_day = [d.seconds for d in live.days]
     if args.days_out:
@@ -182,11 +185,16 @@ def main() -> None:
                     "mean": round(statistics.mean(per_day), 2),
                     "median": round(statistics.median(per_day), 2),
                     "max": round(max(per_day), 2),
+                    "in_flow_calls_mean": round(
+                        statistics.mean(d.flow_seconds for d in live.days), 2
+                    ),
                 },
                 "offline_backtest_s": round(offline_s, 1),
                 "strategy": strategy,
                 "picks": cmp.as_dict(),
                 "decisions": decisions,
+                "backtest_final_bankroll": round(backtest.result.final_bankroll, 2),
+                "exposure_rules": rules,
                 "load_1min": os.getloadavg()[0],
             },
             indent=2,

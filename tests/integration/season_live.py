@@ -52,6 +52,7 @@ class DayRun:
     seconds: float
     recommend: dict
     settle: dict
+    flow_seconds: float = 0.0  # of `seconds`, inside the settle-bets and recommend-bets flow calls
 
 
 @dataclass
@@ -95,7 +96,9 @@ def run_live(
         with engine.connect(database_url, autocommit=True) as conn:
             for day in days:
                 started = timer.perf_counter()
-                settled = _collect_games_and_settle(conn, api, mlb, season, day, now, settle)
+                in_flows = [0.0]
+                timed_settle = _timed(settle, in_flows)
+                settled = _collect_games_and_settle(conn, api, mlb, season, day, now, timed_settle)
                 games = season.on(day)
                 fetches = replay.odds_fetch_times(games)
                 recommended: dict = {}
@@ -105,9 +108,11 @@ def run_live(
                     api.serve(ODDS_PATH, Reply(200, body, {**JSON, **QUOTA}))
                     collector.collect_odds(conn, odds, ODDS_REQUEST, API_KEY, min_remaining=0)
                     if n == 0:  # right after the lines open: the backtest bets the open
-                        recommended = recommend(now=at + RECOMMEND_AFTER, **recommend_params)
+                        recommended = _timed(recommend, in_flows)(
+                            now=at + RECOMMEND_AFTER, **recommend_params
+                        )
                 seconds = timer.perf_counter() - started
-                out.days.append(DayRun(day, len(games), seconds, recommended, settled))
+                out.days.append(DayRun(day, len(games), seconds, recommended, settled, in_flows[0]))
                 if on_day is not None:
                     on_day(out.days[-1])
             out.final_settle = _collect_games_and_settle(
@@ -117,6 +122,17 @@ def run_live(
         mlb.client.close()
         odds.client.close()
     return out
+
+
+def _timed(flow: Callable[..., dict], total: list[float]) -> Callable[..., dict]:
+    def call(**params: object) -> dict:
+        started = timer.perf_counter()
+        try:
+            return flow(**params)
+        finally:
+            total[0] += timer.perf_counter() - started
+
+    return call
 
 
 def _collect_games_and_settle(
