@@ -57,6 +57,11 @@ def test_worker_never_root(monkeypatch: pytest.MonkeyPatch) -> None:
     assert why is None and account is not None and account.pw_uid != 0
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="an unprivileged caller's case")
-def test_unprivileged_worker_runs_as_the_caller() -> None:
+def test_unprivileged_worker_runs_as_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The decision reads only the effective uid: an unprivileged caller (uid 1000 here, since
+    # this machine runs the suite as root) starts the worker as itself, whatever is configured.
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("BULLPEN_STACK_WORKER_USER", raising=False)
+    assert stack.worker_account() == (None, None)
+    monkeypatch.setenv("BULLPEN_STACK_WORKER_USER", "nobody")
     assert stack.worker_account() == (None, None)

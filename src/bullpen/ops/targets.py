@@ -80,10 +80,11 @@ def locate(
     return targets, problem
 
 
-def read_only_backup_target(settings: Settings) -> BackupTarget:
+def read_only_backup_target(settings: Settings, api: str | None = None) -> BackupTarget:
     """backup_target() for read-only checks, without importing prefect_aws (seconds): the saved
-    blocks are read over the REST API, whose answer includes the nested credentials."""
-    api = prefect_api_url()
+    blocks are read over the REST API (`api`, else the configured one), whose answer includes the
+    nested credentials."""
+    api = api or prefect_api_url()
     if not api:
         return runtime.backup_target(settings)
     bucket = prefect_blocks.block_document(api, "s3-bucket", prefect_blocks.BACKUP_BUCKET_BLOCK)

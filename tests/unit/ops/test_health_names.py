@@ -39,7 +39,7 @@ def test_prefect_down_is_not_reported_as_s3_down(
         database_url=db,
         tracking_uri=None,
         disk_path=tmp_path,
-        backup_target=lambda: read_only_backup_target(get_settings()),
+        backup_target=lambda: read_only_backup_target(get_settings(), api),
         prefect_api_url=api,
     )
     checks = {c.name: c for c in health.run_checks(targets)}
