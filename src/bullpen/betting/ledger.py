@@ -315,16 +315,7 @@ def _insert_bet(
             pick.side,
             pick.strategy_version,
             pick.model_version,
-            pick.book,
-            pick.price_american,
-            american_to_decimal_exact(pick.price_american),
-            pick.quoted_at,
-            stake,
-            bankroll,
-            pick.p_home,
-            pick.p_away,
-            pick.consensus_home,
-            pick.consensus_method,
+            *_priced(pick, stake, bankroll),
             pick.reason,
             at,
             at,
@@ -332,6 +323,24 @@ def _insert_bet(
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _priced(pick: Pick, stake: float, bankroll: float) -> tuple[object, ...]:
+    """The columns a new price sets, in the order both the insert and the update name them:
+    book, price_american, price_decimal, quoted_at, stake, bankroll, p_home, p_away,
+    consensus_home, consensus_method."""
+    return (
+        pick.book,
+        pick.price_american,
+        american_to_decimal_exact(pick.price_american),
+        pick.quoted_at,
+        stake,
+        bankroll,
+        pick.p_home,
+        pick.p_away,
+        pick.consensus_home,
+        pick.consensus_method,
+    )
 
 
 def _update_price(
@@ -342,22 +351,7 @@ def _update_price(
         " quoted_at = %s, stake = %s, bankroll = %s, p_home = %s, p_away = %s,"
         " consensus_home = %s, consensus_method = %s, model_version = %s, reason = %s,"
         " updated_at = %s WHERE bet_id = %s AND state = 'open'",
-        (
-            pick.book,
-            pick.price_american,
-            american_to_decimal_exact(pick.price_american),
-            pick.quoted_at,
-            stake,
-            bankroll,
-            pick.p_home,
-            pick.p_away,
-            pick.consensus_home,
-            pick.consensus_method,
-            pick.model_version,
-            pick.reason,
-            at,
-            bet_id,
-        ),
+        (*_priced(pick, stake, bankroll), pick.model_version, pick.reason, at, bet_id),
     )
 
 

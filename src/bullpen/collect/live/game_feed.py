@@ -53,10 +53,9 @@ from bullpen.collect.live.checks import (
     require_int,
     require_list,
 )
-from bullpen.collect.live.mlb_stats import SOURCE, feed_path, game_status
+from bullpen.collect.live.mlb_stats import SOURCE, feed_path, feed_teams, game_status
 from bullpen.collect.records import QuarantinedRecord
 from bullpen.players.probables import RegisterIndex
-from bullpen.teams import UnknownTeamError, team_from_mlb
 
 # MLB eventType of a plate appearance -> the outcome codes of collect/history/events/rows.py.
 OUTCOME_OF_EVENT: dict[str, str] = {
@@ -233,15 +232,7 @@ def _parse(body: bytes, game_pk: int, register: RegisterIndex) -> tuple[FeedPars
     season = require_int(int(str(game.get("season", "0")) or 0), "gameData.game.season", 2000, 2100)
     number = require_int(game.get("gameNumber"), "gameData.game.gameNumber", 1, 2)
     game_number = 0 if game.get("doubleHeader") == "N" else number
-    teams = require_dict(data.get("teams"), "gameData.teams")
-    codes = []
-    for which in ("away", "home"):
-        team = require_dict(teams.get(which), f"gameData.teams.{which}")
-        try:
-            codes.append(team_from_mlb(team.get("id"), team.get("name")))
-        except UnknownTeamError as exc:
-            raise Reject(str(exc)) from None
-    away, home = codes
+    away, home = feed_teams(data)
     live = require_dict(payload.get("liveData"), "liveData")
     plays = require_list(
         require_dict(live.get("plays"), "liveData.plays").get("allPlays"), "allPlays"

@@ -329,6 +329,19 @@ def parse_schedule(body: bytes, *, file: str) -> GamesParse:
     return result
 
 
+def feed_teams(data: dict[str, Any]) -> tuple[str, str]:
+    """(away, home) team codes of a game feed's gameData."""
+    teams = require_dict(data.get("teams"), "gameData.teams")
+    codes = []
+    for which in ("away", "home"):
+        team = require_dict(teams.get(which), f"gameData.teams.{which}")
+        try:
+            codes.append(team_from_mlb(team.get("id"), team.get("name")))
+        except UnknownTeamError as exc:
+            raise Reject(str(exc)) from None
+    return codes[0], codes[1]
+
+
 def parse_game_feed(body: bytes, *, file: str, game_pk: int, listed_date: date) -> GamesParse:
     """The game of a `GET /api/v1.1/game/{gamePk}/feed/live` response (used where the schedule
     listing lacks teams). `listed_date` is the schedule date that asked for it."""
@@ -343,14 +356,7 @@ def parse_game_feed(body: bytes, *, file: str, game_pk: int, listed_date: date) 
             raise Reject(f"feed is for gamePk {pk}, not {game_pk}")
         when = require_dict(data.get("datetime"), "gameData.datetime")
         status = require_dict(data.get("status"), "gameData.status")
-        teams = require_dict(data.get("teams"), "gameData.teams")
-        sides = []
-        for which in ("away", "home"):
-            team = require_dict(teams.get(which), f"gameData.teams.{which}")
-            try:
-                sides.append(team_from_mlb(team.get("id"), team.get("name")))
-            except UnknownTeamError as exc:
-                raise Reject(str(exc)) from None
+        sides = feed_teams(data)
         live = payload.get("liveData")
         line = live.get("linescore") if isinstance(live, dict) else None
         runs = line.get("teams") if isinstance(line, dict) else None
@@ -368,7 +374,7 @@ def parse_game_feed(body: bytes, *, file: str, game_pk: int, listed_date: date) 
             tbd=status.get("startTimeTBD"),
             status=status,
             doubleheader=_doubleheader(game),
-            teams=(sides[0], sides[1]),
+            teams=sides,
             scores=tuple(  # type: ignore[arg-type]
                 _score(require_dict(runs.get(side, {}), f"linescore.teams.{side}"), "runs", side)
                 for side in ("away", "home")
