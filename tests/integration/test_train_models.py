@@ -101,10 +101,11 @@ def test_train_models_registers_and_sets_champion_once(
         assert transition.read_aliases(uri, f"bullpen-{model}") == {
             "champion": first[model]["version"], "challenger": None, "previous-champion": None,
         }  # fmt: skip
-    history = _history_cli("moneyline")
-    assert "promoted" in history and "[first] champion - -> 1, challenger v1" in history
-    assert "trigger: train-models" in history and "reason:  no champion yet" in history
-    assert "market_monotone passed" in history
+    for model in ("moneyline", "closing-line"):  # every registered model has its history
+        history = _history_cli(model)
+        assert "promoted" in history and "[first] champion - -> 1, challenger v1" in history
+        assert "trigger: train-models" in history and "reason:  no champion yet" in history
+        assert "market_monotone passed" in history
 
     versions_before = _versions(uri, "bullpen-moneyline")
     second = flow(eval_season=EVAL_SEASON)  # type: ignore[operator]

@@ -24,6 +24,17 @@ class Model(enum.StrEnum):
 
 
 MODEL = Annotated[Model, typer.Option("--model", help="Which model.")]
+
+
+class AuditedModel(enum.StrEnum):
+    """Every model whose aliases move through the registry (its audit history)."""
+
+    moneyline = "moneyline"
+    totals = "totals"
+    closing_line = "closing-line"  # bullpen.models.closing_line.NAME, not imported: fast --help
+
+
+AUDITED_MODEL = Annotated[AuditedModel, typer.Option("--model", help="Which model.")]
 EVAL_SEASON = Annotated[int, typer.Option(help="Season to evaluate on (train on earlier ones).")]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bullpen.cli.common import MODEL, run_flow, setup
+from bullpen.cli.common import AUDITED_MODEL, MODEL, run_flow, setup
 
 app = typer.Typer(
     help="Champion/challenger: retrain, audit history, rollback.", no_args_is_help=True
@@ -69,7 +69,7 @@ def retrain(
 
 @app.command()
 def history(
-    model: MODEL,
+    model: AUDITED_MODEL,
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """Every promotion, rejected challenger, stopped retraining and rollback, newest first."""
