@@ -52,6 +52,26 @@ def base_rate(history: pd.DataFrame, spec: ModelSpec) -> float:
     return float(labels.mean()) if len(labels) else 0.5
 
 
+def prediction_frame(
+    games: pd.DataFrame,
+    label: np.ndarray,
+    p_model: np.ndarray,
+    p_open: np.ndarray,
+    p_close: np.ndarray,
+) -> pd.DataFrame:
+    """Per-game predictions as every evaluation stores them (MLflow artifact, drift reference)."""
+    return pd.DataFrame(
+        {
+            "game_id": games["game_id"].to_numpy(),
+            "game_date": games["game_date"].to_numpy(),
+            "label": label,
+            "p_model": p_model,
+            "p_open": p_open,
+            "p_close": p_close,
+        }
+    )
+
+
 def evaluate_season(
     games: pd.DataFrame, spec: ModelSpec, p_model: np.ndarray, rate: float, season: int
 ) -> SeasonEvaluation:
@@ -64,15 +84,8 @@ def evaluate_season(
         "market_close": games[close_col].to_numpy(float),
         BASE_RATE_KEY[spec.target]: np.full(len(games), rate),
     }
-    predictions = pd.DataFrame(
-        {
-            "game_id": games["game_id"].to_numpy(),
-            "game_date": games["game_date"].to_numpy(),
-            "label": y,
-            "p_model": sources["model"],
-            "p_open": sources["market_open"],
-            "p_close": sources["market_close"],
-        }
+    predictions = prediction_frame(
+        games, y, sources["model"], sources["market_open"], sources["market_close"]
     )
     return SeasonEvaluation(
         spec.name,

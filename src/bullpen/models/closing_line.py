@@ -112,15 +112,8 @@ def evaluate_forecast(
         "model": np.asarray(p_close_pred, dtype=float),
         "market_open": games[BASE].to_numpy(float),
     }
-    predictions = pd.DataFrame(
-        {
-            "game_id": games["game_id"].to_numpy(),
-            "game_date": games["game_date"].to_numpy(),
-            "label": target,
-            "p_model": sources["model"],
-            "p_open": sources["market_open"],
-            "p_close": target,
-        }
+    predictions = assess.prediction_frame(
+        games, target, sources["model"], sources["market_open"], target
     )
     return assess.SeasonEvaluation(
         NAME,

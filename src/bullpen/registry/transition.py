@@ -105,6 +105,23 @@ def rollback_target(before: AliasState) -> AliasState:
     return {CHAMPION: before[PREVIOUS_CHAMPION], PREVIOUS_CHAMPION: None}
 
 
+def _stamped(
+    entry: AuditEntry,
+    action: str,
+    before: AliasState,
+    champion_after: str | None,
+    challenger_version: str | None,
+) -> AuditEntry:
+    """The audit entry with what the move does, read from the aliases as they were."""
+    return replace(
+        entry,
+        action=action,
+        champion_before=before[CHAMPION],
+        champion_after=champion_after,
+        challenger_version=challenger_version,
+    )
+
+
 def promote(
     conn: psycopg.Connection,
     tracking_uri: str,
@@ -116,13 +133,7 @@ def promote(
 ) -> int:
     """Make `challenger_version` champion (audit action 'promoted')."""
     before = read_aliases(tracking_uri, name)
-    entry = replace(
-        entry,
-        action="promoted",
-        champion_before=before[CHAMPION],
-        champion_after=challenger_version,
-        challenger_version=challenger_version,
-    )
+    entry = _stamped(entry, "promoted", before, challenger_version, challenger_version)
     return commit_transition(
         conn, tracking_uri, name, promotion_target(before, challenger_version), entry,
         after_alias_move=after_alias_move,
@@ -138,13 +149,7 @@ def reject(
 ) -> int:
     """Record a rejected challenger (audit action 'rejected'); champion stays where it is."""
     before = read_aliases(tracking_uri, name)
-    entry = replace(
-        entry,
-        action="rejected",
-        champion_before=before[CHAMPION],
-        champion_after=before[CHAMPION],
-        challenger_version=challenger_version,
-    )
+    entry = _stamped(entry, "rejected", before, before[CHAMPION], challenger_version)
     return commit_transition(conn, tracking_uri, name, rejection_target(challenger_version), entry)
 
 
@@ -163,12 +168,7 @@ def rollback(
     """
     before = read_aliases(tracking_uri, name)
     target = rollback_target(before)
-    entry = replace(
-        entry,
-        action="rolled_back",
-        champion_before=before[CHAMPION],
-        champion_after=target[CHAMPION],
-    )
+    entry = _stamped(entry, "rolled_back", before, target[CHAMPION], entry.challenger_version)
     return commit_transition(
         conn, tracking_uri, name, target, entry, after_alias_move=after_alias_move
     )
