@@ -120,3 +120,85 @@ def test_the_default_bootstrap_is_2000_resamples_at_95_percent() -> None:
     result = _judge(_frame())
     assert result.interval is not None
     assert (result.interval.n_boot, result.interval.confidence) == (2000, 0.95)
+
+
+# -- forward predictions: the champion judged on what it predicted before the games ---------
+
+
+def _framed(n_after: int = 300, seed: int = 0) -> pd.DataFrame:
+    frame = _frame(n_after=n_after, seed=seed)
+    return frame.assign(game_id=np.arange(len(frame)) + 1000)
+
+
+def _forward(frame: pd.DataFrame, p_home: np.ndarray, version: str = "2") -> pd.DataFrame:
+    """Settled forward picks of `version` on `frame`'s games (the ledger's stored predictions)."""
+    return pd.DataFrame(
+        {
+            "game_id": frame["game_id"].to_numpy(),
+            "game_date": frame["game_date"].to_numpy(),
+            "model_version": version,
+            "p_home": p_home,
+            "consensus_home": frame["p_open_home"].to_numpy(),
+            "close_home": frame["p_close_home"].to_numpy(),
+            "home_win": frame["home_win"].to_numpy(),
+            "n_picks": 1,
+        }
+    )
+
+
+# Re-scored, champion v2 equals previous v1: only its stored predictions can condemn it.
+SAME = {"2": _sharp, "1": _sharp}
+
+
+def test_stored_forward_predictions_judge_the_champion_not_a_rescore() -> None:
+    frame = _framed()
+    stored = 1.0 - frame["p_close_home"].to_numpy()  # what v2 predicted then: backwards
+    result = _judge(frame, predictor=SAME.__getitem__, forward=_forward(frame, stored), n_boot=200)
+    assert result.source == "forward"
+    assert result.n_settled == 300  # the 40 picks on SINCE itself are not counted
+    assert result.interval is not None and result.interval.lower > 0.0
+    assert result.decision.rollback is True
+    assert result.source_note == (
+        "judged on v2's 300 settled forward picks (predictions stored in the bets ledger before "
+        "the games); v1 re-scored on the same games"
+    )
+    rescored = _judge(frame, predictor=SAME.__getitem__, n_boot=200)  # no ledger: a tie
+    assert rescored.source == "rescored" and rescored.decision.rollback is False
+    assert rescored.source_note == (
+        "no settled forward picks of v2 in the bets ledger: re-scored history"
+    )
+
+
+def test_forward_picks_of_other_versions_unlabelled_or_unframed_games_are_left_out() -> None:
+    frame = _framed()
+    stored = 1.0 - frame["p_close_home"].to_numpy()
+    forward = _forward(frame, stored)
+    forward.loc[forward.index[-50:], "model_version"] = "1"  # the previous champion's picks
+    forward.loc[forward.index[-60:-50], "home_win"] = np.nan  # not settled
+    forward.loc[forward.index[-70:-60], "game_id"] += 10_000  # a game the frame lacks
+    result = _judge(frame, predictor=SAME.__getitem__, forward=forward, n_boot=100)
+    assert result.source == "forward" and result.n_settled == 300 - 70
+    assert result.interval is not None and result.interval.n == 230
+
+
+def test_forward_losses_pair_each_pick_with_the_previous_version_on_its_game() -> None:
+    frame = _framed(n_after=120)
+    stored = frame["p_close_home"].to_numpy()  # the champion predicted exactly what v1 does
+    result = _judge(frame, predictor=SAME.__getitem__, forward=_forward(frame, stored), n_boot=50)
+    assert result.source == "forward" and result.n_settled == 120
+    assert result.interval is not None
+    assert result.interval.mean == pytest.approx(0.0, abs=1e-12)
+    assert result.decision.rollback is False
+
+
+def test_forward_judging_keeps_the_minimum_and_bootstrap_settings() -> None:
+    frame = _framed(n_after=99)
+    stored = 1.0 - frame["p_close_home"].to_numpy()
+    forward = _forward(frame, stored)
+    result = _judge(frame, predictor=SAME.__getitem__, forward=forward, n_boot=77, confidence=0.8)
+    assert result.decision.reason.endswith("(< 100): wait")
+    assert result.interval is not None
+    assert (result.interval.n_boot, result.interval.confidence) == (77, 0.8)
+    assert _judge(
+        frame, predictor=SAME.__getitem__, forward=forward, n_boot=50, min_games=99
+    ).decision.rollback
