@@ -25,10 +25,13 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # shared setup in tests/integration/
 
 # The flow reads its settings from the environment: set it before bullpen reads it.
 TMP = Path(tempfile.mkdtemp(prefix="bp-bench-"))
@@ -139,9 +142,8 @@ def main() -> None:
     from bullpen.db import engine
     from bullpen.features import dataset
     from bullpen.models import closing_line, mlflow_store
-    from bullpen.models.train import train_model, training_fingerprint
     from bullpen.ops import prefect_process
-    from bullpen.registry import audit, challenger, transition
+    from tests.integration import season_live
 
     server = os.environ.get("BULLPEN_BENCH_DATABASE_URL")
     if server is None:
@@ -167,18 +169,9 @@ def main() -> None:
     t = time.perf_counter()
     frame = closing_line.usable_games(dataset.load_feature_frame(url, "shin"))
     spec = closing_line.CLOSING_LINE
-    fitted = train_model(frame, spec, closing_line.PARAMS)
-    experiment = mlflow_store.ensure_experiment(uri, "bench", TMP / "artifacts")
-    version = challenger.register(
-        tracking_uri=uri, experiment_id=experiment, model=fitted,
-        fingerprint=training_fingerprint(frame, spec, fitted.params), trigger="bench", metrics={},
-    ).version  # fmt: skip
-    with engine.connect(url) as conn:
-        entry = audit.AuditEntry(
-            model=closing_line.NAME, action="promoted", stage="manual", trigger="bench",
-            reason="bench champion",
-        )  # fmt: skip
-        transition.promote(conn, uri, spec.registered_name, version, entry)
+    version = season_live.promote_closing_line(
+        url, uri, frame, TMP / "artifacts", who="bench", reason="bench champion"
+    )
     tags = OpenerParams(threshold=args.threshold).as_tags("bench")
     mlflow_store.set_version_tags(uri, spec.registered_name, version, tags)
     setup_model = time.perf_counter() - t

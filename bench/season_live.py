@@ -69,9 +69,7 @@ def main() -> None:
     from bullpen.features import dataset
     from bullpen.market import replay
     from bullpen.models import closing_line, mlflow_store
-    from bullpen.models.train import train_model, training_fingerprint
     from bullpen.ops import prefect_process
-    from bullpen.registry import audit, challenger, transition
     from tests.integration import season_live
     from tests.integration.live_api_server import recorded_api
 
@@ -103,18 +101,9 @@ def main() -> None:
     frame = closing_line.usable_games(dataset.load_feature_frame(url, devig))
     frame = frame[frame["season"] < args.season]
     spec = closing_line.CLOSING_LINE
-    fitted = train_model(frame, spec, closing_line.PARAMS)
-    experiment = mlflow_store.ensure_experiment(uri, "bench-season-live", TMP / "artifacts")
-    version = challenger.register(
-        tracking_uri=uri, experiment_id=experiment, model=fitted,
-        fingerprint=training_fingerprint(frame, spec, fitted.params), trigger="bench", metrics={},
-    ).version  # fmt: skip
-    with engine.connect(url) as conn:
-        entry = audit.AuditEntry(
-            model=closing_line.NAME, action="promoted", stage="manual", trigger="bench",
-            reason="bench champion",
-        )  # fmt: skip
-        transition.promote(conn, uri, spec.registered_name, version, entry)
+    version = season_live.promote_closing_line(
+        url, uri, frame, TMP / "artifacts", who="bench", reason="bench champion"
+    )
     settings = OpenerParams(threshold=args.threshold, kelly_multiplier=args.kelly)
     mlflow_store.set_version_tags(uri, spec.registered_name, version, settings.as_tags("bench"))
     setup_model = time.perf_counter() - t

@@ -17,6 +17,7 @@ import time as timer
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,31 @@ ODDS_REQUEST = OddsRequest(markets="h2h,totals")
 API_KEY = SecretStr("season-replay-not-a-key")
 QUOTA = {"x-requests-remaining": "1000000", "x-requests-used": "0", "x-requests-last": "2"}
 JSON = {"Content-Type": "application/json"}
+
+
+def promote_closing_line(
+    url: str, uri: str, frame: pd.DataFrame, artifacts: Path, *, who: str, reason: str
+) -> str:
+    """Fit the closing-line model on `frame`, register it and make it champion through
+    `transition` (with its audit row): the champion both the live path and the backtest score
+    with. Returns the version."""
+    from bullpen.models import mlflow_store
+    from bullpen.models.train import train_model, training_fingerprint
+    from bullpen.registry import audit, challenger, transition
+
+    spec = closing_line.CLOSING_LINE
+    fitted = train_model(frame, spec, closing_line.PARAMS)
+    experiment = mlflow_store.ensure_experiment(uri, f"{who}-season-live", artifacts)
+    version = challenger.register(
+        tracking_uri=uri, experiment_id=experiment, model=fitted,
+        fingerprint=training_fingerprint(frame, spec, fitted.params), trigger=who, metrics={},
+    ).version  # fmt: skip
+    entry = audit.AuditEntry(
+        model=closing_line.NAME, action="promoted", stage="manual", trigger=who, reason=reason
+    )
+    with engine.connect(url) as conn:
+        transition.promote(conn, uri, spec.registered_name, version, entry)
+    return str(version)
 
 
 @dataclass

@@ -25,9 +25,7 @@ from bullpen.db import engine
 from bullpen.features.dataset import load_feature_frame
 from bullpen.market import replay
 from bullpen.models import closing_line, mlflow_store
-from bullpen.models.train import train_model, training_fingerprint
 from bullpen.ops import prefect_process
-from bullpen.registry import audit, challenger, transition
 from tests.integration import season_live
 from tests.integration.conftest import stage_seasons
 from tests.integration.live_api_server import recorded_api
@@ -46,20 +44,10 @@ def world(bullpen_env: dict[str, str], prefect_server: None) -> Iterator[dict]:
     frame = closing_line.usable_games(load_feature_frame(url, "shin"))
     frame = frame[frame["season"] == 2018]
     spec = closing_line.CLOSING_LINE
-    fitted = train_model(frame, spec, closing_line.PARAMS)
-    experiment = mlflow_store.ensure_experiment(
-        uri, "tests-season-live", Path(bullpen_env["BULLPEN_HOME"]) / "artifacts"
-    )
-    version = challenger.register(
-        tracking_uri=uri, experiment_id=experiment, model=fitted,
-        fingerprint=training_fingerprint(frame, spec, fitted.params), trigger="test", metrics={},
-    ).version  # fmt: skip
-    with engine.connect(url) as conn:
-        entry = audit.AuditEntry(
-            model=closing_line.NAME, action="promoted", stage="manual", trigger="test setup",
-            reason="the champion both paths score with",
-        )  # fmt: skip
-        transition.promote(conn, uri, spec.registered_name, version, entry)
+    version = season_live.promote_closing_line(
+        url, uri, frame, Path(bullpen_env["BULLPEN_HOME"]) / "artifacts",
+        who="test", reason="the champion both paths score with",
+    )  # fmt: skip
     mlflow_store.set_version_tags(uri, spec.registered_name, version, SETTINGS.as_tags("test"))
     season = replay.load_season(
         data_dir / "odds" / "mlb_odds_2019.csv.gz", data_dir / "retrosheet" / "GL2019.TXT.gz"
