@@ -91,6 +91,13 @@ def check_models(mlflow_url: str, verified: restoring.VerifiedBackup) -> list[st
     return restoring.check_models(engine.sqlalchemy_url(mlflow_url), verified.manifest.models)
 
 
+def _default_restore_root(live_root: str, home: Path, backup_id: str) -> str:
+    if live_root.startswith("s3://"):
+        bucket = live_root.removeprefix("s3://").split("/", 1)[0]
+        return f"s3://{bucket}/restores/{backup_id}"
+    return str(home / "restores" / backup_id / "mlartifacts")
+
+
 def _work_dir(home: Path, kind: str) -> Path:
     root = home / "backup-work"
     root.mkdir(parents=True, exist_ok=True)
@@ -172,7 +179,11 @@ def restore(
     artifact_dir: str | None = None,
     switch: bool = False,
 ) -> dict[str, Any]:
-    """Verify `backup_id`, restore it into new databases, compare every table, maybe switch."""
+    """Verify `backup_id`, restore it into new databases, compare every table, maybe switch.
+
+    `artifact_dir`: a new or empty folder, or an empty s3://bucket/prefix. Default: a folder
+    under BULLPEN_HOME/restores, or with an S3 artifact store s3://<its bucket>/restores/<id>
+    (a restore every host can read, and one --switch can make live)."""
     settings = get_settings()
     for url in (target_url, mlflow_target_url):
         if url and dump.has_password(url):  # flow parameters are stored by the Prefect API
@@ -181,7 +192,10 @@ def restore(
     targets = restoring.RestoreTargets(
         bullpen_url=target_url,
         mlflow_url=mlflow_target_url or engine.with_database(target_url, f"{name}_mlflow"),
-        artifact_dir=Path(artifact_dir or settings.home / "restores" / backup_id / "mlartifacts"),
+        artifact_dir=runtime.artifact_store_at(
+            artifact_dir or _default_restore_root(settings.artifact_root, settings.home, backup_id),
+            settings,
+        ),
     )
     restoring.check_targets_free(targets)  # fail fast; checked again right before restoring
     key, source = runtime.backup_key(settings), runtime.backup_target(settings)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S3_SCHEME = "s3://"
 
 
 def _default_home() -> Path:
@@ -25,6 +28,11 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(default=None, repr=False)
     # A streaming replica of the bullpen database, checked by `bullpen health` and the exporter.
     replica_database_url: str | None = Field(default=None, repr=False)
+    # Where MLflow keeps new experiments' artifacts (models, reports): s3://bucket/prefix is one
+    # store every host reads and writes (its endpoint and keys are BULLPEN_S3_*, see
+    # runtime.mlflow_tracking_uri); a path or file:// URI is this machine only. Unset:
+    # <home>/mlartifacts. Always an absolute URI once read (docs/multihost.md).
+    artifact_root: str = Field(default="", validate_default=True)
     data_dir: Path | None = None  # bundled seasons; defaults to the repo's data/
     devig_method: str = "shin"
     log_json: bool = False  # JSON lines (with the flow-run id) for logger `bullpen` on stderr
@@ -45,13 +53,33 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 20.0
     http_max_attempts: int = 4  # per request; only transient errors are retried
 
+    @field_validator("artifact_root")
+    @classmethod
+    def _artifact_uri(cls, value: str, info: ValidationInfo) -> str:
+        """An s3:// root as given (without a trailing slash); anything else as a file:// URI."""
+        value = value.strip()
+        if value.startswith(S3_SCHEME):
+            bucket = value[len(S3_SCHEME) :].split("/", 1)[0]
+            if not bucket:
+                raise ValueError(f"artifact root {value!r} names no bucket")
+            return value.rstrip("/")
+        if value.startswith("file://"):
+            return value.rstrip("/")
+        if "://" in value:
+            raise ValueError(f"artifact root {value!r}: only s3:// and file:// are supported")
+        home = info.data.get("home") or _default_home()
+        return Path(value or Path(home) / "mlartifacts").resolve().as_uri()
+
     @property
     def pgdata(self) -> Path:
         return self.home / "pgdata"
 
     @property
-    def artifact_root(self) -> Path:
-        return self.home / "mlartifacts"
+    def artifact_dir(self) -> Path | None:
+        """The local folder of a file:// artifact root; None when artifacts live in S3."""
+        if self.artifact_root.startswith(S3_SCHEME):
+            return None
+        return Path(unquote(urlparse(self.artifact_root).path))
 
     @property
     def reports_dir(self) -> Path:

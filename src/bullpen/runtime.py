@@ -12,16 +12,17 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from pydantic import SecretStr
 
 from bullpen import prefect_blocks
-from bullpen.config import Settings, get_settings
+from bullpen.config import S3_SCHEME, Settings, get_settings
 from bullpen.db import engine, urls
 
 if TYPE_CHECKING:
     from bullpen.backup.archive import BackupKey
+    from bullpen.backup.artifacts import S3Artifacts
     from bullpen.backup.s3 import BackupTarget
     from bullpen.backup.snapshot import Sources
 
@@ -77,9 +78,42 @@ def embedded_database_url_if_running(settings: Settings | None = None) -> str | 
     return engine.ensure_database(_embedded_server_url(settings.pgdata), BULLPEN_DATABASE)
 
 
-def mlflow_tracking_uri(settings: Settings | None = None) -> str:
-    """BULLPEN_MLFLOW_TRACKING_URI, or an `mlflow` database beside the bullpen database."""
+def artifact_store_env(settings: Settings | None = None) -> dict[str, str]:
+    """The environment MLflow's boto3 client reads for an s3:// artifact root, from BULLPEN_S3_*:
+    endpoint (path-style addressing, as every S3-compatible server on a bare host:port needs),
+    keys (unset: boto3's default chain, e.g. an instance role) and region. Empty for file://.
+
+    Holds secrets: hand it to a process's environment, never to argv or a log line.
+    """
     settings = settings or get_settings()
+    if not settings.artifact_root.startswith(S3_SCHEME):
+        return {}
+    env = {"AWS_DEFAULT_REGION": settings.s3_region}
+    if settings.s3_endpoint_url:
+        env["MLFLOW_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
+        env["MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE"] = "path"
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        env["AWS_ACCESS_KEY_ID"] = settings.s3_access_key_id.get_secret_value()
+        env["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_access_key.get_secret_value()
+    return env
+
+
+def configure_artifact_store(settings: Settings | None = None) -> None:
+    """Point this process's MLflow artifact client at the configured store (the one place that
+    sets MLflow's S3 variables; an AWS_DEFAULT_REGION already set is kept)."""
+    env = artifact_store_env(settings)
+    region = env.pop("AWS_DEFAULT_REGION", None)
+    if region:
+        os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    os.environ.update(env)
+
+
+def mlflow_tracking_uri(settings: Settings | None = None) -> str:
+    """BULLPEN_MLFLOW_TRACKING_URI, or an `mlflow` database beside the bullpen database.
+
+    Every MLflow user asks for this URI first, so the artifact store is configured here too."""
+    settings = settings or get_settings()
+    configure_artifact_store(settings)
     if settings.mlflow_tracking_uri:
         if urlparse(settings.mlflow_tracking_uri).scheme.startswith("postgres"):
             return _no_password(settings.mlflow_tracking_uri, settings)
@@ -193,8 +227,34 @@ def backup_sources(settings: Settings | None = None) -> Sources:
     return Sources(
         bullpen_url=database_url(settings),
         mlflow_url=libpq_url(mlflow_tracking_uri(settings)),
-        artifact_root=settings.artifact_root,
+        artifact_root=artifact_source(settings),
     )
+
+
+def artifact_source(settings: Settings | None = None) -> Path | S3Artifacts:
+    """The MLflow artifact store (BULLPEN_ARTIFACT_ROOT) as backups see it: the local folder,
+    or the S3 bucket and prefix."""
+    settings = settings or get_settings()
+    return settings.artifact_dir or artifact_store_at(settings.artifact_root, settings)
+
+
+def artifact_store_at(uri: str, settings: Settings | None = None) -> Path | S3Artifacts:
+    """A folder (path or file:// URI) or s3://bucket/prefix, with a client built from
+    BULLPEN_S3_* (the endpoint and keys MLflow itself uses for the artifact store)."""
+    from bullpen.backup.artifacts import S3Artifacts, parse_s3_root
+    from bullpen.backup.s3 import make_client
+
+    settings = settings or get_settings()
+    if not uri.startswith(S3_SCHEME):
+        return Path(unquote(urlparse(uri).path)) if uri.startswith("file://") else Path(uri)
+    bucket, prefix = parse_s3_root(uri)
+    client = make_client(
+        settings.s3_endpoint_url,
+        settings.s3_region,
+        access_key_id=_secret(settings.s3_access_key_id),
+        secret_access_key=_secret(settings.s3_secret_access_key),
+    )
+    return S3Artifacts(client, bucket, prefix)
 
 
 def pg_bin_dirs(settings: Settings | None = None) -> tuple[Path, ...]:

@@ -51,7 +51,9 @@ class MemberEntry(BaseModel):
 
 
 class ArtifactsEntry(BaseModel):
-    root: str  # local artifact root at backup time; restores elsewhere rewrite MLflow's URIs
+    # The artifact store at backup time: a local folder's path, or s3://bucket/prefix; restores
+    # elsewhere rewrite MLflow's URIs from it.
+    root: str
     files: int
     bytes: int
 

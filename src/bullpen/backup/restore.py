@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from bullpen.backup import archive, dump, s3
+from bullpen.backup.artifacts import S3Artifacts, delete_all, is_empty, root_uri, upload_all
 from bullpen.backup.checksum import compare_database
 from bullpen.backup.errors import BackupError, RestoreMismatchError
 from bullpen.backup.manifest import Manifest, ModelAlias, open_manifest
@@ -42,7 +43,7 @@ class VerifiedBackup:
 class RestoreTargets:
     bullpen_url: str
     mlflow_url: str
-    artifact_dir: Path
+    artifact_dir: Path | S3Artifacts  # a new or empty folder, or an empty S3 prefix
 
     def __repr__(self) -> str:  # URLs may carry passwords
         return (
@@ -103,8 +104,15 @@ def check_targets_free(targets: RestoreTargets) -> None:
         targets.bullpen_url, targets.mlflow_url
     ):
         raise BackupError("the bullpen and MLflow targets must be two different databases")
-    if targets.artifact_dir.exists() and any(targets.artifact_dir.iterdir()):
-        raise BackupError(f"artifact directory {targets.artifact_dir} is not empty")
+    where = targets.artifact_dir
+    if isinstance(where, S3Artifacts):
+        if not is_empty(where):
+            raise BackupError(
+                f"artifact store {where.uri} is not empty: restores never overwrite (empty it, "
+                "or restore under another prefix)"
+            )
+    elif where.exists() and any(where.iterdir()):
+        raise BackupError(f"artifact directory {where} is not empty")
 
 
 def restore_backup(
@@ -122,7 +130,9 @@ def restore_backup(
     manifest = verified.manifest
     check_targets_free(targets)
     created: list[str] = []
-    artifact_dir_existed = targets.artifact_dir.exists()
+    where = targets.artifact_dir
+    artifact_dir_existed = isinstance(where, Path) and where.exists()
+    uploaded = False
     try:
         tables = rows = 0
         for role, url in (("bullpen", targets.bullpen_url), ("mlflow", targets.mlflow_url)):
@@ -138,24 +148,30 @@ def restore_backup(
                 )
             tables += len(entry.tables)
             rows += sum(t.rows for t in entry.tables.values())
-        files = place_artifacts(verified.files / ARTIFACTS_DIR, targets.artifact_dir)
+        if isinstance(where, S3Artifacts):
+            uploaded = True
+            files = upload_all(verified.files / ARTIFACTS_DIR, where)
+        else:
+            files = place_artifacts(verified.files / ARTIFACTS_DIR, where)
         relocated = 0
-        if Path(manifest.artifacts.root) != targets.artifact_dir.resolve():
-            relocated = relocate_artifact_uris(
-                targets.mlflow_url, Path(manifest.artifacts.root), targets.artifact_dir
-            )
+        old_root = backed_up_root(manifest.artifacts.root)
+        if root_uri(old_root) != root_uri(where):
+            relocated = relocate_artifact_uris(targets.mlflow_url, old_root, where)
     except BaseException:
         for url in created:
             dump.drop_database(url)
-        if not artifact_dir_existed:
-            shutil.rmtree(targets.artifact_dir, ignore_errors=True)
+        if isinstance(where, S3Artifacts):
+            if uploaded:  # the prefix was empty before: whatever is there now came from here
+                delete_all(where)
+        elif not artifact_dir_existed:
+            shutil.rmtree(where, ignore_errors=True)
         raise
     log.info("backup %s restored and checked: %d tables, %d rows", manifest.id, tables, rows)
     return RestoreReport(
         backup_id=manifest.id,
         bullpen_database=_db(targets.bullpen_url),
         mlflow_database=_db(targets.mlflow_url),
-        artifact_dir=str(targets.artifact_dir),
+        artifact_dir=root_uri(where) if isinstance(where, S3Artifacts) else str(where),
         tables_checked=tables,
         rows_checked=rows,
         artifact_files=files,
@@ -178,17 +194,34 @@ def place_artifacts(source: Path, dest: Path) -> int:
     return count
 
 
-def relocate_artifact_uris(mlflow_url: str, old_root: Path, new_root: Path) -> int:
-    """Point MLflow's stored artifact locations from `old_root` to `new_root`; return rows changed.
+def backed_up_root(recorded: str) -> Path | str:
+    """The manifest's artifact root: an s3:// URI as it is, else the folder's path."""
+    return recorded if recorded.startswith("s3://") else Path(recorded)
+
+
+def _spellings(root: Path | str | S3Artifacts) -> list[str]:
+    """How MLflow may have stored locations under `root`: a URI, and a folder's bare path."""
+    if isinstance(root, S3Artifacts):
+        return [root.uri]
+    if isinstance(root, str):
+        return [root.rstrip("/")]
+    return [root.as_uri(), str(root)]
+
+
+def relocate_artifact_uris(
+    mlflow_url: str, old_root: Path | str, new_root: Path | S3Artifacts
+) -> int:
+    """Point MLflow's stored artifact locations from `old_root` (a folder or s3:// URI) to
+    `new_root` (a folder or an S3 prefix); return rows changed.
 
     Needed when artifacts are restored elsewhere (a scratch verify): without it the restored
-    registry would silently load models from the live directory.
+    registry would silently load models from the live store.
     """
     changed = 0
-    pairs = (
-        (old_root.as_uri(), new_root.resolve().as_uri()),
-        (str(old_root), str(new_root.resolve())),
-    )
+    new = _spellings(new_root.resolve() if isinstance(new_root, Path) else new_root)
+    old = _spellings(old_root)
+    # A folder's bare path goes to the new root's bare path when it has one, else to its URI.
+    pairs = [(o, new[min(i, len(new) - 1)]) for i, o in enumerate(old)]
     with psycopg.connect(mlflow_url) as conn, conn.transaction():
         for table, column in _ARTIFACT_COLUMNS:
             found = conn.execute(
@@ -234,10 +267,21 @@ def switch_live(
     Sessions on the live databases are ended (workers and the MLflow UI reconnect to the
     restored copy by name); run it when no flow is writing.
 
+    Artifacts restored into S3 stay where the restore put them (the restored registry points
+    there, and every host reads it); a local folder replaces the live one.
+
     Raises:
         BackupError: restored and live databases are on different servers (rename cannot move
-            a database between servers), or a rename failed.
+            a database between servers), the live store is S3 but the artifacts were restored
+            into a folder (one host's), or a rename failed.
     """
+    if isinstance(live.artifact_dir, S3Artifacts) and not isinstance(
+        restored.artifact_dir, S3Artifacts
+    ):
+        raise BackupError(
+            f"the live artifact store is {live.artifact_dir.uri}: restore the artifacts into S3 "
+            "too (an empty s3:// prefix) before --switch, not into one host's folder"
+        )
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
     moved: dict[str, str] = {}
     for new_url, live_url in (
@@ -256,16 +300,18 @@ def switch_live(
         except psycopg.Error as exc:
             raise BackupError(f"switch failed: {exc}".strip()) from exc
         moved[_db(new_url)] = _db(live_url)
-    restored_dir = restored.artifact_dir.resolve()
-    if restored_dir != live.artifact_dir.resolve():
-        if live.artifact_dir.exists():
-            kept_dir = live.artifact_dir.with_name(f"{live.artifact_dir.name}.before-{stamp}")
-            live.artifact_dir.rename(kept_dir)
-            moved[str(live.artifact_dir)] = str(kept_dir)
-        live.artifact_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(restored_dir, live.artifact_dir)
-        relocate_artifact_uris(live.mlflow_url, restored_dir, live.artifact_dir)
-        moved[str(restored_dir)] = str(live.artifact_dir)
+    if isinstance(restored.artifact_dir, S3Artifacts) or isinstance(live.artifact_dir, S3Artifacts):
+        return moved
+    restored_dir, live_dir = restored.artifact_dir.resolve(), live.artifact_dir
+    if restored_dir != live_dir.resolve():
+        if live_dir.exists():
+            kept_dir = live_dir.with_name(f"{live_dir.name}.before-{stamp}")
+            live_dir.rename(kept_dir)
+            moved[str(live_dir)] = str(kept_dir)
+        live_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(restored_dir, live_dir)
+        relocate_artifact_uris(live.mlflow_url, restored_dir, live_dir)
+        moved[str(restored_dir)] = str(live_dir)
     return moved
 
 

@@ -1,4 +1,5 @@
-"""Take a backup: dump both databases, add MLflow artifacts and config, pack, encrypt, sign."""
+"""Take a backup: dump both databases, add MLflow artifacts (a local folder or an S3 prefix) and
+config, pack, encrypt, sign."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import json
 import logging
 import platform
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ import psycopg
 from pydantic import SecretStr
 
 from bullpen.backup import archive, dump, s3
+from bullpen.backup.artifacts import S3Artifacts, download_all, root_uri
 from bullpen.backup.manifest import (
     ArtifactsEntry,
     Manifest,
@@ -36,11 +39,12 @@ ARTIFACTS_DIR = "artifacts"
 
 @dataclass(frozen=True)
 class Sources:
-    """What a backup covers: the bullpen and MLflow databases (libpq URLs) and MLflow artifacts."""
+    """What a backup covers: the bullpen and MLflow databases (libpq URLs) and MLflow artifacts
+    (a local folder, or an S3 bucket and prefix)."""
 
     bullpen_url: str
     mlflow_url: str
-    artifact_root: Path
+    artifact_root: Path | S3Artifacts
 
     def __repr__(self) -> str:  # URLs may carry passwords
         return f"Sources(artifact_root={self.artifact_root})"
@@ -76,6 +80,20 @@ def artifact_members(root: Path) -> list[archive.Member]:
         return []
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
     return [archive.Member(f"{ARTIFACTS_DIR}/{p.relative_to(root).as_posix()}", p) for p in files]
+
+
+def _artifacts(root: Path | S3Artifacts, work_dir: Path) -> list[archive.Member]:
+    """The artifact members: a local folder's files, or an S3 prefix's objects copied into
+    `work_dir` (after the MLflow dump, like the folder: every dumped version has its files)."""
+    if not isinstance(root, S3Artifacts):
+        return artifact_members(root)
+    copied = download_all(root, work_dir / ARTIFACTS_DIR)
+    return [archive.Member(f"{ARTIFACTS_DIR}/{name}", path) for name, path in copied]
+
+
+def _manifest_root(root: Path | S3Artifacts) -> str:
+    """A folder as a plain path (as backups before S3 support recorded it), S3 as its URI."""
+    return root_uri(root) if isinstance(root, S3Artifacts) else str(root.resolve())
 
 
 def read_model_aliases(mlflow_url: str) -> list[ModelAlias]:
@@ -164,7 +182,7 @@ def create_backup(
     models = read_model_aliases(sources.mlflow_url)
     config_path = work_dir / CONFIG_MEMBER
     config_path.write_text(json.dumps(build_config_snapshot(config or {}), indent=1) + "\n")
-    artifacts = artifact_members(sources.artifact_root)
+    artifacts = _artifacts(sources.artifact_root, work_dir)
     members = [
         archive.Member("db/bullpen.dump", work_dir / "bullpen.dump"),
         archive.Member("db/mlflow.dump", work_dir / "mlflow.dump"),
@@ -192,7 +210,7 @@ def create_backup(
         members=[MemberEntry(name=m.name, bytes=m.bytes, sha256=m.sha256) for m in packed.members],
         databases=databases,
         artifacts=ArtifactsEntry(
-            root=str(sources.artifact_root.resolve()),
+            root=_manifest_root(sources.artifact_root),
             files=len(artifacts),
             bytes=sum(m.source.stat().st_size for m in artifacts),
         ),
@@ -201,6 +219,7 @@ def create_backup(
     )
     for leftover in ("bullpen.dump", "mlflow.dump"):
         (work_dir / leftover).unlink()  # the archive holds them now; keep the disk footprint small
+    shutil.rmtree(work_dir / ARTIFACTS_DIR, ignore_errors=True)  # S3 objects copied down
     database_bytes = _database_bytes(sources.bullpen_url) + _database_bytes(sources.mlflow_url)
     log.info(
         "backup %s: %d bytes encrypted from %d bytes (%d tables, %d artifact files)",

@@ -3,13 +3,20 @@ move only through registry/transition.py, with an audit row)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from bullpen.config import S3_SCHEME
 
 if TYPE_CHECKING:
     import lightgbm as lgb
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
+
+log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 FINGERPRINT_TAG = "bullpen.training_fingerprint"
@@ -25,14 +32,65 @@ def client(tracking_uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-def ensure_experiment(tracking_uri: str, name: str, artifact_root: Path) -> str:
-    """Experiment id for `name`, created with artifacts under `artifact_root` (not ./mlruns)."""
+class ArtifactStoreError(RuntimeError):
+    """A model's files are somewhere this host cannot read (another machine's folder)."""
+
+
+def _root_uri(artifact_root: str | Path) -> str:
+    if isinstance(artifact_root, Path):
+        return artifact_root.resolve().as_uri()
+    return artifact_root.rstrip("/")
+
+
+def _local_path(uri: str) -> Path | None:
+    """The folder of a file:// URI (or a bare absolute path); None for any other scheme."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    return Path(uri) if not parsed.scheme and uri.startswith("/") else None
+
+
+def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | Path) -> str:
+    """Experiment id for `name`, created with artifacts under `artifact_root` (a Path, a file://
+    URI or s3://bucket/prefix; not ./mlruns).
+
+    An experiment's artifact location is fixed when it is created. When the root is S3 and
+    `name` exists with a local (file://) location, that experiment is renamed
+    `<name>.local-<id>` (its runs, versions and files stay where they are, readable on the host
+    that wrote them) and `name` is created again in S3, so new runs land where every host can
+    read them. Anything else that exists is used as it is.
+    """
+    from mlflow.exceptions import MlflowException
+
+    root = _root_uri(artifact_root)
     mlflow_client = client(tracking_uri)
     existing = mlflow_client.get_experiment_by_name(name)
     if existing is not None:
-        return existing.experiment_id
-    artifact_root.mkdir(parents=True, exist_ok=True)
-    return mlflow_client.create_experiment(name, artifact_location=artifact_root.resolve().as_uri())
+        if not (root.startswith(S3_SCHEME) and _local_path(existing.artifact_location)):
+            return str(existing.experiment_id)
+        retired = f"{name}.local-{existing.experiment_id}"
+        log.warning(
+            "experiment %s keeps artifacts in %s, a folder of one host: renamed %s; new runs "
+            "go to %s (models registered before stay loadable only on that host)",
+            name,
+            existing.artifact_location,
+            retired,
+            root,
+        )
+        with contextlib.suppress(MlflowException):  # another worker renamed it first
+            mlflow_client.rename_experiment(existing.experiment_id, retired)
+    local = _local_path(root)
+    if local is not None:
+        local.mkdir(parents=True, exist_ok=True)
+    try:
+        return str(mlflow_client.create_experiment(name, artifact_location=root))
+    except MlflowException as exc:  # created meanwhile by another worker
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+            raise
+        again = mlflow_client.get_experiment_by_name(name)
+        if again is None:
+            raise
+        return str(again.experiment_id)
 
 
 def log_training_run(
@@ -100,11 +158,48 @@ def get_alias_version(tracking_uri: str, name: str, alias: str) -> ModelVersion 
 
 
 def load_booster(tracking_uri: str, model_uri: str) -> lgb.Booster:
+    """The LightGBM model at `model_uri` (models:/name@alias, models:/name/version, runs:/...).
+
+    Raises:
+        ArtifactStoreError: its files are in a local folder this host does not have (a model
+            logged with a file:// artifact root on another machine), instead of MLflow's bare
+            "No such file or directory".
+    """
     import mlflow
     import mlflow.lightgbm
 
     mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.lightgbm.load_model(model_uri)
+    try:
+        return mlflow.lightgbm.load_model(model_uri)
+    except Exception as exc:
+        location = _model_location(tracking_uri, model_uri)
+        local = _local_path(location) if location else None
+        if local is None or local.exists():
+            raise
+        raise ArtifactStoreError(
+            f"{model_uri} is stored at {location}, a folder of the host that logged it, which "
+            "this host cannot read: log models to a shared store (BULLPEN_ARTIFACT_ROOT="
+            "s3://bucket/prefix on every host, docs/multihost.md) and register them again"
+        ) from exc
+
+
+def _model_location(tracking_uri: str, model_uri: str) -> str | None:
+    """Where a registered version's files are (None when `model_uri` names no version)."""
+    from mlflow.exceptions import MlflowException
+
+    if not model_uri.startswith("models:/"):
+        return None
+    name, _, ref = model_uri[len("models:/") :].partition("@")
+    mlflow_client = client(tracking_uri)
+    try:
+        if ref:
+            version = mlflow_client.get_model_version_by_alias(name, ref)
+        else:
+            name, _, number = name.rpartition("/")
+            version = mlflow_client.get_model_version(name, number)
+        return str(mlflow_client.get_model_version_download_uri(version.name, version.version))
+    except MlflowException:
+        return None
 
 
 def base_margin_of(version: ModelVersion) -> str | None:

@@ -2,9 +2,11 @@
 and the local stack (infra/stack.py), so both serve the same store and artifacts.
 
 The backend store URI reaches the server through the environment (MLFLOW_BACKEND_STORE_URI),
-never argv: `ps` shows every user a process's arguments. With `auth`, the server runs MLflow's
-basic-auth app: every UI, tracking and registry request needs a user and password
-(docs/security.md).
+never argv: `ps` shows every user a process's arguments. So do the S3 keys of an s3:// artifact
+root (runtime.artifact_store_env): the server reads artifacts from the store itself for the UI,
+as the flows, which talk to the tracking database directly, write them there. With `auth`, the
+server runs MLflow's basic-auth app: every UI, tracking and registry request needs a user and
+password (docs/security.md).
 """
 
 from __future__ import annotations
@@ -48,18 +50,22 @@ def write_auth_config(auth: MlflowAuth) -> Path:
     return auth.config_path
 
 
+def _root_uri(artifact_root: str | Path) -> str:
+    return artifact_root.resolve().as_uri() if isinstance(artifact_root, Path) else artifact_root
+
+
 def server_command(
     tracking_uri: str,
-    artifact_root: Path,
+    artifact_root: str | Path,
     host: str = "127.0.0.1",
     port: int = 5000,
     *,
     python: str | Path | None = None,
     auth: MlflowAuth | None = None,
 ) -> list[str]:
-    """`python -m mlflow server`, new runs' artifacts under `artifact_root` (this interpreter
-    unless `python` names another). `tracking_uri` is not in it: pass `server_env(tracking_uri)`
-    as the environment."""
+    """`python -m mlflow server`, new experiments' artifacts under `artifact_root` (a folder,
+    file:// or s3:// URI; this interpreter unless `python` names another). `tracking_uri` is
+    not in it: pass `server_env(tracking_uri)` as the environment."""
     del tracking_uri  # through the environment only (server_env)
     command = [str(python or sys.executable), "-m", "mlflow", "server"]
     if auth is not None:
@@ -67,7 +73,7 @@ def server_command(
     return [
         *command,
         "--default-artifact-root",
-        artifact_root.resolve().as_uri(),
+        _root_uri(artifact_root),
         "--host",
         host,
         "--port",
@@ -87,7 +93,7 @@ def server_env(tracking_uri: str, auth: MlflowAuth | None = None) -> dict[str, s
 
 def serve(
     tracking_uri: str,
-    artifact_root: Path,
+    artifact_root: str | Path,
     host: str = "127.0.0.1",
     port: int = 5000,
     auth: MlflowAuth | None = None,

@@ -1,0 +1,123 @@
+"""MLflow's artifact store as backups see it: a local folder or an S3 bucket and prefix.
+
+An S3 store (BULLPEN_ARTIFACT_ROOT=s3://bucket/prefix) is copied object by object into the
+backup's `artifacts/` members, named by their key below the prefix: the same names a local
+folder's files get, so a backup of either kind restores into either kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bullpen.backup.errors import BackupError
+from bullpen.config import S3_SCHEME
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class S3Artifacts:
+    """An S3 artifact root: a boto3 client, a bucket and a key prefix ('' for the whole bucket)."""
+
+    client: Any
+    bucket: str
+    prefix: str
+
+    @property
+    def uri(self) -> str:
+        return f"{S3_SCHEME}{self.bucket}/{self.prefix}".rstrip("/")
+
+    def key(self, relative: str) -> str:
+        return f"{self.prefix}/{relative}" if self.prefix else relative
+
+    def __repr__(self) -> str:  # the client holds credentials: show only the location
+        return f"S3Artifacts({self.uri})"
+
+
+def parse_s3_root(uri: str) -> tuple[str, str]:
+    """(bucket, prefix) of s3://bucket/prefix (prefix without slashes at either end)."""
+    if not uri.startswith(S3_SCHEME):
+        raise BackupError(f"{uri!r} is not an s3:// artifact root")
+    bucket, _, prefix = uri[len(S3_SCHEME) :].partition("/")
+    if not bucket:
+        raise BackupError(f"artifact root {uri!r} names no bucket")
+    return bucket, prefix.strip("/")
+
+
+def root_uri(root: Path | S3Artifacts) -> str:
+    """The URI MLflow stores for artifacts under `root` (what restores relocate from and to)."""
+    return root.uri if isinstance(root, S3Artifacts) else root.resolve().as_uri()
+
+
+def _keys(store: S3Artifacts) -> list[tuple[str, int]]:
+    """(key, size) of every object under the prefix, sorted; none when the bucket is missing."""
+    from botocore.exceptions import ClientError
+
+    found: list[tuple[str, int]] = []
+    listed = f"{store.prefix}/" if store.prefix else ""
+    try:
+        pages = store.client.get_paginator("list_objects_v2").paginate(
+            Bucket=store.bucket, Prefix=listed
+        )
+        for page in pages:
+            found.extend((o["Key"], int(o["Size"])) for o in page.get("Contents", []))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
+    # Folder markers (zero-byte keys ending in /) hold no artifact.
+    return sorted((key, size) for key, size in found if not key.endswith("/"))
+
+
+def is_empty(store: S3Artifacts) -> bool:
+    return not _keys(store)
+
+
+def download_all(store: S3Artifacts, dest: Path) -> list[tuple[str, Path]]:
+    """Copy every object under the prefix into `dest`; return (name below the prefix, file).
+
+    Raises:
+        BackupError: a key would escape `dest` (`..`), which no MLflow run writes.
+    """
+    files: list[tuple[str, Path]] = []
+    start = len(store.prefix) + 1 if store.prefix else 0
+    root = dest.resolve()
+    for key, _size in _keys(store):
+        relative = key[start:]
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root) or not relative:
+            raise BackupError(f"artifact key {key!r} does not name a file below {store.uri}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store.client.download_file(store.bucket, key, str(path))
+        files.append((relative, path))
+    log.info("copied %d artifact objects from %s", len(files), store.uri)
+    return files
+
+
+def upload_all(source: Path, store: S3Artifacts) -> int:
+    """Upload every file under `source` to the prefix (the bucket is created if missing);
+    return how many."""
+    from bullpen.backup import s3
+
+    s3.ensure_bucket(s3.BackupTarget(store.client, store.bucket, store.prefix))
+    count = 0
+    if source.exists():
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                store.client.upload_file(
+                    str(path), store.bucket, store.key(path.relative_to(source).as_posix())
+                )
+                count += 1
+    log.info("restored %d artifact objects to %s", count, store.uri)
+    return count
+
+
+def delete_all(store: S3Artifacts) -> int:
+    """Delete every object under the prefix (the undo of a failed restore into S3)."""
+    keys = [key for key, _ in _keys(store)]
+    for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1000 keys
+        batch = [{"Key": key} for key in keys[start : start + 1000]]
+        store.client.delete_objects(Bucket=store.bucket, Delete={"Objects": batch})
+    return len(keys)
