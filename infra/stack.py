@@ -136,7 +136,6 @@ def stack_env(settings: Settings) -> dict[str, str]:
     creds = credentials(settings)
     return {
         "BULLPEN_HOME": str(settings.home.resolve()),
-        "BULLPEN_REPO_DIR": str(runtime.repo_root()),
         "PREFECT_API_URL": f"http://127.0.0.1:{_port('prefect')}/api",
         "PREFECT_API_AUTH_STRING": creds["prefect_auth_string"],
         "PREFECT_HOME": str(settings.home.resolve() / "prefect"),

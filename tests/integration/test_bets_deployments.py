@@ -69,7 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
                     pass
                 assert time.monotonic() < deadline, "prefect server did not start in 120 s"
                 time.sleep(0.5)
-            yield api, {**env, "PREFECT_API_URL": api, "BULLPEN_REPO_DIR": str(REPO)}
+            yield api, {**env, "PREFECT_API_URL": api}
         finally:
             proc.send_signal(signal.SIGINT)
             try:

@@ -173,7 +173,7 @@ def real_prefect_server(
         try:
             yield (
                 api,
-                {**env, "PREFECT_API_URL": api, "BULLPEN_REPO_DIR": str(REPO)},
+                {**env, "PREFECT_API_URL": api},
                 proc,
                 log_path,
             )
