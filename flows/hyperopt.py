@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from shared_tasks import build_features, prepare_database
 
@@ -39,7 +40,7 @@ def run_trials(
 ) -> search.WorkerSummary:
     spec = train.SPECS[ref.model]
     opts = {"worker": worker, "seed": seed, "num_threads": num_threads, "pruning": pruning}
-    return search.run_trials(ref, frame, spec, n_trials, **opts)
+    return search.run_trials(ref, frame, spec, n_trials, run=str(flow_run.id or ""), **opts)
 
 
 @task(cache_policy=NONE, task_run_name="publish-best-{ref.model}")
@@ -58,9 +59,13 @@ def optimize_models(
     eval_season: int = DEFAULT_EVAL_SEASON,
     n_folds: int = 3,
     pruning: bool = True,
+    publish: bool = True,
 ) -> dict[str, dict]:
     """Add `n_trials` trials per model to its study (created on first use, resumed after),
     spread over `workers` concurrent task runs; return each study's best against the defaults.
+    Several runs (on any workers, any hosts) can add trials to one study at once: they pass
+    `publish=False`, and one run with `n_trials=0` publishes the best after they have all
+    finished (`bullpen hyperopt run --runs N`).
 
     Only seasons before `eval_season` are ever looked at. The study's folds end two seasons
     before it: the season just before `eval_season` is held out to confirm the best trial.
@@ -87,8 +92,8 @@ def optimize_models(
             for worker, share in enumerate(search.split_trials(n_trials, workers))
         ]
         ran = [future.result() for future in futures]
-        best = publish_best(ref, frame, database_url, tracking_uri, experiment)
-        summary[model] = report.describe_run(best, ran)
+        best = publish_best(ref, frame, database_url, tracking_uri, experiment) if publish else None
+        summary[model] = report.describe_run(ref.name, ran, best)
     return summary
 
 

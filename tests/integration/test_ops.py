@@ -308,7 +308,6 @@ def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
         PREFECT_CLI_PROMPT="false",
         PREFECT_LOGGING_EXTRA_LOGGERS="bullpen",
         MLFLOW_DISABLE_TELEMETRY="true",
-        BULLPEN_REPO_DIR=str(REPO),
     )
     if api_url:
         env["PREFECT_API_URL"] = api_url
@@ -678,3 +677,73 @@ def test_a_deployment_failing_repeatedly_is_paused_and_announced(
 
     events = _wait_for(paused_events, 60, "the bullpen.deployment.paused event")
     assert "too many failed runs" in events[0]["payload"]["reason"]  # type: ignore[index]
+
+
+def test_hyperopt_runs_add_trials_to_one_study_from_two_workers(
+    prefect_api: tuple[str, Path], pg_server_url: str, tmp_path: Path
+) -> None:
+    """`bullpen hyperopt run --runs 2` submits two optimize-models runs; two workers (limit one
+    run each) take one each, both add trials to the one Optuna study in Postgres, and a third
+    run publishes its best."""
+    from bullpen import runtime
+    from bullpen.collect.history import replay
+    from bullpen.db.engine import sqlalchemy_url
+    from tests.integration.conftest import stage_seasons
+
+    api, home = prefect_api
+    db = ensure_database(pg_server_url, f"bullpen_h{uuid.uuid4().hex[:6]}")
+    mlflow_db = ensure_database(pg_server_url, f"mlflow_h{uuid.uuid4().hex[:6]}")
+    data = stage_seasons(tmp_path / "data", [2012, 2013, 2014, 2015])
+    runtime.prepare_database(db)
+    for files in replay.find_season_files(data):
+        replay.replay_season(db, files)
+    env = _worker_env(home, api, db, data, "h")
+    env.update(
+        BULLPEN_MLFLOW_TRACKING_URI=sqlalchemy_url(mlflow_db),
+        PREFECT_WORKER_QUERY_SECONDS="2",
+    )
+    workers, logs = [], []
+    try:
+        for name in ("hyperopt-a", "hyperopt-b"):
+            logs.append((tmp_path / f"{name}.log").open("wb"))
+            workers.append(
+                subprocess.Popen(
+                    [PREFECT, "worker", "start", "--pool", POOL, "--name", name, "--limit", "1"],
+                    env=env,
+                    stdout=logs[-1],
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )  # fmt: skip
+            )
+        done = subprocess.run(
+            [BULLPEN, "hyperopt", "run", "--model", "moneyline", "--trials", "4", "--runs", "2",
+             "--workers", "1", "--folds", "1", "--eval-season", "2016", "--seed", "3",
+             "--timeout", "600", "--json"],
+            env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        worker_logs = "".join(
+            (tmp_path / f"hyperopt-{n}.log").read_text()[-2000:] for n in ("a", "b")
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + worker_logs
+        result = json.loads(done.stdout[done.stdout.index("{") :])
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGINT)
+        for worker in workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        for log in logs:
+            log.close()
+    assert {run["worker"] for run in result["runs"]} == {"hyperopt-a", "hyperopt-b"}
+    assert {run["state"] for run in result["runs"]} == {"COMPLETED"}
+    assert sorted(result["trials_by_run"]) == sorted(run["id"] for run in result["runs"])
+    assert list(result["trials_by_run"].values()) == [2, 2]
+    assert result["trials"] == 4 and result["trials_per_minute"] > 0
+    assert sum(result["trials_by_host"].values()) == 4
+    from bullpen.models.tuning import search
+
+    with search.open_study(search.optuna_storage_url(db), result["study"]) as study:
+        runs = {t.user_attrs.get("run") for t in study.get_trials(deepcopy=False)}
+    assert set(result["trials_by_run"]) <= runs  # the two runs' trials live in one study

@@ -51,12 +51,39 @@ def run(
     eval_season: EVAL_SEASON = DEFAULT_EVAL_SEASON,
     folds: Annotated[int, typer.Option(min=1, help="Walk-forward validation seasons.")] = 3,
     pruning: Annotated[bool, typer.Option(help="Median-prune unpromising trials.")] = True,
+    runs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Submit this many runs of the optimize-models deployment (PREFECT_API_URL) "
+            "that share the trials instead of running here: any worker on any host takes each "
+            "(start workers with --limit 1 to spread them one per worker); --workers then "
+            "counts trial slots within each run.",
+        ),
+    ] = 0,
+    deployment: Annotated[
+        str, typer.Option(help="The deployment that --runs submits.")
+    ] = "optimize-models/weekly",
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for the --runs runs.")
+    ] = 3600,
     as_json: Annotated[bool, typer.Option("--json", help="Emit JSON.")] = False,
 ) -> None:
     """Add trials to the model's study (flow optimize-models), then log and save its best."""
     _setup()
     started = time.perf_counter()
     _require_seasons(eval_season, folds)
+    if runs:
+        common = {
+            "models": [model.value],
+            "workers": workers,
+            "eval_season": eval_season,
+            "n_folds": folds,
+            "pruning": pruning,
+        }
+        _fan_out(model, trials, runs, deployment, timeout, seed, common, as_json)
+        return
     result = run_flow(
         "hyperopt.py:optimize_models",
         models=(model.value,),
@@ -86,6 +113,86 @@ def run(
         )
     )
     typer.echo(f"MLflow run {result['mlflow_run_id']}; details: bullpen hyperopt best --model ...")
+
+
+def _fan_out(
+    model: Model,
+    trials: int,
+    runs: int,
+    deployment: str,
+    timeout: float,
+    seed: int | None,
+    common: dict[str, Any],
+    as_json: bool,
+) -> None:
+    """N runs add the trials to one study (Postgres), then one more run publishes its best."""
+    import os
+
+    from bullpen import runtime
+    from bullpen.models import train
+    from bullpen.models.tuning import report, search
+    from bullpen.models.tuning.store import fetch_tuned_params
+    from bullpen.ops import deployments
+
+    if not os.environ.get("PREFECT_API_URL"):
+        typer.echo(
+            "--runs submits deployment runs: set PREFECT_API_URL (`make up` prints it)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    shares = search.split_trials(trials, runs)
+    parameter_sets = [
+        {**common, "n_trials": share, "publish": False,
+         "seed": None if seed is None else seed + 1000 * k}
+        for k, share in enumerate(shares)
+    ]  # fmt: skip
+    try:
+        ids = deployments.submit_runs(deployment, parameter_sets)
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"submitted {len(ids)} runs of {deployment} ({', '.join(map(str, shares))} trials)")
+    outcomes = deployments.wait_for_runs(ids, timeout)
+    publish = deployments.wait_for_runs(
+        deployments.submit_runs(deployment, [{**common, "n_trials": 0, "publish": True}]),
+        timeout,
+    )
+    failed = [o for o in [*outcomes, *publish] if o.state != "COMPLETED"]
+    for outcome in [*outcomes, *publish]:
+        typer.echo(f"  run {outcome.name} on worker {outcome.worker or '-'}: {outcome.state}")
+    if failed:
+        typer.echo(f"{len(failed)} runs did not complete; the study keeps their trials", err=True)
+        raise typer.Exit(1)
+    database_url = runtime.database_url()
+    tuned = fetch_tuned_params(database_url, train.SPECS[model.value], common["eval_season"])
+    assert tuned is not None, "the publishing run completed, so tuned_params has the study"
+    shared = report.shared_study_run(search.optuna_storage_url(database_url), tuned.study, ids)
+    if as_json:
+        payload = {
+            "study": shared.study,
+            "runs": [vars(o) for o in outcomes],
+            "trials": shared.trials,
+            "trials_by_host": shared.trials_by_host,
+            "trials_by_run": shared.trials_by_run,
+            "minutes": round(shared.minutes, 3),
+            "trials_per_minute": round(shared.trials_per_minute, 2),
+            "beats_defaults": tuned.beats_defaults,
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    hosts = ", ".join(f"{host} {n}" for host, n in sorted(shared.trials_by_host.items()))
+    typer.echo(
+        f"{model.value}: {shared.trials} trials in {shared.minutes:.1f} min "
+        f"({shared.trials_per_minute:.1f}/min) by host: {hosts}; study {shared.study} now has "
+        f"{tuned.n_complete} complete, {tuned.n_pruned} pruned"
+    )
+    typer.echo(_score_line(tuned.cv_log_loss, tuned.default_cv_log_loss))
+    typer.echo(
+        _confirm_line(
+            tuned.eval_season, tuned.confirm_log_loss, tuned.default_confirm_log_loss,
+            tuned.beats_defaults,
+        )
+    )  # fmt: skip
 
 
 @app.command()

@@ -1,5 +1,5 @@
-"""Pause and resume a deployment (the flag and every schedule), and which deployments cannot run
-without a secret this host does not have.
+"""Pause and resume a deployment (the flag and every schedule), which deployments cannot run
+without a secret this host does not have, and runs of a deployment submitted for any worker.
 
 Prefect 3.8 has no `prefect deployment resume`; `bullpen deployment pause|resume NAME` uses the
 client's pause_deployment / resume_deployment and update_deployment_schedule(active=...), so a
@@ -10,8 +10,11 @@ lazily, as in `prefect_process`.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bullpen import prefect_blocks, runtime
 
@@ -133,3 +136,57 @@ def ensure_backup_key(key_file: Path) -> str:
         f"backup key: {key_file} (0600), saved as the Secret block "
         f"{prefect_blocks.BACKUP_KEY_BLOCK}; keep a copy elsewhere: no key, no restore"
     )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One deployment run as the API last saw it."""
+
+    id: str
+    name: str
+    state: str  # the state type: COMPLETED, FAILED, CRASHED, ... (SCHEDULED/RUNNING if waiting)
+    worker: str  # the worker that picked it up ("" before one has)
+
+
+def submit_runs(name: str, parameter_sets: list[dict[str, Any]]) -> list[str]:
+    """Create one run of deployment `name` per parameter set and return their ids without
+    waiting: any worker polling the deployment's pool, on any host, may pick each up."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            deployment = client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            raise LookupError(f"no deployment {name}: run `prefect deploy --all` first") from None
+        return [
+            str(client.create_flow_run_from_deployment(deployment.id, parameters=params).id)
+            for params in parameter_sets
+        ]
+
+
+def wait_for_runs(
+    run_ids: list[str], timeout: float, poll_seconds: float = 2.0
+) -> list[RunOutcome]:
+    """Poll until every run is final (or `timeout` seconds pass)."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = [client.read_flow_run(UUID(run_id)) for run_id in run_ids]
+            final = all(run.state is not None and run.state.is_final() for run in runs)
+            if final or time.monotonic() >= deadline:
+                break
+            time.sleep(poll_seconds)
+    return [
+        RunOutcome(
+            id=str(run.id),
+            name=run.name,
+            state=run.state.type.value if run.state is not None else "UNKNOWN",
+            worker=str((run.labels or {}).get("prefect.worker.name", "")),
+        )
+        for run in runs
+    ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,13 +96,23 @@ def publish_best(
     return tuned
 
 
-def describe_run(tuned: TunedParams, workers: Sequence[WorkerSummary]) -> dict[str, Any]:
-    """Small JSON-able summary of one flow run for one model."""
-    return {
-        "study": tuned.study,
+def describe_run(
+    study: str, workers: Sequence[WorkerSummary], tuned: TunedParams | None
+) -> dict[str, Any]:
+    """Small JSON-able summary of one flow run for one model; without `tuned` (a run that only
+    adds trials and leaves publishing to another), just the trials it ran."""
+    summary: dict[str, Any] = {
+        "study": study,
         "trials_this_run": sum(len(w.trials) for w in workers),
         "workers": len(workers),
+        "hosts": sorted({w.host for w in workers}),
         "seconds": round(max((w.seconds for w in workers), default=0.0), 1),
+        "published": tuned is not None,
+    }
+    if tuned is None:
+        return summary
+    return {
+        **summary,
         "n_complete": tuned.n_complete,
         "n_pruned": tuned.n_pruned,
         "best_trial": tuned.best_trial,
@@ -115,6 +125,41 @@ def describe_run(tuned: TunedParams, workers: Sequence[WorkerSummary]) -> dict[s
         "mlflow_run_id": tuned.mlflow_run_id,
         "params": tuned.params,
     }
+
+
+@dataclass(frozen=True)
+class SharedStudyRun:
+    """Trials that several runs added to one study: how many each host ran, and how fast."""
+
+    study: str
+    trials_by_host: dict[str, int]
+    trials_by_run: dict[str, int]
+    minutes: float  # first trial start to last trial end
+
+    @property
+    def trials(self) -> int:
+        return sum(self.trials_by_run.values())
+
+    @property
+    def trials_per_minute(self) -> float:
+        return self.trials / self.minutes if self.minutes > 0 else 0.0
+
+
+def shared_study_run(storage_url: str, study: str, run_ids: Sequence[str]) -> SharedStudyRun:
+    """What the runs `run_ids` (flow-run ids recorded on each trial) added to `study`."""
+    runs = set(run_ids)
+    with open_study(storage_url, study) as opened:
+        mine = [t for t in opened.get_trials(deepcopy=False) if t.user_attrs.get("run") in runs]
+    by_host: dict[str, int] = {}
+    by_run: dict[str, int] = dict.fromkeys(run_ids, 0)
+    for trial in mine:
+        host = str(trial.user_attrs.get("host", ""))
+        by_host[host] = by_host.get(host, 0) + 1
+        by_run[trial.user_attrs["run"]] += 1
+    starts = [t.datetime_start for t in mine if t.datetime_start]
+    ends = [t.datetime_complete for t in mine if t.datetime_complete]
+    minutes = (max(ends) - min(starts)).total_seconds() / 60 if starts and ends else 0.0
+    return SharedStudyRun(study, by_host, by_run, minutes)
 
 
 def log_study_to_mlflow(
@@ -194,7 +239,9 @@ def _write_trials_csv(trials: Sequence[optuna.trial.FrozenTrial], path: Path) ->
     names = sorted({name for t in trials for name in t.params})
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["number", "state", "value", "seconds", "last_step", "worker", *names])
+        writer.writerow(
+            ["number", "state", "value", "seconds", "last_step", "host", "run", "worker", *names]
+        )
         for t in trials:
             seconds = (
                 (t.datetime_complete - t.datetime_start).total_seconds()
@@ -203,7 +250,8 @@ def _write_trials_csv(trials: Sequence[optuna.trial.FrozenTrial], path: Path) ->
             )
             writer.writerow(
                 [t.number, t.state.name, "" if t.value is None else t.value, seconds,
-                 "" if t.last_step is None else t.last_step, t.user_attrs.get("worker", ""),
+                 "" if t.last_step is None else t.last_step, t.user_attrs.get("host", ""),
+                 t.user_attrs.get("run", ""), t.user_attrs.get("worker", ""),
                  *(t.params.get(name, "") for name in names)]
             )  # fmt: skip
     return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -70,6 +71,7 @@ class WorkerSummary:
     worker: int
     trials: tuple[int, ...]  # trial numbers this worker ran
     seconds: float
+    host: str = ""
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
@@ -311,6 +313,7 @@ def run_trials(
     n_trials: int,
     *,
     worker: int = 0,
+    run: str = "",
     seed: int | None = None,
     num_threads: int = 1,
     pruning: bool = True,
@@ -318,8 +321,10 @@ def run_trials(
     n_warmup_steps: int = PRUNE_WARMUP_ROUNDS,
 ) -> WorkerSummary:
     """Add `n_trials` trials to the study; safe to run in several threads, processes or machines
-    at once (each trial's number and state are assigned by the database)."""
+    at once (each trial's number and state are assigned by the database). Each trial records
+    the host, the run (e.g. a flow-run id) and the worker slot that ran it."""
     started = time.perf_counter()
+    host = socket.gethostname()
     frame = frame[frame["season"] < ref.eval_season]
     objective = make_objective(
         frame, spec, ref.folds, num_threads=num_threads, report_from=n_warmup_steps
@@ -340,6 +345,9 @@ def run_trials(
             # Who ran each trial: shows in trials.csv that workers really ran side by side.
             trial.set_user_attr("worker", worker)
             trial.set_user_attr("thread", threading.current_thread().name)
+            trial.set_user_attr("host", host)
+            if run:
+                trial.set_user_attr("run", run)
             mine.append(trial.number)
             return objective(trial)
 
@@ -351,7 +359,7 @@ def run_trials(
         )
     finally:
         storage.engine.dispose()
-    return WorkerSummary(worker, tuple(mine), time.perf_counter() - started)
+    return WorkerSummary(worker, tuple(mine), time.perf_counter() - started, host)
 
 
 @contextmanager
