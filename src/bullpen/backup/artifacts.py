@@ -47,9 +47,12 @@ def parse_s3_root(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def root_uri(root: Path | S3Artifacts) -> str:
-    """The URI MLflow stores for artifacts under `root` (what restores relocate from and to)."""
-    return root.uri if isinstance(root, S3Artifacts) else root.resolve().as_uri()
+def root_uri(root: Path | str | S3Artifacts) -> str:
+    """The URI MLflow stores for artifacts under `root` (what restores relocate from and to);
+    a str is a URI already."""
+    if isinstance(root, S3Artifacts):
+        return root.uri
+    return root.rstrip("/") if isinstance(root, str) else root.resolve().as_uri()
 
 
 def _keys(store: S3Artifacts) -> list[tuple[str, int]]:
