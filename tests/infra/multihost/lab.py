@@ -1,0 +1,140 @@
+"""The whole lab for the multi-host test: three hosts, the server's services, the deployments,
+the automations and two worker hosts polling bullpen-pool. `bring_up` returns it; `Lab.destroy`
+(hosts.py) takes every process and namespace down again."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.infra.multihost.hosts import REPO, Lab
+from tests.infra.multihost.services import PY, Server
+from tests.infra.multihost.workers import HOME, POOL, WORKER_USER, Worker, worker_environment
+
+# Six seasons: enough for the hyperopt folds of eval season 2018 (validation 2015-2016, 2017
+# held out) and for training on 2013-2017; small enough to replay in seconds.
+SEASONS = [2013, 2014, 2015, 2016, 2017, 2018]
+EVAL_SEASON = 2018
+# Deployment triggers that would start extra runs with their default parameters in the middle
+# of the test (the test starts each kind itself, with small parameters, on a chosen host).
+TRIGGERS_OFF = {
+    "bullpen-backtest-after-training",
+    "bullpen-recommend-after-odds",
+    "bullpen-settle-after-games",
+    "bullpen-retrain-on-drift",
+}
+
+
+@dataclass
+class Stack:
+    lab: Lab
+    server: Server
+    workers: dict[str, Worker]
+    timings: dict[str, float] = field(default_factory=dict)
+    deploy_output: str = ""
+
+    def server_cli_env(self) -> dict[str, str]:
+        """The deployer's shell on the server host: its own checkout's code, the API."""
+        return self.server.host.env(
+            {
+                **self.server.prefect_env(),
+                "PREFECT_HOME": "/opt/admin/.prefect",
+                "PYTHONPATH": "/opt/checkout/src",
+                "BULLPEN_GIT_URL": self.server.url("git"),
+                "BULLPEN_HOME": "/opt/admin/.bullpen",
+                "BULLPEN_DATABASE_URL": self.server.database_url(),
+            }
+        )
+
+
+def stage_seasons(target: Path, seasons: list[int]) -> None:
+    """Copy the bundled files of `seasons` (odds, game logs) into a worker host's directory."""
+    data = REPO / "data"
+    for sub in ("odds", "retrosheet"):
+        (target / sub).mkdir(parents=True, exist_ok=True)
+    for season in seasons:
+        shutil.copy(data / "odds" / f"mlb_odds_{season}.csv.gz", target / "odds")
+        for retro in (data / "retrosheet").glob(f"GL{season}.TXT*"):
+            shutil.copy(retro, target / "retrosheet")
+
+
+def ensure_worker_account() -> tuple[int, int]:
+    import pwd
+    import subprocess
+
+    try:
+        entry = pwd.getpwnam(WORKER_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--home-dir", HOME, "--no-create-home", "--shell",
+             "/usr/sbin/nologin", WORKER_USER],
+            check=True,
+        )  # fmt: skip
+        entry = pwd.getpwnam(WORKER_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def new_lab() -> Lab:
+    return Lab(Path(tempfile.mkdtemp(prefix="bpmh-", dir="/tmp")))
+
+
+def bring_up(lab: Lab) -> Stack:
+    t_setup = time.monotonic()
+    lab.create()
+    server = Server(lab.hosts["server"])
+    server.start_postgres()
+    server.psql("ALTER ROLE bullpen CREATEDB")  # backup-verify restores into scratch databases
+    server.start_s3()
+    server.start_git()
+    t0 = time.monotonic()
+    prefect = server.start_prefect()
+    mlflow = server.start_mlflow()
+    backup_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    workers = {name: Worker(lab.hosts[name], server) for name in ("w1", "w2")}
+    uid, gid = ensure_worker_account()
+    for worker in workers.values():
+        home = worker.host.dir / "bullpen"
+        home.mkdir(exist_ok=True)
+        stage_seasons(home / "seasons", SEASONS)
+        worker.install_manually()
+        worker.env = worker_environment(server, worker.host, backup_key)
+        for path in [home, *home.rglob("*")]:
+            if not str(path).startswith(str(home / "venv")):
+                os.chown(path, uid, gid)
+    server.wait_prefect(prefect, t0)
+    stack = Stack(lab, server, workers)
+    server.api("POST", "work_pools/", {"name": POOL, "type": "process"})
+    for queue in ("w1", "w2"):
+        server.api("POST", f"work_pools/{POOL}/queues", {"name": queue})
+    t_deploy = time.monotonic()
+    deployed = server.host.run(
+        ["sh", "-c", f"cd /opt/checkout && exec {PY} -m prefect --no-prompt deploy --all"],
+        stack.server_cli_env(),
+        timeout=300,
+    )
+    stack.deploy_output = deployed.stdout + deployed.stderr
+    stack.timings["prefect deploy --all"] = time.monotonic() - t_deploy
+    server.host.run(
+        ["sh", "-c", f"cd /opt/checkout && exec {PY} -m bullpen.cli automations apply "
+         "--reschedule-after 10 --heartbeat-grace 45"],
+        stack.server_cli_env(),
+        timeout=120,
+    )  # fmt: skip
+    for automation in server.api("POST", "automations/filter", {}):
+        if automation["name"] in TRIGGERS_OFF:
+            server.api("PATCH", f"automations/{automation['id']}", {"enabled": False})
+    for worker in workers.values():
+        worker.start(["default", worker.name])
+    server.wait_mlflow(mlflow, t0)
+    stack.timings["setup"] = time.monotonic() - t_setup
+    for name, seconds in server.started.items():
+        stack.timings[f"setup: {name}"] = seconds
+    for worker in workers.values():
+        stack.timings[f"setup: install on {worker.name}"] = worker.install_seconds
+    return stack
