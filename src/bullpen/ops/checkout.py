@@ -1,9 +1,10 @@
 """How a deployment names its code, and the pull step that runs a flow from exactly that code.
 
-Deploy side: `prefect deploy` runs the build step `describe` in the deployer's checkout. It returns
-the commit (HEAD) and the repository workers clone it from (BULLPEN_GIT_URL, templated in by
-prefect.yaml, else `file://` + this checkout, which only this host can read). prefect.yaml puts
-both into the stored pull steps and the deployment's `version`; nothing else about the
+Deploy side: `prefect deploy` runs the build step `describe` in the deployer's checkout. It
+returns the commit (HEAD) and the repository workers clone it from: BULLPEN_GIT_URL, templated in
+by prefect.yaml, else this checkout's path, which only this host can read (a path rather than a
+file:// URL: git then clones by hardlinking objects, 0.3 s instead of 4-9 s here). prefect.yaml
+puts both into the stored pull steps and the deployment's `version`; nothing else about the
 deployer's machine is stored.
 
 Worker side: Prefect's `git_clone` clones that repository at that commit into the flow run's
@@ -92,8 +93,9 @@ def describe(repository: str | None = None, directory: str = ".") -> dict[str, s
                 stacklevel=2,
             )
     else:
-        # Only this host can read a file:// URL; other hosts need BULLPEN_GIT_URL.
-        repository = root.as_uri()
+        # Only this host can read it; other hosts need BULLPEN_GIT_URL. A plain path, not
+        # file://, so git clones locally (hardlinks) instead of packing every object.
+        repository = str(root)
     return {"commit": commit, "repository": repository, "dirty": "true" if changed else "false"}
 
 

@@ -41,7 +41,7 @@ def test_describe_names_head_and_this_checkout_when_no_url(repo: Path) -> None:
         described = checkout.describe(directory=str(repo / "."))
     assert described == {
         "commit": _git(repo, "rev-parse", "HEAD"),
-        "repository": repo.resolve().as_uri(),
+        "repository": str(repo.resolve()),
         "dirty": "false",
     }
 
