@@ -139,7 +139,8 @@ def test_backup_drop_everything_restore_is_identical(
 ) -> None:
     bullpen_url = loaded["BULLPEN_DATABASE_URL"]
     mlflow_url = dump.libpq_url(loaded["BULLPEN_MLFLOW_TRACKING_URI"])
-    artifact_root = get_settings().artifact_root
+    artifact_root = get_settings().artifact_dir
+    assert artifact_root is not None
     before = _checks(loaded)
     p_before = _champion_probabilities(bullpen_url, loaded["BULLPEN_MLFLOW_TRACKING_URI"])
     target = runtime.backup_target()
@@ -633,7 +634,8 @@ def test_restore_with_switch_makes_the_checked_copy_live(
     backup_id = s3.latest_verified(runtime.backup_target(), runtime.backup_key())
     bullpen_url = loaded["BULLPEN_DATABASE_URL"]
     uri = loaded["BULLPEN_MLFLOW_TRACKING_URI"]
-    artifact_root = get_settings().artifact_root
+    artifact_root = get_settings().artifact_dir
+    assert artifact_root is not None
     # A write after the backup: the switch must bring back the backed-up state, without it.
     with engine.connect(bullpen_url) as conn:
         conn.execute("DELETE FROM odds WHERE game_id IN (SELECT game_id FROM games LIMIT 10)")
