@@ -351,16 +351,58 @@ def test_only_the_retention_role_may_delete_backups() -> None:
         )
 
 
-def test_worker_iam_is_limited_to_the_backup_bucket() -> None:
+def test_worker_iam_is_limited_to_the_backup_bucket_and_artifact_prefix() -> None:
     text = (TERRAFORM / "modules" / "worker_hosts" / "main.tf").read_text()
     resources_in_policies = re.findall(r"resources\s*=\s*\[([^\]]*)\]", text)
     assert resources_in_policies
     for resources in resources_in_policies:
         assert '"*"' not in resources, resources
         assert re.fullmatch(
-            r"\s*(var\.backup_bucket_arn|\"\$\{var\.backup_bucket_arn\}/\$\{var\.backup_prefix\}\*\"|var\.kms_key_arn)\s*",
+            r"\s*(var\.(backup|artifact)_bucket_arn"
+            r"|\"\$\{var\.(backup_bucket_arn\}/\$\{var\.backup|artifact_bucket_arn\}/\$\{var\.artifact)_prefix\}\*\""
+            r"|var\.kms_key_arn)\s*",
             resources,
         ), resources
+    # Workers never delete: not backups (retention has its own role), not artifacts.
+    assert "s3:DeleteObject" not in text
+
+
+def test_artifact_bucket_is_hardened_like_the_backup_bucket() -> None:
+    module = TERRAFORM / "modules" / "s3_artifact_bucket"
+    found = resources(parse_dir(module))
+    for kind in (
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_logging",
+        "aws_s3_bucket_policy",
+    ):
+        assert kind in found, f"s3_artifact_bucket lacks {kind}"
+    block = found["aws_s3_bucket_public_access_block"]["this"]
+    assert all(
+        block[flag] is True
+        for flag in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        )
+    ), block
+    versioning = found["aws_s3_bucket_versioning"]["this"]["versioning_configuration"][0]
+    assert _unquote(versioning["status"]) == "Enabled"
+    sse = found["aws_s3_bucket_server_side_encryption_configuration"]["this"]["rule"][0]
+    default = sse["apply_server_side_encryption_by_default"][0]
+    assert _unquote(default["sse_algorithm"]) == "aws:kms"
+    policy = _statements(parse_dir(module), "bucket")
+    tls = next(s for s in policy if _unquote(s.get("sid", "")) == "DenyInsecureTransport")
+    assert _unquote(tls["effect"]) == "Deny"
+    assert [_unquote(v) for v in tls["condition"][0]["values"]] == ["false"]
+    assert _unquote(tls["condition"][0]["variable"]) == "aws:SecureTransport"
+    # Every environment creates it and hands its root to the hosts' inventory.
+    for path in ENV_DIRS:
+        assert "artifact_bucket" in named(parse_dir(path), "module")
+        assert "bullpen_artifact_root" in (path / "outputs.tf").read_text()
 
 
 # checkov -----------------------------------------------------------------------------------

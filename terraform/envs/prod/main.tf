@@ -1,5 +1,5 @@
 # bullpen environment: VPC, a self-managed PostgreSQL primary and streaming replica on EC2,
-# Prefect worker hosts and the backup bucket. Ansible configures the hosts afterwards, from the
+# Prefect worker hosts, the backup bucket and the MLflow artifact bucket. Ansible configures the hosts afterwards, from the
 # inventory in output `ansible_inventory`.
 
 locals {
@@ -91,6 +91,16 @@ module "backup_bucket" {
   )
 }
 
+# MLflow's artifact store: every worker reads and writes models and reports here
+# (BULLPEN_ARTIFACT_ROOT = output artifact_root).
+module "artifact_bucket" {
+  source = "../../modules/s3_artifact_bucket"
+
+  bucket_name            = var.artifact_bucket_name
+  kms_key_arn            = aws_kms_key.this.arn
+  access_log_bucket_name = var.access_log_bucket_name
+}
+
 module "workers" {
   source = "../../modules/worker_hosts"
 
@@ -103,6 +113,8 @@ module "workers" {
   kms_key_arn             = aws_kms_key.this.arn
   backup_bucket_arn       = module.backup_bucket.bucket_arn
   backup_prefix           = module.backup_bucket.backup_prefix
+  artifact_bucket_arn     = module.artifact_bucket.bucket_arn
+  artifact_prefix         = module.artifact_bucket.artifact_prefix
   ssh_ingress_cidr_blocks = var.ssh_ingress_cidr_blocks
   key_name                = var.key_name
 }

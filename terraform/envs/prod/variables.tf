@@ -57,8 +57,13 @@ variable "backup_bucket_name" {
   type        = string
 }
 
+variable "artifact_bucket_name" {
+  description = "Globally unique name of the MLflow artifact bucket (BULLPEN_ARTIFACT_ROOT is s3://<it>/artifacts)."
+  type        = string
+}
+
 variable "access_log_bucket_name" {
-  description = "Existing bucket that receives S3 server access logs for the backup bucket."
+  description = "Existing bucket that receives S3 server access logs for the backup and artifact buckets."
   type        = string
 }
 

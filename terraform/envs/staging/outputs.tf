@@ -8,6 +8,11 @@ output "backup_retention_role_arn" {
   value       = module.backup_bucket.retention_role_arn
 }
 
+output "artifact_root" {
+  description = "MLflow artifact store for every host (BULLPEN_ARTIFACT_ROOT)."
+  value       = module.artifact_bucket.artifact_root
+}
+
 output "postgres_primary_private_ip" {
   description = "Private address of the PostgreSQL primary (BULLPEN_DB host for the workers)."
   value       = module.postgres_primary.private_ip
@@ -33,6 +38,7 @@ output "ansible_inventory" {
         bullpen_aws_region               = var.region
         bullpen_backup_bucket            = module.backup_bucket.bucket_name
         bullpen_backup_prefix            = trimsuffix(module.backup_bucket.backup_prefix, "/")
+        bullpen_artifact_root            = module.artifact_bucket.artifact_root
         bullpen_postgres_primary_address = module.postgres_primary.private_ip
       }
       children = {

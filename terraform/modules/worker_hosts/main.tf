@@ -1,6 +1,7 @@
 # Prefect worker hosts: N plain instances (not an autoscaling group, so Terraform knows their
 # addresses for the Ansible inventory), with an instance profile that can reach the backup
-# bucket and nothing else. The workers run the flows, including backup (pg_dump over the network).
+# bucket and the MLflow artifact prefix and nothing else. The workers run the flows, including
+# backup (pg_dump over the network) and training (models written to the artifact store).
 
 resource "aws_security_group" "this" {
   name        = "${var.name}-sg"
@@ -103,6 +104,40 @@ resource "aws_iam_role" "this" {
   assume_role_policy = data.aws_iam_policy_document.assume.json
 
   tags = var.tags
+}
+
+# MLflow artifacts: list, read and write under the artifact prefix (every worker loads what any
+# worker trained). No delete: MLflow's training, scoring and reporting never delete; `mlflow gc`
+# and restores run with an operator's identity.
+data "aws_iam_policy_document" "artifacts" {
+  statement {
+    sid       = "ListArtifacts"
+    actions   = ["s3:ListBucket"]
+    resources = [var.artifact_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.artifact_prefix, "${var.artifact_prefix}*"]
+    }
+  }
+
+  statement {
+    sid = "ReadWriteArtifacts"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = ["${var.artifact_bucket_arn}/${var.artifact_prefix}*"]
+  }
+}
+
+resource "aws_iam_role_policy" "artifacts" {
+  name   = "bullpen-mlflow-artifacts"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.artifacts.json
 }
 
 resource "aws_iam_role_policy" "backups" {

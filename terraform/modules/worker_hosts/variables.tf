@@ -42,7 +42,7 @@ variable "kms_key_arn" {
 }
 
 variable "backup_bucket_arn" {
-  description = "ARN of the backup bucket: the only bucket the workers' instance profile may use."
+  description = "ARN of the backup bucket: with the artifact bucket, the only buckets the workers' instance profile may use."
   type        = string
 }
 
@@ -50,6 +50,17 @@ variable "backup_prefix" {
   description = "Key prefix inside the backup bucket the workers may read and write under (never delete)."
   type        = string
   default     = "backups/"
+}
+
+variable "artifact_bucket_arn" {
+  description = "ARN of the MLflow artifact bucket (s3_artifact_bucket module): read and write under artifact_prefix, never delete."
+  type        = string
+}
+
+variable "artifact_prefix" {
+  description = "Key prefix inside the artifact bucket the workers may read and write under (BULLPEN_ARTIFACT_ROOT's path plus a slash)."
+  type        = string
+  default     = "artifacts/"
 }
 
 variable "ssh_ingress_cidr_blocks" {
