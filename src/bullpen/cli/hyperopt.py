@@ -159,7 +159,8 @@ def _fan_out(
     )
     failed = [o for o in [*outcomes, *publish] if o.state != "COMPLETED"]
     for outcome in [*outcomes, *publish]:
-        typer.echo(f"  run {outcome.name} on worker {outcome.worker or '-'}: {outcome.state}")
+        why = f" ({outcome.message})" if outcome.state != "COMPLETED" and outcome.message else ""
+        typer.echo(f"  run {outcome.name} on worker {outcome.worker or '-'}: {outcome.state}{why}")
     if failed:
         typer.echo(f"{len(failed)} runs did not complete; the study keeps their trials", err=True)
         raise typer.Exit(1)

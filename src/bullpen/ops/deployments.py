@@ -146,6 +146,7 @@ class RunOutcome:
     name: str
     state: str  # the state type: COMPLETED, FAILED, CRASHED, ... (SCHEDULED/RUNNING if waiting)
     worker: str  # the worker that picked it up ("" before one has)
+    message: str  # the state's message (why a run failed or crashed)
 
 
 def submit_runs(name: str, parameter_sets: list[dict[str, Any]]) -> list[str]:
@@ -187,6 +188,7 @@ def wait_for_runs(
             name=run.name,
             state=run.state.type.value if run.state is not None else "UNKNOWN",
             worker=str((run.labels or {}).get("prefect.worker.name", "")),
+            message=(run.state.message or "") if run.state is not None else "",
         )
         for run in runs
     ]

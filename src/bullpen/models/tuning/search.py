@@ -19,6 +19,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy
 
 from bullpen.db import engine
 from bullpen.models.train import DEFAULT_PARAMS, ModelSpec, labelled
@@ -280,30 +281,47 @@ def prepare_study(
     folds = season_folds(labelled(frame, spec)["season"].unique(), eval_season, n_folds)
     name = name or study_name(spec, folds)
     storage = make_storage(storage_url)
+    # Runs on several machines may prepare one new study at once: one scores the defaults, the
+    # others wait for it and find them (a session lock, released with the connection).
+    lock_key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
     try:
-        study = make_study(storage, name)
-        if "default_cv_log_loss" not in study.user_attrs:
-            defaults = cross_validate(
-                prepare_folds(frame, spec, folds), spec, {}, num_threads=num_threads
-            )
-            attrs = {
-                "model": spec.name,
-                "spec_signature": spec_signature(spec),
-                "eval_season": eval_season,
-                "valid_seasons": [f.valid_season for f in folds],
-                "default_cv_log_loss": defaults.mean_log_loss,
-                "default_fold_log_loss": list(defaults.fold_log_loss),
-                "default_fold_rounds": list(defaults.fold_rounds),
-                "default_fold_best_log_loss": list(defaults.fold_best_log_loss),
-            }
-            for key, value in attrs.items():
-                study.set_user_attr(key, value)
-        if not study.trials:
-            # TPE starts from the hand-picked defaults instead of only random points.
-            study.enqueue_trial(default_trial_params(), skip_if_exists=True)
+        with storage.engine.connect() as locked:
+            locked.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": lock_key})
+            _prepare_locked(storage, name, frame, spec, eval_season, folds, num_threads)
     finally:
         storage.engine.dispose()
     return StudyRef(storage_url, name, spec.name, eval_season, tuple(folds))
+
+
+def _prepare_locked(
+    storage: optuna.storages.RDBStorage,
+    name: str,
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    eval_season: int,
+    folds: Sequence[Fold],
+    num_threads: int,
+) -> None:
+    study = make_study(storage, name)
+    if "default_cv_log_loss" not in study.user_attrs:
+        defaults = cross_validate(
+            prepare_folds(frame, spec, folds), spec, {}, num_threads=num_threads
+        )
+        attrs = {
+            "model": spec.name,
+            "spec_signature": spec_signature(spec),
+            "eval_season": eval_season,
+            "valid_seasons": [f.valid_season for f in folds],
+            "default_cv_log_loss": defaults.mean_log_loss,
+            "default_fold_log_loss": list(defaults.fold_log_loss),
+            "default_fold_rounds": list(defaults.fold_rounds),
+            "default_fold_best_log_loss": list(defaults.fold_best_log_loss),
+        }
+        for key, value in attrs.items():
+            study.set_user_attr(key, value)
+    if not study.trials:
+        # TPE starts from the hand-picked defaults instead of only random points.
+        study.enqueue_trial(default_trial_params(), skip_if_exists=True)
 
 
 def run_trials(
