@@ -271,3 +271,63 @@ def test_model_in_another_hosts_folder_fails_with_a_clear_error(
     with pytest.raises(mlflow_store.ArtifactStoreError, match="cannot read") as raised:
         mlflow_store.load_booster(uri, f"models:/artifact-store-local/{version.version}")
     assert folder.as_uri() in str(raised.value)
+
+
+def test_folder_of_earlier_artifacts_moves_into_s3_and_its_models_load_from_there(
+    store: dict[str, Any], trained: dict[str, Any], tmp_path: Path
+) -> None:
+    """What `make up` does once for a home that used the file:// root before."""
+    from bullpen.backup import migrate
+
+    uri = runtime.mlflow_tracking_uri()
+    booster = mlflow_store.load_booster(uri, f"models:/{train.MONEYLINE.registered_name}@champion")
+    folder = tmp_path / "home" / "mlartifacts"
+    experiment = mlflow_store.ensure_experiment(uri, "before-the-switch", folder)
+    run_id, model_uri = mlflow_store.log_training_run(
+        tracking_uri=uri,
+        experiment_id=experiment,
+        run_name="earlier",
+        booster=booster,
+        params={},
+        metrics={},
+        tags={},
+        artifacts=[],
+    )
+    version = mlflow_store.register_version(uri, "artifact-store-earlier", model_uri, run_id, {})
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    target = S3Artifacts(store["client"], BUCKET, "migrated")
+
+    moved = migrate.folder_to_s3(folder, target, dump.libpq_url(uri))
+
+    assert moved is not None and moved.files == len(files) > 0
+    assert not folder.exists() and moved.kept.is_dir()  # renamed, kept
+    assert len(_objects(store["client"], "migrated")) == len(files)
+    client = mlflow_store.client(uri)
+    assert (
+        client.get_experiment(experiment).artifact_location == "s3://bullpen-mlflow-test/migrated"
+    )
+    assert client.get_run(run_id).info.artifact_uri.startswith("s3://bullpen-mlflow-test/migrated/")
+    again = mlflow_store.load_booster(uri, f"models:/artifact-store-earlier/{version.version}")
+    assert again.model_to_string() == booster.model_to_string()
+    assert migrate.folder_to_s3(folder, target, dump.libpq_url(uri)) is None  # done once
+
+
+def test_report_goes_to_the_store_not_the_workers_disk(
+    store: dict[str, Any], tmp_path: Path
+) -> None:
+    """What flows/backtest.py does with its HTML report (the Prefect link artifact names it)."""
+    report = tmp_path / "opener_2018.html"
+    report.write_text("<html><body><table><tr><td>report</td></tr></table></body></html>")
+
+    uri = mlflow_store.log_report(
+        runtime.mlflow_tracking_uri(),
+        get_settings().artifact_root,
+        report,
+        "backtest-2018",
+        {"bullpen.eval_season": "2018"},
+    )
+
+    assert uri.startswith(f"s3://{BUCKET}/{PREFIX}/") and uri.endswith("/opener_2018.html")
+    key = uri.removeprefix(f"s3://{BUCKET}/")
+    body = store["client"].get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert body == report.read_bytes()

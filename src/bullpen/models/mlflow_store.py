@@ -119,6 +119,31 @@ def log_training_run(
     return run.info.run_id, info.model_uri
 
 
+REPORTS_EXPERIMENT = "bullpen-reports"
+
+
+def log_report(
+    tracking_uri: str,
+    artifact_root: str | Path,
+    path: Path,
+    run_name: str,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Store a report file in the artifact store, as a run of experiment `bullpen-reports`, and
+    return its URI (s3://... with a shared store): readable from every host and the MLflow UI,
+    not only on the worker that wrote it."""
+    mlflow_client = client(tracking_uri)
+    experiment_id = ensure_experiment(tracking_uri, REPORTS_EXPERIMENT, artifact_root)
+    run = mlflow_client.create_run(experiment_id, run_name=run_name, tags=tags or {})
+    try:
+        mlflow_client.log_artifact(run.info.run_id, str(path))
+    except BaseException:
+        mlflow_client.set_terminated(run.info.run_id, status="FAILED")
+        raise
+    mlflow_client.set_terminated(run.info.run_id)
+    return f"{run.info.artifact_uri}/{path.name}"
+
+
 def find_version_by_fingerprint(
     tracking_uri: str, name: str, fingerprint: str
 ) -> ModelVersion | None:
