@@ -77,8 +77,12 @@ def optimize_models(
     storage_url = search.optuna_storage_url(database_url)
     # Resources are looked up once per run and handed to the tasks.
     tracking_uri = runtime.mlflow_tracking_uri(settings)
-    experiment = mlflow_store.ensure_experiment(
-        tracking_uri, report.EXPERIMENT, settings.artifact_root
+    # Only the publishing run writes to MLflow: runs that just add trials never touch it (nor
+    # race each other creating a fresh MLflow database's tables).
+    experiment = (
+        mlflow_store.ensure_experiment(tracking_uri, report.EXPERIMENT, settings.artifact_root)
+        if publish
+        else ""
     )
     prepare_database(database_url)
     frame = build_features(database_url, settings.devig_method)
