@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from shared_tasks import build_features
 
@@ -90,6 +90,16 @@ def write_report(
     )
 
 
+@task(cache_policy=NONE)
+def store_report(path: Path, tracking_uri: str, artifact_root: str, eval_season: int) -> str:
+    # The artifact store, not the worker's disk: with an s3:// root every host and the MLflow UI
+    # read it, whichever worker ran the backtest.
+    tags = {"bullpen.report": "opener-walk-forward", "bullpen.eval_season": str(eval_season)}
+    return mlflow_store.log_report(
+        tracking_uri, artifact_root, path, f"backtest-{eval_season}", tags
+    )
+
+
 @flow(name="backtest", log_prints=True)
 def backtest_champion(eval_season: int = DEFAULT_EVAL_SEASON, first_season: int = 2014) -> dict:
     """Walk-forward from `first_season`; `eval_season` is bet with the registered champion."""
@@ -104,20 +114,28 @@ def backtest_champion(eval_season: int = DEFAULT_EVAL_SEASON, first_season: int 
     seasons = [*history.seasons, last]
     pooled = opener.pooled_summary(seasons).as_dict()
     path = write_report(seasons, pooled, moneyline, settings.reports_dir)
+    report_uri = store_report(path, tracking_uri, settings.artifact_root, eval_season)
     rows = [season_row(s) for s in seasons]
     create_table_artifact(rows, key="opener-walk-forward", description="bets by season")
     m = last.summary
     message = (
         f"Opener strategy {eval_season}: {m.n} bets, mean CLV {m.mean_clv:+.4f} "
         f"(SE {m.clv_se:.4f}), EV at close {m.ev_at_close:+.4f}, ROI {m.roi:+.4f}; "
-        f"closing-line R2 of the move {last.r2_move:.3f}. Report: `{path}`"
+        f"closing-line R2 of the move {last.r2_move:.3f}. Report: `{report_uri}`"
         if m.n
-        else f"Opener strategy {eval_season}: no bets. Report: `{path}`"
+        else f"Opener strategy {eval_season}: no bets. Report: `{report_uri}`"
     )
     print(message)
     create_markdown_artifact(message, key="backtest-opener")
+    create_link_artifact(
+        link=report_uri,
+        link_text=f"opener report {eval_season} (MLflow artifact)",
+        key="backtest-report",
+        description=f"the HTML report in the artifact store; a copy on the worker at {path}",
+    )
     return {
         "report": str(path),
+        "report_uri": report_uri,
         "eval_season": eval_season,
         "seasons": rows,
         "pooled": pooled,
