@@ -10,6 +10,8 @@ metrics exporter. Pids, logs and a sourceable `env` file live in <BULLPEN_HOME>/
 
 State survives restarts: Prefect's and MLflow's databases live in the embedded server's data
 directory, S3 objects under <home>/s3/data, and the generated S3 keys in <home>/stack/s3.keys.
+MLflow artifacts (models, reports) go to s3://bullpen-mlflow/artifacts on that S3 server
+(BULLPEN_ARTIFACT_ROOT overrides), so a worker on another machine reads what this one wrote.
 Ports: Prefect 4200, MLflow 5000, S3 9000, metrics 9464 (BULLPEN_STACK_*_PORT overrides).
 
 Authentication (docs/security.md): the first `up` generates a Prefect basic-auth string and an
@@ -33,8 +35,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from bullpen import runtime
-from bullpen.backup import local_s3
+from bullpen.backup import dump, local_s3, migrate, s3
 from bullpen.config import Settings, get_settings
 from bullpen.db import engine, urls
 from bullpen.profiles import unauthorized_message
@@ -46,6 +50,7 @@ PREFECT_USER = "bullpen"
 MLFLOW_ADMIN = "bullpen-admin"
 MLFLOW_AUTH_DATABASE = "mlflow_auth"  # MLflow's users and permissions, beside its store
 PORTS = {"prefect": 4200, "mlflow": 5000, "s3": 9000, "metrics": 9464}
+ARTIFACT_ROOT = "s3://bullpen-mlflow/artifacts"  # unless BULLPEN_ARTIFACT_ROOT names one
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,45 @@ def stack_env(settings: Settings) -> dict[str, str]:
         "BULLPEN_S3_ENDPOINT_URL": settings.s3_endpoint_url or f"http://127.0.0.1:{_port('s3')}",
         "BULLPEN_S3_ACCESS_KEY_ID": access,
         "BULLPEN_S3_SECRET_ACCESS_KEY": secret,
+        "BULLPEN_ARTIFACT_ROOT": (
+            settings.artifact_root
+            if "artifact_root" in settings.model_fields_set
+            else ARTIFACT_ROOT
+        ),
     }
+
+
+def _artifact_settings(settings: Settings, env: dict[str, str]) -> Settings:
+    """`settings` with the stack's artifact root and S3 endpoint and keys (maybe generated)."""
+    return settings.model_copy(
+        update={
+            "artifact_root": env["BULLPEN_ARTIFACT_ROOT"],
+            "s3_endpoint_url": env["BULLPEN_S3_ENDPOINT_URL"],
+            "s3_access_key_id": SecretStr(env["BULLPEN_S3_ACCESS_KEY_ID"]),
+            "s3_secret_access_key": SecretStr(env["BULLPEN_S3_SECRET_ACCESS_KEY"]),
+        }
+    )
+
+
+def _artifact_store(settings: Settings, env: dict[str, str]) -> str:
+    """Create the artifact bucket when the root is S3 (the local server starts empty; in AWS,
+    Terraform made it and this is a no-op); move a folder of earlier artifacts there."""
+    store = runtime.artifact_source(_artifact_settings(settings, env))
+    if isinstance(store, Path):
+        return str(store)
+    s3.ensure_bucket(s3.BackupTarget(store.client, store.bucket, store.prefix))
+    folder = settings.home.resolve() / "mlartifacts"
+    if not folder.is_dir():
+        return store.uri
+    moved = migrate.folder_to_s3(
+        folder, store, dump.libpq_url(runtime.mlflow_tracking_uri(settings))
+    )
+    if moved is not None:
+        print(
+            f"artifacts {moved.files} files moved from {moved.folder} to {store.uri} "
+            f"({moved.relocated} MLflow URIs now point there; the folder is {moved.kept})"
+        )
+    return store.uri
 
 
 def _spawn(
@@ -253,6 +296,7 @@ def up(settings: Settings) -> None:
         )
         _write_private(stack_dir(settings) / "s3.pid", str(s3.pid))
     print(f"s3        {env['BULLPEN_S3_ENDPOINT_URL']}")
+    print(f"artifacts {_artifact_store(settings, env)}")
 
     if running_pid(settings, by_name["prefect"]) is None:
         asyncpg_url = urls.refuse_password(prefect_db, "Prefect's database URL").replace(
@@ -319,13 +363,15 @@ def up(settings: Settings) -> None:
             "mlflow",
             mlflow_server.server_command(
                 tracking,
-                settings.artifact_root,
+                env["BULLPEN_ARTIFACT_ROOT"],
                 port=_port("mlflow"),
                 python=BIN / "python",
                 auth=auth,
             ),
             {
                 **env,
+                # The UI reads artifacts from the store itself: endpoint and keys, never argv.
+                **runtime.artifact_store_env(_artifact_settings(settings, env)),
                 **mlflow_server.server_env(tracking, auth),
                 "MLFLOW_FLASK_SERVER_SECRET_KEY": credentials(settings)["mlflow_secret_key"],
             },
