@@ -10,6 +10,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,7 +173,9 @@ def test_backup_then_wiped_bucket_then_restore_loads_the_model(
 ) -> None:
     client = store["client"]
     before = _objects(client)
+    started = time.perf_counter()
     made = prefect_process.load_flow("backup.py:backup")(kind="nightly")  # type: ignore[operator]
+    backup_seconds = time.perf_counter() - started
     target = runtime.backup_target()
     manifest = json.loads(s3.download_manifest(target, made["id"]))
     assert manifest["artifacts"]["root"] == f"s3://{BUCKET}/{PREFIX}"
@@ -191,11 +194,17 @@ def test_backup_then_wiped_bucket_then_restore_loads_the_model(
     tag = uuid.uuid4().hex[:8]
     restored_url = engine.with_database(live, f"restored_{tag}")
     restored_mlflow = engine.with_database(live, f"restored_mlflow_{tag}")
+    started = time.perf_counter()
     report = prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
         backup_id=made["id"],
         target_url=restored_url,
         mlflow_target_url=restored_mlflow,
         artifact_dir=f"s3://{BUCKET}/{PREFIX}",
+    )
+    print(
+        f"S3 artifact store: {len(before)} objects, {sum(before.values())} bytes; backup "
+        f"{backup_seconds:.1f} s ({made['payload_bytes']} bytes encrypted), restore "
+        f"{time.perf_counter() - started:.1f} s"
     )
 
     assert report["artifact_files"] == len(before)
