@@ -40,6 +40,8 @@ def _git(directory: Path | str, *args: str, timeout: float = 30) -> str:
         text=True,
         timeout=timeout,
         check=False,
+        stdin=subprocess.DEVNULL,  # never wait for a password or host-key prompt
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
     )
     if done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} in {directory}: {done.stderr.strip()}")
