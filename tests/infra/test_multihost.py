@@ -78,12 +78,14 @@ def report(request: pytest.FixtureRequest) -> None:
         print("\n".join(lines), flush=True)
 
 
-def run_stage(stack: Stack, planned: list[tuple[str, dict, str]], timeout: float) -> list[runs.Run]:
+def run_stage(
+    stack: Stack, planned: list[tuple[str, dict, str]], timeout: float, label: str = ""
+) -> list[runs.Run]:
     """Start the planned runs (deployment, parameters, worker host) together; wait for all."""
     started = [runs.create(stack.server, name, params, host) for name, params, host in planned]
     runs.wait(stack.server, started, timeout)
     for run in started:
-        TIMINGS[f"run {run.name} on {run.queue}"] = run.seconds
+        TIMINGS[f"run {run.name} on {run.queue}{label}"] = run.seconds
     return started
 
 
@@ -220,12 +222,15 @@ def test_every_deployment_kind_runs_on_a_worker_host_from_its_own_clone(stack: S
     # Exactly the ten runs started here, all completed (the disabled triggers started none).
     ran = sql(stack, "SELECT state_type, count(*) FROM flow_run GROUP BY 1", "prefect")
     assert ran == [["COMPLETED", "10"]], ran
-    # Both worker hosts logged in to the one bullpen database over the lab's network.
+    # Both worker hosts logged in to the one bullpen database (and MLflow's store beside it)
+    # over the lab's network, every time with TLS 1.3 (the role's sslmode=verify-full).
     logins = stack.server.connections()
     for host in ("w1", "w2"):
         address = stack.lab.hosts[host].address
-        assert (address, "bullpen", "bullpen") in logins, sorted(logins)
-        assert (address, "bullpen", "mlflow") in logins, sorted(logins)
+        mine = {login for login in logins if login[0] == address}
+        assert (address, "bullpen", "bullpen", "TLSv1.3") in mine, sorted(logins)
+        assert (address, "bullpen", "mlflow", "TLSv1.3") in mine, sorted(logins)
+        assert {login[3] for login in mine} == {"TLSv1.3"}, sorted(mine)
     NOTES.append(f"deployed commit {commit[:12]}; {games} games replayed by w1")
 
 
@@ -233,11 +238,14 @@ def test_two_worker_hosts_add_trials_to_one_study(stack: Stack) -> None:
     """One optimize-models run on w1 alone, then one run on each worker host at once, all into
     the same study (publish=False), then one run publishes the best: trials/minute with one and
     with two worker hosts (this machine's 2 cores are shared by both hosts)."""
-    trials = 6
+    trials = 30  # per run: enough that the trials, not the runs' start-up, fill the window
     common = {"models": ["moneyline"], "workers": 1, "eval_season": EVAL_SEASON, "n_folds": 2,
               "pruning": False, "publish": False}  # fmt: skip
     (alone,) = run_stage(
-        stack, [("optimize-models/weekly", {**common, "n_trials": trials, "seed": 1}, "w1")], 420
+        stack,
+        [("optimize-models/weekly", {**common, "n_trials": trials, "seed": 1}, "w1")],
+        420,
+        " (alone)",
     )
     assert_ran_on(stack, alone, "w1")
     pair = run_stage(
@@ -247,6 +255,7 @@ def test_two_worker_hosts_add_trials_to_one_study(stack: Stack) -> None:
             ("optimize-models/weekly", {**common, "n_trials": trials, "seed": 3}, "w2"),
         ],
         420,
+        " (pair)",
     )
     for run, host in zip(pair, ["w1", "w2"], strict=True):
         assert_ran_on(stack, run, host)
@@ -254,6 +263,7 @@ def test_two_worker_hosts_add_trials_to_one_study(stack: Stack) -> None:
         stack,
         [("optimize-models/weekly", {**common, "n_trials": 0, "publish": True}, "default")],
         420,
+        " (publish)",
     )
     assert publish.state and publish.state["state_type"] == "COMPLETED", runs.describe(publish)
 
@@ -283,6 +293,14 @@ def test_two_worker_hosts_add_trials_to_one_study(stack: Stack) -> None:
         end = max(datetime.fromisoformat(r[3]) for r in chunk)
         return len(chunk) / ((end - start).total_seconds() / 60)
 
+    # The two hosts' trials ran at the same time (their windows overlap), into one study.
+    windows = [
+        (min(datetime.fromisoformat(r[2]) for r in by_run[run.id]),
+         max(datetime.fromisoformat(r[3]) for r in by_run[run.id]))
+        for run in pair
+    ]  # fmt: skip
+    overlap = min(end for _, end in windows) - max(start for start, _ in windows)
+    assert overlap.total_seconds() > 0, windows
     one = per_minute(by_run[alone.id])
     two = per_minute(by_run[pair[0].id] + by_run[pair[1].id])
     tuned = sql(stack, "SELECT count(*) FROM tuned_params")

@@ -180,8 +180,8 @@ class Server:
         os.chmod(tls / "server.key", 0o600)
         self.ca_pem = (tls / "ca.crt").read_text()
 
-    def connections(self) -> set[tuple[str, str, str]]:
-        """(client address, user, database) of every authorized login so far."""
+    def connections(self) -> set[tuple[str, str, str, str]]:
+        """(client address, user, database, TLS protocol or "") of every login so far."""
         found = set()
         log = (self.host.dir / "pgrun" / "postgres.log").read_text(errors="replace")
         for line in log.splitlines():
@@ -191,7 +191,12 @@ class Server:
                 part.split("=", 1) for part in line.split() if part.split("=", 1)[0] in
                 ("host", "db", "user")
             )  # fmt: skip
-            found.add((fields.get("host", ""), fields.get("user", ""), fields.get("db", "")))
+            tls = (
+                line.split("SSL enabled (protocol=", 1)[1].split(",")[0]
+                if "SSL enabled" in line
+                else ""
+            )
+            found.add((fields.get("host", ""), fields.get("user", ""), fields.get("db", ""), tls))
         return found
 
     def psql(self, sql: str, database: str = "postgres") -> str:
