@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.multihost import lab as lab_module
 from tests.infra.multihost import runs
 from tests.infra.multihost.lab import EVAL_SEASON, Stack, bring_up, new_lab
 
@@ -47,7 +46,6 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     try:
         stack = bring_up(lab)
         TIMINGS.update(stack.timings)
-        NOTES.extend(lab_module.NOTES)
         yield stack
     finally:
         lab.destroy()

@@ -9,7 +9,9 @@ network namespace, so the machine's own firewall never sees the traffic), and ev
   the operator's checkout nor another host's directory (the lab root sits under /tmp);
 - the only things it shares with the machine, read-only: the Python interpreter, the locked
   dependency set (.venv's site-packages: the "machine image"; bullpen itself is NOT taken from
-  there, its editable .pth points into the hidden checkout) and .venv-infra (Ansible).
+  there, its editable .pth points into the hidden checkout), .venv-infra (Ansible) and a
+  wheelhouse with the build backend (the hosts have no package index);
+- its own hostname (a UTS namespace): runs record socket.gethostname() as their host.
 
 The test process itself stays in the root namespaces and reaches the hosts through a veth at
 10.77.0.254 (the observer), the way an operator's laptop would.

@@ -16,12 +16,10 @@ from pathlib import Path
 from tests.infra.multihost.hosts import REPO, Lab
 from tests.infra.multihost.services import PY, Server
 from tests.infra.multihost.workers import (
-    HOME,
     POOL,
     WORKER_USER,
     Worker,
     worker_account,
-    worker_environment,
 )
 
 # Six seasons: enough for the hyperopt folds of eval season 2018 (validation 2015-2016, 2017
@@ -71,22 +69,6 @@ def stage_seasons(target: Path, seasons: list[int]) -> None:
             shutil.copy(retro, target / "retrosheet")
 
 
-def ensure_worker_account() -> tuple[int, int]:
-    import pwd
-    import subprocess
-
-    try:
-        entry = pwd.getpwnam(WORKER_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--home-dir", HOME, "--no-create-home", "--shell",
-             "/usr/sbin/nologin", WORKER_USER],
-            check=True,
-        )  # fmt: skip
-        entry = pwd.getpwnam(WORKER_USER)
-    return entry.pw_uid, entry.pw_gid
-
-
 def make_wheelhouse(lab: Lab) -> None:
     """The build backend the project's pyproject.toml asks for (setuptools>=69), fetched once
     by the operator with pip from the configured index: the worker hosts have no index, the
@@ -114,9 +96,6 @@ def role_at_head() -> bool:
 
 def new_lab() -> Lab:
     return Lab(Path(tempfile.mkdtemp(prefix="bpmh-", dir="/tmp")))
-
-
-NOTES: list[str] = []
 
 
 def provision_with_role(workers: dict[str, Worker], backup_key: str) -> None:
@@ -159,16 +138,9 @@ def bring_up(lab: Lab) -> Stack:
     mlflow = server.start_mlflow()
     backup_key = base64.b64encode(secrets.token_bytes(32)).decode()
     workers = {name: Worker(lab.hosts[name], server) for name in ("w1", "w2")}
-    if role_at_head():
-        make_wheelhouse(lab)
-        provision_with_role(workers, backup_key)
-    else:  # until the role lands: the same layout by hand (say so in the timings)
-        uid, gid = ensure_worker_account()
-        for worker in workers.values():
-            worker.install_manually()
-            worker.env = worker_environment(server, worker.host, backup_key)
-            os.chown(worker.host.dir / "bullpen", uid, gid)
-        NOTES.append("workers installed by hand: the prefect_worker role at HEAD has no git_url")
+    assert role_at_head(), "ansible/roles/prefect_worker at HEAD does not install from a git URL"
+    make_wheelhouse(lab)
+    provision_with_role(workers, backup_key)
     uid, gid = worker_account()
     for worker in workers.values():
         seasons = worker.host.dir / "bullpen" / "seasons"

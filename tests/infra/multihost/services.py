@@ -1,5 +1,6 @@
 """The server host's services, each started on its own address (10.77.0.1) inside the server
-host's namespaces: PostgreSQL (TCP, scram-sha-256), the S3 server (rclone), a git daemon serving
+host's namespaces: PostgreSQL (Debian's build; workers must come with TLS 1.3 and scram-sha-256,
+against a lab CA), the S3 server (rclone), a git daemon serving
 a bare clone of this repository, the Prefect server (basic auth, on that Postgres) and the
 MLflow server (basic-auth app, artifacts in S3)."""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import shlex
 import signal
 import subprocess
 import time
@@ -51,28 +50,6 @@ def parse_env_file(text: str) -> dict[str, str]:
     return env
 
 
-def worker_environment(server: Server, host: Host, backup_key: str) -> dict[str, str]:
-    """What the operator gives the role for this host: TCP URLs of the one database, MLflow
-    store and Prefect API; the shared artifact store; the host's own BULLPEN_HOME."""
-    return {
-        **server.prefect_env(),
-        "PREFECT_HOME": f"{HOME}/.prefect",
-        "PREFECT_LOGGING_EXTRA_LOGGERS": "bullpen",
-        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
-        "PREFECT_WORKER_QUERY_SECONDS": "2",
-        "BULLPEN_HOME": f"{HOME}/.bullpen",
-        "BULLPEN_DATABASE_URL": server.database_url("bullpen"),
-        "BULLPEN_MLFLOW_TRACKING_URI": server.database_url("mlflow").replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        ),
-        "BULLPEN_ARTIFACT_ROOT": "s3://bullpen-artifacts/mlflow",
-        "BULLPEN_PG_BIN_DIR": PG_BIN,  # pg_dump/pg_restore of the server's major version
-        "BULLPEN_BACKUP_KEY": backup_key,
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        **server.s3_env(),
-    }
-
-
 @dataclass
 class Worker:
     host: Host
@@ -93,22 +70,6 @@ class Worker:
         self.host.run([python, "-m", "venv", "--without-pip", VENV], timeout=120)
         pth = self.host.dir / "bullpen" / "venv" / SITE / "machine-deps.pth"
         pth.write_text(f"/opt/.sys/deps/{SITE}\n")
-
-    def install_manually(self) -> None:
-        """The pinned commit fetched from the git URL into <home>/app (shallow, by its id) and
-        put on the venv's path (a .pth line: an editable install without a build, because this
-        machine has no index to fetch setuptools>=69 from for an isolated build)."""
-        t0 = time.monotonic()
-        self.prepare_venv()
-        app = f"{HOME}/app"
-        script = (
-            f"git init -q {app} && cd {app} && "
-            f"git fetch -q --depth 1 {self.server.url('git')} {self.server.commit} && "
-            "git checkout -q FETCH_HEAD"
-        )
-        self.host.run(["sh", "-c", script], timeout=300)
-        (self.host.dir / "bullpen" / "venv" / SITE / "bullpen-app.pth").write_text(f"{app}/src\n")
-        self.install_seconds = time.monotonic() - t0
 
     def role_vars(self, backup_key: str) -> dict[str, object]:
         """What an operator puts in the inventory for this host (ansible/roles/prefect_worker)."""
@@ -232,7 +193,3 @@ class Worker:
     def log_tail(self, chars: int = 3000) -> str:
         path = self.host.lab.logs / f"{self.name}-worker.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
-
-
-def shell(argv: list[str]) -> str:
-    return shlex.join(argv)
