@@ -168,14 +168,20 @@ def test_model_trained_on_one_host_loads_on_another(
     np.testing.assert_allclose(direct, trained["p"], rtol=0, atol=1e-12)
 
 
-def test_backup_then_wiped_bucket_then_restore_loads_the_model(
-    store: dict[str, Any], trained: dict[str, Any], prefect_server: None
-) -> None:
-    client = store["client"]
-    before = _objects(client)
+@pytest.fixture(scope="module")
+def backed_up(store: dict[str, Any], trained: dict[str, Any], prefect_server: None) -> dict:
+    """One backup by the `backup` flow with the artifacts in S3, and what the prefix held."""
+    before = _objects(store["client"])
     started = time.perf_counter()
     made = prefect_process.load_flow("backup.py:backup")(kind="nightly")  # type: ignore[operator]
-    backup_seconds = time.perf_counter() - started
+    return {**made, "objects": before, "seconds": time.perf_counter() - started}
+
+
+def test_backup_then_wiped_bucket_then_restore_loads_the_model(
+    store: dict[str, Any], trained: dict[str, Any], backed_up: dict[str, Any]
+) -> None:
+    client = store["client"]
+    made, before, backup_seconds = backed_up, backed_up["objects"], backed_up["seconds"]
     target = runtime.backup_target()
     manifest = json.loads(s3.download_manifest(target, made["id"]))
     assert manifest["artifacts"]["root"] == f"s3://{BUCKET}/{PREFIX}"
@@ -228,9 +234,10 @@ def test_backup_then_wiped_bucket_then_restore_loads_the_model(
 
 
 def test_restore_into_a_prefix_that_is_not_empty_is_refused(
-    store: dict[str, Any], trained: dict[str, Any], prefect_server: None
+    store: dict[str, Any], backed_up: dict[str, Any]
 ) -> None:
-    backup_id = s3.latest_verified(runtime.backup_target(), runtime.backup_key())
+    backup_id = backed_up["id"]
+    assert _objects(store["client"])  # the live root holds the artifacts
     live = store["BULLPEN_DATABASE_URL"]
     tag = uuid.uuid4().hex[:8]
     with pytest.raises(Exception, match="not empty"):
@@ -340,3 +347,43 @@ def test_report_goes_to_the_store_not_the_workers_disk(
     key = uri.removeprefix(f"s3://{BUCKET}/")
     body = store["client"].get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert body == report.read_bytes()
+
+
+def test_switch_to_a_restore_under_another_prefix_keeps_every_artifact_in_the_live_root(
+    store: dict[str, Any], trained: dict[str, Any], backed_up: dict[str, Any]
+) -> None:
+    """Last in this module: the switch makes the restored databases the live ones."""
+    client = store["client"]
+    backup_id = backed_up["id"]
+    live = store["BULLPEN_DATABASE_URL"]
+    tag = uuid.uuid4().hex[:8]
+    restored_prefix = f"restores/{backup_id}"
+    # The live root lacks the champion's file: the switch must copy it from the restore.
+    model_key = next(k for k in _objects(client) if k.endswith("/model.lgb"))
+    client.delete_object(Bucket=BUCKET, Key=model_key)
+
+    report = prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
+        backup_id=backup_id, target_url=engine.with_database(live, f"switch_{tag}"), switch=True
+    )
+
+    # Restored under the default prefix, then merged into the live root the registry now names.
+    assert report["artifact_dir"] == f"s3://{BUCKET}/{restored_prefix}"
+    assert report["switched"][f"s3://{BUCKET}/{restored_prefix}"] == f"s3://{BUCKET}/{PREFIX}"
+    restored = _objects(client, restored_prefix)
+    assert len(restored) == report["artifact_files"] > 0
+    assert model_key in _objects(client)
+    assert delete_all(S3Artifacts(client, BUCKET, restored_prefix)) == len(restored)
+    uri = runtime.mlflow_tracking_uri()
+    version = mlflow_store.get_alias_version(
+        uri, train.MONEYLINE.registered_name, mlflow_store.CHAMPION
+    )
+    assert version is not None
+    assert (
+        mlflow_store.client(uri)
+        .get_model_version_download_uri(version.name, version.version)
+        .startswith(f"s3://{BUCKET}/{PREFIX}/")
+    )
+    loaded = host("host-e", "predict", store)
+    np.testing.assert_allclose(loaded["p"], trained["p"], rtol=0, atol=1e-12)
+    for kept in [name for name in report["switched"].values() if "_before_" in name]:
+        dump.drop_database(engine.with_database(live, kept))

@@ -55,23 +55,56 @@ def root_uri(root: Path | str | S3Artifacts) -> str:
     return root.rstrip("/") if isinstance(root, str) else root.resolve().as_uri()
 
 
-def _keys(store: S3Artifacts) -> list[tuple[str, int]]:
-    """(key, size) of every object under the prefix, sorted; none when the bucket is missing."""
+def _listing(store: S3Artifacts) -> dict[str, tuple[int, str]]:
+    """{key below the prefix: (size, ETag)} of every object under the prefix."""
     from botocore.exceptions import ClientError
 
-    found: list[tuple[str, int]] = []
+    found: dict[str, tuple[int, str]] = {}
+    start = len(store.prefix) + 1 if store.prefix else 0
     listed = f"{store.prefix}/" if store.prefix else ""
     try:
         pages = store.client.get_paginator("list_objects_v2").paginate(
             Bucket=store.bucket, Prefix=listed
         )
         for page in pages:
-            found.extend((o["Key"], int(o["Size"])) for o in page.get("Contents", []))
+            for obj in page.get("Contents", []):
+                if not obj["Key"].endswith("/"):
+                    found[obj["Key"][start:]] = (int(obj["Size"]), str(obj.get("ETag", "")))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
             raise
-    # Folder markers (zero-byte keys ending in /) hold no artifact.
-    return sorted((key, size) for key, size in found if not key.endswith("/"))
+    return found
+
+
+def merge_into(source: S3Artifacts, dest: S3Artifacts) -> int:
+    """Copy (server-side) every object of `source` that `dest` lacks, under the same key below
+    the prefix; return how many. Keys in both must hold the same bytes (size and ETag): MLflow
+    writes a run's files once, so a clash means two different stores, and nothing is copied.
+
+    Raises:
+        BackupError: a key exists in both with different contents.
+    """
+    have, want = _listing(dest), _listing(source)
+    clash = sorted(k for k, v in want.items() if k in have and have[k] != v)
+    if clash:
+        raise BackupError(
+            f"{len(clash)} artifact(s) differ between {source.uri} and {dest.uri} (e.g. "
+            f"{clash[0]}): nothing was copied"
+        )
+    missing = sorted(k for k in want if k not in have)
+    for relative in missing:
+        dest.client.copy_object(
+            Bucket=dest.bucket,
+            Key=dest.key(relative),
+            CopySource={"Bucket": source.bucket, "Key": source.key(relative)},
+        )
+    log.info("copied %d artifact objects from %s to %s", len(missing), source.uri, dest.uri)
+    return len(missing)
+
+
+def _keys(store: S3Artifacts) -> list[tuple[str, int]]:
+    """(key, size) of every object under the prefix, sorted; none when the bucket is missing."""
+    return sorted((store.key(name), size) for name, (size, _etag) in _listing(store).items())
 
 
 def is_empty(store: S3Artifacts) -> bool:

@@ -13,7 +13,14 @@ import psycopg
 from psycopg import sql
 
 from bullpen.backup import archive, dump, s3
-from bullpen.backup.artifacts import S3Artifacts, delete_all, is_empty, root_uri, upload_all
+from bullpen.backup.artifacts import (
+    S3Artifacts,
+    delete_all,
+    is_empty,
+    merge_into,
+    root_uri,
+    upload_all,
+)
 from bullpen.backup.checksum import compare_database
 from bullpen.backup.errors import BackupError, RestoreMismatchError
 from bullpen.backup.manifest import Manifest, ModelAlias, open_manifest
@@ -267,23 +274,33 @@ def switch_live(
     Sessions on the live databases are ended (workers and the MLflow UI reconnect to the
     restored copy by name); run it when no flow is writing.
 
-    Artifacts restored into S3 stay where the restore put them (the restored registry points
-    there, and every host reads it); a local folder replaces the live one.
+    Artifacts restored under another S3 prefix are copied into the live prefix first (objects
+    it lacks; a key holding other bytes refuses the switch before anything is renamed) and the
+    restored registry is pointed there, so the live root (what every host writes to and what
+    backups copy) holds every artifact the live registry names. A local folder replaces the
+    live one.
 
     Raises:
         BackupError: restored and live databases are on different servers (rename cannot move
-            a database between servers), the live store is S3 but the artifacts were restored
-            into a folder (one host's), or a rename failed.
+            a database between servers), the artifacts were restored into another kind of store
+            than the live one (S3 vs a folder), an artifact clashes, or a rename failed.
     """
-    if isinstance(live.artifact_dir, S3Artifacts) and not isinstance(
-        restored.artifact_dir, S3Artifacts
-    ):
+    new_root, live_root = restored.artifact_dir, live.artifact_dir
+    if isinstance(new_root, S3Artifacts) != isinstance(live_root, S3Artifacts):
         raise BackupError(
-            f"the live artifact store is {live.artifact_dir.uri}: restore the artifacts into S3 "
-            "too (an empty s3:// prefix) before --switch, not into one host's folder"
+            f"the live artifact store is {root_uri(live_root)}: restore the artifacts into the "
+            f"same kind of store before --switch (they are in {root_uri(new_root)})"
         )
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
     moved: dict[str, str] = {}
+    if (
+        isinstance(new_root, S3Artifacts)
+        and isinstance(live_root, S3Artifacts)
+        and new_root.uri != live_root.uri
+    ):
+        merge_into(new_root, live_root)
+        relocate_artifact_uris(restored.mlflow_url, new_root.uri, live_root)
+        moved[new_root.uri] = live_root.uri
     for new_url, live_url in (
         (restored.bullpen_url, live.bullpen_url),
         (restored.mlflow_url, live.mlflow_url),
@@ -300,9 +317,9 @@ def switch_live(
         except psycopg.Error as exc:
             raise BackupError(f"switch failed: {exc}".strip()) from exc
         moved[_db(new_url)] = _db(live_url)
-    if isinstance(restored.artifact_dir, S3Artifacts) or isinstance(live.artifact_dir, S3Artifacts):
+    if isinstance(new_root, S3Artifacts) or isinstance(live_root, S3Artifacts):
         return moved
-    restored_dir, live_dir = restored.artifact_dir.resolve(), live.artifact_dir
+    restored_dir, live_dir = new_root.resolve(), live_root
     if restored_dir != live_dir.resolve():
         if live_dir.exists():
             kept_dir = live_dir.with_name(f"{live_dir.name}.before-{stamp}")
