@@ -6,6 +6,10 @@ Then: rows written on the primary appear on the replica, pg_stat_replication sho
 streaming through its slot over TLS, the replica refuses writes, and a second run changes nothing.
 TLS (issue 18): clients connect with sslmode=verify-full against the lab certificate the role
 generated; plain TCP from an allowed address and any TCP from an address not listed are refused.
+Workers' login (issue 19): the primary role creates `bullpen` (scram-sha-256), owner of the
+bullpen and mlflow databases; a client with the URLs and pgpass file the prefect_worker role
+renders (sslmode=verify-full, sslrootcert, passfile) creates tables in both, and is refused
+without TLS, with a wrong password, or for another database; changing the password rotates it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -73,6 +78,11 @@ def server_user() -> str:
     return "embedded_postgres"
 
 
+def clean_libpq_env() -> dict[str, str]:
+    """The environment without libpq's PG* variables: only what a test passes reaches psql."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+
+
 @dataclass
 class Cluster:
     root: Path
@@ -81,6 +91,8 @@ class Cluster:
     primary_port: int
     replica_port: int
     password: str
+    # The workers' login (postgres_primary_app_password = prefect_worker_db_password).
+    app_password: str
 
     @property
     def socket_dir(self) -> Path:
@@ -134,15 +146,17 @@ class Cluster:
         return self.root / which / "tls" / "ca.crt"
 
     def tcp_psql(
-        self, port: int, sql: str, host: str = "127.0.0.1", **params: str
+        self, port: int, sql: str, host: str = "127.0.0.1", worker: bool = False, **params: str
     ) -> subprocess.CompletedProcess[str]:
-        """psql over TCP as the replication role (a password login), libpq options in params."""
+        """psql over TCP as the replication role (or, worker=True, the workers' login), with a
+        password; libpq options in params."""
+        user, password = ("bullpen", self.app_password) if worker else ("replicator", self.password)
         conninfo = " ".join(
             f"{key}={value}"
             for key, value in {
                 "host": host,
                 "port": str(port),
-                "user": "replicator",
+                "user": user,
                 "dbname": "bullpen",
                 "connect_timeout": "10",
                 **params,
@@ -154,7 +168,7 @@ class Cluster:
             text=True,
             timeout=30,
             check=False,
-            env={**os.environ, "PGPASSWORD": self.password, "PGSSLMODE": "", "PGSSLROOTCERT": ""},
+            env={**clean_libpq_env(), "PGPASSWORD": password},
         )
 
     def stop(self) -> None:
@@ -201,6 +215,7 @@ def run_playbook(cluster: Cluster, vars_file: Path) -> PlaybookRun:
         "ANSIBLE_NOCOLOR": "1",
         "BULLPEN_PG_BIN_DIR": str(cluster.bin_dir),
         "BULLPEN_LOCAL_REPLICATION_PASSWORD": cluster.password,
+        "BULLPEN_LOCAL_APP_PASSWORD": cluster.app_password,
     }
     started = time.monotonic()
     result = subprocess.run(
@@ -226,6 +241,17 @@ def run_playbook(cluster: Cluster, vars_file: Path) -> PlaybookRun:
     return PlaybookRun(result.returncode, output, recap, time.monotonic() - started)
 
 
+def changed_tasks(output: str) -> list[str]:
+    """Names of the tasks that reported `changed:` in an ansible-playbook output."""
+    names, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK [") :].rsplit("]", 1)[0]
+        elif line.startswith("changed:") and task not in names:
+            names.append(task)
+    return names
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     # Not pytest's tmp_path: it is 0700 under root and the server user must traverse it.
@@ -236,7 +262,14 @@ def cluster() -> Iterator[Cluster]:
     while replica_port == primary_port:
         replica_port = free_port()
     cluster = Cluster(
-        root, find_pg_bin_dir(), server_user(), primary_port, replica_port, secrets.token_hex(24)
+        root,
+        find_pg_bin_dir(),
+        server_user(),
+        primary_port,
+        replica_port,
+        secrets.token_hex(24),
+        # ':' and '\\' exercise the pgpass escaping of the worker role's template.
+        "w:" + secrets.token_hex(16) + "\\",
     )
     try:
         yield cluster
@@ -357,7 +390,11 @@ def test_clients_connect_with_verify_full(cluster: Cluster, first_run: PlaybookR
     assert first_run.returncode == 0, "first run failed"
     for which, port in (("primary", cluster.primary_port), ("replica", cluster.replica_port)):
         result = cluster.tcp_psql(
-            port, SSL_SELF, sslmode="verify-full", sslrootcert=str(cluster.ca_file(which))
+            port,
+            SSL_SELF,
+            worker=True,
+            sslmode="verify-full",
+            sslrootcert=str(cluster.ca_file(which)),
         )
         assert result.returncode == 0, (which, result.stderr)
         assert result.stdout.strip() == "t|TLSv1.3", (which, result.stdout)
@@ -415,3 +452,231 @@ def test_an_address_not_listed_is_refused_even_over_tls(
             r'no pg_hba.conf entry for (replication connection from )?host "::1".*SSL encryption',
             result.stderr,
         ), (extra, result.stderr)
+
+
+# -- The workers' login (issue 19) ---------------------------------------------------------------
+
+WORKER_URLS_PLAYBOOK = """\
+- name: Render the database URLs and pgpass file of the prefect_worker role.
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - {roles}/prefect_worker/defaults/main.yml
+    - {roles}/prefect_worker/vars/main.yml
+  tasks:
+    - name: Write the pgpass file from the role's template.
+      ansible.builtin.template:
+        src: {roles}/prefect_worker/templates/pgpass.j2
+        dest: "{{{{ prefect_worker__pgpass_file }}}}"
+        mode: "0600"
+      no_log: true
+    - name: Write the URLs the role puts into the worker's environment.
+      ansible.builtin.copy:
+        dest: "{{{{ prefect_worker_config_dir }}}}/urls.json"
+        content: "{{{{ {{'bullpen': prefect_worker__environment.BULLPEN_DATABASE_URL,
+          'mlflow': prefect_worker__environment.BULLPEN_MLFLOW_TRACKING_URI}} | to_json }}}}"
+        mode: "0644"
+"""
+
+
+@dataclass
+class WorkerClient:
+    """What a host configured by prefect_worker holds: its URLs, its CA file, its pgpass file."""
+
+    cluster: Cluster
+    config_dir: Path
+    urls: dict[str, str]
+
+    def render(self, password: str) -> None:
+        """Run the role's own templates (defaults + vars + pgpass.j2) for this primary."""
+        playbook = self.config_dir / "render.yml"
+        playbook.write_text(WORKER_URLS_PLAYBOOK.format(roles=ANSIBLE / "roles"))
+        extra = {
+            "prefect_worker_config_dir": str(self.config_dir),
+            "prefect_worker_db_host": "127.0.0.1",
+            "prefect_worker_db_port": self.cluster.primary_port,
+            "prefect_worker_db_password": password,
+            "prefect_worker_db_ssl_ca": "(installed by the test)",
+        }
+        extra_file = self.config_dir / "render-vars.json"
+        extra_file.write_text(json.dumps(extra))
+        result = subprocess.run(
+            [
+                str(INFRA_BIN / "ansible-playbook"),
+                "-i",
+                "localhost,",
+                "-c",
+                "local",
+                str(playbook),
+                "-e",
+                f"@{extra_file}",
+            ],
+            cwd=ANSIBLE,
+            env={**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        extra_file.unlink()
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        self.urls = json.loads((self.config_dir / "urls.json").read_text())
+
+    def psql(self, database: str, sql: str, **override: str) -> subprocess.CompletedProcess[str]:
+        """psql with the role's URL (SQLAlchemy's +psycopg dropped: libpq reads the rest as is),
+        libpq parameters replaced by override. No PG* variables and no prompt (-w): the URL
+        alone must carry TLS, CA and password file."""
+        parts = urlsplit(self.urls[database].replace("postgresql+psycopg://", "postgresql://"))
+        query = {**dict(parse_qsl(parts.query)), "connect_timeout": "10", **override}
+        url = urlunsplit(parts._replace(query=urlencode(query)))
+        return subprocess.run(
+            [str(self.cluster.bin_dir / "psql"), url, "-w", "-XAtq", "-v", "ON_ERROR_STOP=1"],
+            input=sql,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env={**clean_libpq_env(), "HOME": str(self.config_dir)},  # no ~/.pgpass fallback
+        )
+
+
+@pytest.fixture(scope="module")
+def worker(cluster: Cluster, first_run: PlaybookRun) -> WorkerClient:
+    assert first_run.returncode == 0, "first run failed"
+    config_dir = cluster.root / "worker-etc"
+    config_dir.mkdir()
+    # What the role installs from the CA the primary publishes (prefect_worker_db_ssl_ca).
+    shutil.copyfile(cluster.ca_file("primary"), config_dir / "db-ca.crt")
+    client = WorkerClient(cluster, config_dir, {})
+    client.render(cluster.app_password)
+    return client
+
+
+def test_the_primary_creates_a_scram_login_owning_both_databases(
+    cluster: Cluster, first_run: PlaybookRun
+) -> None:
+    assert first_run.returncode == 0, "first run failed"
+    login = cluster.psql(
+        cluster.primary_port,
+        "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication,"
+        " split_part(rolpassword, '$', 1) FROM pg_authid WHERE rolname = 'bullpen'",
+    ).stdout
+    assert login.strip() == "t|f|f|f|f|SCRAM-SHA-256", login
+    databases = cluster.psql(
+        cluster.primary_port,
+        "SELECT datname, pg_get_userbyid(datdba), datacl FROM pg_database"
+        " WHERE datname IN ('bullpen', 'mlflow') ORDER BY 1",
+    ).stdout
+    # Owned by the login; CONNECT and TEMP no longer granted to PUBLIC (only the owner's entry).
+    assert databases.strip().splitlines() == [
+        "bullpen|bullpen|{bullpen=CTc/bullpen}",
+        "mlflow|bullpen|{bullpen=CTc/bullpen}",
+    ], databases
+
+
+def test_worker_urls_create_tables_in_both_databases_over_verify_full(
+    cluster: Cluster, worker: WorkerClient
+) -> None:
+    for database, url in worker.urls.items():
+        query = dict(parse_qsl(urlsplit(url).query))
+        assert query["sslmode"] == "verify-full", url
+        assert query["sslrootcert"] == str(worker.config_dir / "db-ca.crt"), url
+        assert query["passfile"] == str(worker.config_dir / "pgpass"), url
+        table = f"worker_probe_{secrets.token_hex(4)}"
+        result = worker.psql(
+            database,
+            f"CREATE TABLE {table} (id int PRIMARY KEY);"
+            f"INSERT INTO {table} SELECT generate_series(1, 10);"
+            f"SELECT current_user, current_database(), count(*), s.ssl, s.version"
+            f" FROM {table}, pg_stat_ssl s WHERE s.pid = pg_backend_pid()"
+            f" GROUP BY 1, 2, 4, 5;",
+        )
+        assert result.returncode == 0, (database, result.stderr)
+        assert result.stdout.strip() == f"bullpen|{database}|10|t|TLSv1.3", result.stdout
+        owner = cluster.psql(
+            cluster.primary_port,
+            f"SELECT tableowner FROM pg_tables WHERE tablename = '{table}'",
+            db=database,
+        ).stdout
+        assert owner.strip() == "bullpen", owner
+
+
+def test_worker_login_is_refused_without_tls_with_a_wrong_password_or_elsewhere(
+    cluster: Cluster, worker: WorkerClient
+) -> None:
+    plain = worker.psql("bullpen", "SELECT 1", sslmode="disable")
+    assert plain.returncode != 0 and "no encryption" in plain.stderr, plain.stderr
+
+    wrong = worker.config_dir / "pgpass.wrong"
+    wrong.write_text(f"127.0.0.1:{cluster.primary_port}:*:bullpen:{secrets.token_hex(16)}\n")
+    wrong.chmod(0o600)
+    for database in ("bullpen", "mlflow"):
+        denied = worker.psql(database, "SELECT 1", passfile=str(wrong))
+        assert denied.returncode != 0, denied.stdout
+        assert 'password authentication failed for user "bullpen"' in denied.stderr, denied.stderr
+
+    # pg_hba.conf lets the login reach only the application databases...
+    other = worker.psql("bullpen", "SELECT 1", dbname="postgres")
+    assert other.returncode != 0
+    assert 'user "bullpen", database "postgres", SSL encryption' in other.stderr, other.stderr
+    # ...and no other login reaches them, even with its right password over TLS.
+    replicator = cluster.tcp_psql(
+        cluster.primary_port,
+        "SELECT 1",
+        sslmode="verify-full",
+        sslrootcert=str(cluster.ca_file("primary")),
+    )
+    assert replicator.returncode != 0
+    assert 'user "replicator", database "bullpen", SSL encryption' in replicator.stderr, (
+        replicator.stderr
+    )
+
+
+def test_a_rerun_puts_back_what_was_changed_by_hand(cluster: Cluster, worker: WorkerClient) -> None:
+    """A login made or widened by hand, a database owned by the superuser (what earlier versions
+    of the role created) and open to PUBLIC: the role repairs exactly those."""
+    cluster.psql(
+        cluster.primary_port,
+        "ALTER ROLE bullpen CREATEDB; ALTER DATABASE mlflow OWNER TO CURRENT_USER;"
+        " GRANT CONNECT ON DATABASE mlflow TO PUBLIC",
+    )
+    repaired = run_playbook(cluster, cluster.root / "extra-vars.json")
+    print(f"repair playbook run: {repaired.seconds:.1f} s, recap {repaired.recap}")
+    assert repaired.returncode == 0, repaired.output[-6000:]
+    assert changed_tasks(repaired.output) == [
+        "postgres_primary : Give the workers' login its attributes.",
+        "postgres_primary : Make the workers' login the owner of existing application databases.",
+        "postgres_primary : Revoke the default access of every other role to the application"
+        " databases.",
+    ], repaired.output[-6000:]
+    state = cluster.psql(
+        cluster.primary_port,
+        "SELECT r.rolcreatedb, pg_get_userbyid(d.datdba), d.datacl FROM pg_roles r, pg_database d"
+        " WHERE r.rolname = 'bullpen' AND d.datname = 'mlflow'",
+    ).stdout
+    assert state.strip() == "f|bullpen|{bullpen=CTc/bullpen}", state
+    ok = worker.psql("mlflow", "CREATE TABLE after_repair (id int); SELECT current_user")
+    assert ok.returncode == 0 and ok.stdout.strip() == "bullpen", ok.stderr
+
+
+def test_changing_the_workers_password_rotates_it(cluster: Cluster, worker: WorkerClient) -> None:
+    """Runs last: a third playbook run with a new password changes only the password."""
+    old_pgpass = (worker.config_dir / "pgpass").read_bytes()
+    (worker.config_dir / "pgpass.old").write_bytes(old_pgpass)
+    (worker.config_dir / "pgpass.old").chmod(0o600)
+    cluster.app_password = secrets.token_hex(24)
+    rotated = run_playbook(cluster, cluster.root / "extra-vars.json")
+    print(f"rotation playbook run: {rotated.seconds:.1f} s, recap {rotated.recap}")
+    assert rotated.returncode == 0, rotated.output[-6000:]
+    assert changed_tasks(rotated.output) == [
+        "postgres_primary : Set the workers' password (scram-sha-256).",
+        "postgres_primary : Record the fingerprint of the workers' password.",
+    ], rotated.output[-6000:]
+    assert rotated.recap["pg-primary-local"]["changed"] == 2, rotated.recap
+    assert rotated.recap["pg-replica-local"]["changed"] == 0, rotated.recap
+
+    worker.render(cluster.app_password)
+    assert (worker.config_dir / "pgpass").read_bytes() != old_pgpass
+    ok = worker.psql("mlflow", "SELECT current_user")
+    assert ok.returncode == 0 and ok.stdout.strip() == "bullpen", ok.stderr
+    old = worker.psql("mlflow", "SELECT 1", passfile=str(worker.config_dir / "pgpass.old"))
+    assert old.returncode != 0 and "password authentication failed" in old.stderr, old.stderr
