@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from bullpen.ops import probes
@@ -113,6 +115,8 @@ def run_checks(
         checks.append(_guard("mlflow", lambda: _mlflow(uri), uri))
     else:
         checks.append(Check("mlflow", SKIP, "no tracking URI"))
+    if targets.artifact_store is not None:
+        checks.append(_artifacts_check(targets.artifact_store))
     checks.append(_guard("disk", lambda: _disk(targets, t)))
     if db_ok:
         url = targets.database_url or ""
@@ -184,6 +188,28 @@ def _s3(target: object, t: Thresholds) -> Check:
         f"newest backup {state.newest_id} is {probes.human_age(age)} old "
         f"({state.newest_bytes} bytes; RPO {probes.human_age(t.backup_rpo.total_seconds())})",
     )
+
+
+def _artifacts_check(locate: Callable[[], Any]) -> Check:
+    """Where models and reports go must be reachable from this host: a model trained anywhere
+    is loaded from there."""
+    try:
+        store = locate()
+    except Exception as exc:  # noqa: BLE001 - a bad root is the check's reason
+        return Check("artifacts", FAIL, f"artifact root not usable: {type(exc).__name__}: {exc}")
+    if isinstance(store, Path):
+        if store.is_dir():
+            return Check("artifacts", OK, f"folder {store} (this host only)")
+        return Check("artifacts", WARN, f"folder {store} does not exist yet (nothing logged)")
+    return _guard("artifacts", lambda: _s3_artifacts(store), store.uri)
+
+
+def _s3_artifacts(store: Any) -> Check:
+    listed = store.client.list_objects_v2(
+        Bucket=store.bucket, Prefix=f"{store.prefix}/" if store.prefix else "", MaxKeys=1
+    )
+    some = "objects" if listed.get("KeyCount", 0) else "no objects yet"
+    return Check("artifacts", OK, f"{store.uri} reachable ({some})")
 
 
 def _disk(targets: Targets, t: Thresholds) -> Check:

@@ -31,6 +31,7 @@ class Targets:
     backup_target: Callable[[], Any] | None = None  # factory: a BackupTarget
     prefect_api_url: str | None = None
     replica_url: str | None = None
+    artifact_store: Callable[[], Any] | None = None  # factory: a Path or an S3Artifacts
 
 
 def locate(
@@ -76,8 +77,32 @@ def locate(
         else None,
         prefect_api_url=prefect_api_url(),
         replica_url=settings.replica_database_url,
+        artifact_store=lambda: artifact_store(settings),
     )
     return targets, problem
+
+
+def artifact_store(settings: Settings) -> Any:
+    """MLflow's artifact root as a local folder, or an S3 bucket and prefix with a client built
+    from BULLPEN_S3_* (the credentials MLflow itself is given, runtime.artifact_store_env)."""
+    from bullpen.backup import artifacts, s3
+
+    if settings.artifact_dir is not None:
+        return settings.artifact_dir
+    bucket, prefix = artifacts.parse_s3_root(settings.artifact_root)
+    client = s3.make_client(
+        settings.s3_endpoint_url,
+        settings.s3_region,
+        access_key_id=settings.s3_access_key_id.get_secret_value()
+        if settings.s3_access_key_id
+        else None,
+        secret_access_key=settings.s3_secret_access_key.get_secret_value()
+        if settings.s3_secret_access_key
+        else None,
+        max_attempts=1,
+        read_timeout=5,
+    )
+    return artifacts.S3Artifacts(client, bucket, prefix)
 
 
 def read_only_backup_target(settings: Settings, api: str | None = None) -> BackupTarget:

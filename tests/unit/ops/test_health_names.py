@@ -55,3 +55,41 @@ def test_prefect_down_is_not_reported_as_s3_down(
 def test_where_drops_user_info_and_query() -> None:
     assert health.where("postgresql://u:p@db:5433/x?password=p") == "postgresql://db:5433/x"
     assert health.where("http://127.0.0.1:4200/api") == "http://127.0.0.1:4200/api"
+
+
+def _artifact_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> health.Check:
+    monkeypatch.setenv("BULLPEN_HOME", str(tmp_path))
+    from bullpen.ops.targets import artifact_store
+
+    targets = Targets(
+        database_url=None,
+        tracking_uri=None,
+        disk_path=tmp_path,
+        artifact_store=lambda: artifact_store(get_settings()),
+    )
+    return {c.name: c for c in health.run_checks(targets)}["artifacts"]
+
+
+def test_a_local_artifact_folder_is_named_and_said_to_be_this_host_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BULLPEN_ARTIFACT_ROOT", raising=False)
+    check = _artifact_checks(tmp_path, monkeypatch)
+    assert check.status == health.WARN and "does not exist yet" in check.reason
+    (tmp_path / "mlartifacts").mkdir()
+    check = _artifact_checks(tmp_path, monkeypatch)
+    assert check.status == health.OK
+    assert check.reason == f"folder {tmp_path.resolve() / 'mlartifacts'} (this host only)"
+
+
+def test_an_unreachable_s3_artifact_store_fails_with_its_uri_and_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BULLPEN_ARTIFACT_ROOT", "s3://models/artifacts")
+    monkeypatch.setenv("BULLPEN_S3_ENDPOINT_URL", f"http://127.0.0.1:{_dead_port()}")
+    monkeypatch.setenv("BULLPEN_S3_ACCESS_KEY_ID", "artifactkey")
+    monkeypatch.setenv("BULLPEN_S3_SECRET_ACCESS_KEY", "artifactsecret123")
+    check = _artifact_checks(tmp_path, monkeypatch)
+    assert check.status == health.FAIL
+    assert check.reason.startswith("artifacts at s3://models/artifacts: EndpointConnectionError")
+    assert "artifactsecret123" not in check.reason
