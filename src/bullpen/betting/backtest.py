@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bullpen.betting.kelly import stake
+from bullpen.betting.kelly import stake, whole_cents
 from bullpen.features.odds import (
     DEFAULT_DEVIG_METHOD,
     DEVIG_METHODS,
@@ -99,6 +99,8 @@ def run_backtest(games: pd.DataFrame, config: BacktestConfig) -> BacktestResult:
     start of that date, because every bet is placed before any of that day's results are known;
     if a day's stakes would exceed `max_day_exposure` of that bankroll they are scaled down pro
     rata (with the defaults: the whole bankroll, unreachable unless a date has more than 33 bets).
+    Stakes are whole cents, rounded down (`kelly.whole_cents`, the live ledger's rule); a bet
+    whose stake rounds to nothing is not placed.
     Games with a missing or impossible price (open or close), model probability, result or date
     are skipped and counted in `n_skipped`. Per bet: `ev_close` (also `clv`, its older name) =
     opening decimal price * vig-free closing probability of the bet side - 1; `clv_pp` =
@@ -217,6 +219,7 @@ def _settle_day(day_bets: pd.DataFrame, bankroll: float, config: BacktestConfig)
     limit = bankroll * config.max_day_exposure
     if exposure > limit > 0.0:
         stakes *= limit / exposure
+    stakes = whole_cents(stakes)
     price = day_bets["price_decimal"].to_numpy()
     profit = np.where(day_bets["won"].to_numpy(), stakes * (price - 1.0), -stakes)
     day_bets["stake"] = stakes

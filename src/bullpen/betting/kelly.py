@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import TypeVar
+
+import numpy as np
+
+ArrayLike = TypeVar("ArrayLike", float, np.ndarray)
 
 
 def kelly_fraction(p: float, decimal_odds: float) -> float:
@@ -37,3 +42,13 @@ def stake(bankroll: float, p: float, decimal_odds: float, multiplier: float, cap
         raise ValueError(f"cap must be a fraction in [0, 1], got {cap!r}")
     fraction = min(multiplier * kelly_fraction(p, decimal_odds), cap)
     return max(bankroll, 0.0) * fraction
+
+
+MONEY_PLACES = 2  # stakes are whole cents of the bankroll unit, as a book takes them
+
+
+def whole_cents(amount: ArrayLike) -> ArrayLike:
+    """`amount` rounded down to cents (never up: a capped total stays within its cap); the
+    backtest and the live ledger stake by this one rule, so a bust bankroll stakes nothing."""
+    scale = 10**MONEY_PLACES
+    return np.floor(np.asarray(amount, dtype=float) * scale + 1e-9) / scale

@@ -12,6 +12,7 @@ from datetime import datetime
 import pandas as pd
 
 from bullpen.betting.kelly import stake as kelly_stake
+from bullpen.betting.kelly import whole_cents
 from bullpen.prices import american_to_decimal
 
 SIDES = ("home", "away")
@@ -22,7 +23,6 @@ VOID_STATUSES = ("postponed", "suspended", "cancelled")
 # rescheduled) keeps no mlb_games row: bullpen.betting.ledger.load_outcomes reports it with this
 # status.
 MOVED = "moved"
-_MONEY_PLACES = 2  # stakes in cents of the bankroll unit
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,7 @@ def size_stake(
         policy.max_stake_fraction,
     )
     room = max(bankroll * policy.max_day_exposure - day_staked, 0.0)
-    scale = 10**_MONEY_PLACES
-    return math.floor(min(wanted, room) * scale + 1e-9) / scale
+    return float(whole_cents(min(wanted, room)))
 
 
 def decide_result(

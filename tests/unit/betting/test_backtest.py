@@ -54,13 +54,18 @@ def _handbuilt_games() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _cents(amount: float) -> float:
+    """Stakes are whole cents, rounded down (the ledger's rule)."""
+    return math.floor(amount * 100 + 1e-9) / 100
+
+
 def _expected_day_one() -> dict[str, float]:
     """Hand arithmetic for 2024-04-01 with the default config (quarter Kelly, 3% cap)."""
     # Game 1: fair 0.5, p=0.60 at 1.909: full Kelly 0.16 -> quarter 0.04 -> capped at 3%.
-    stake_1 = 100.0 * 0.03
+    stake_1 = _cents(100.0 * 0.03)
     profit_1 = stake_1 * (_decimal(-110) - 1)
     # Game 2: away p=0.50 at 2.2: full Kelly 0.5 - 0.5/1.2 = 1/12 -> quarter 1/48 of 100.
-    stake_2 = 100.0 * (0.5 - 0.5 / 1.2) * 0.25
+    stake_2 = _cents(100.0 * (0.5 - 0.5 / 1.2) * 0.25)  # 2.0833.. -> 2.08
     profit_2 = -stake_2
     return {
         "stake_1": stake_1,
@@ -74,7 +79,7 @@ def _expected_day_one() -> dict[str, float]:
 def test_run_backtest_bankroll_arithmetic_is_exact() -> None:
     result = run_backtest(_handbuilt_games(), BacktestConfig())
     day_one = _expected_day_one()
-    stake_7 = day_one["bankroll"] * (0.45 - 0.55 / 1.5) * 0.25
+    stake_7 = _cents(day_one["bankroll"] * (0.45 - 0.55 / 1.5) * 0.25)
     final = day_one["bankroll"] - stake_7
 
     assert result.n_bets == 3
@@ -120,7 +125,7 @@ def test_run_backtest_sizes_same_day_bets_from_start_of_day_bankroll() -> None:
     # The next date is sized from the end-of-day bankroll.
     third_bet = result.bets.set_index("game_id").loc[7]
     assert third_bet["stake"] == pytest.approx(
-        day_one["bankroll"] * (0.45 - 0.55 / 1.5) * 0.25, rel=1e-12
+        _cents(day_one["bankroll"] * (0.45 - 0.55 / 1.5) * 0.25), rel=1e-12
     )
 
 
@@ -143,8 +148,10 @@ def test_run_backtest_bankroll_curve_and_drawdown() -> None:
     assert list(curve.index) == [pd.Timestamp("2024-04-01"), pd.Timestamp("2024-04-02")]
     assert curve.iloc[0] == pytest.approx(day_one["bankroll"], rel=1e-12)
     assert curve.iloc[-1] == pytest.approx(result.final_bankroll)
-    # Peak is end of day one; day two lost a quarter-Kelly stake of 1/12 -> 1/48 of bankroll.
-    assert result.max_drawdown == pytest.approx(1 / 48, rel=1e-9)
+    # Peak is end of day one; day two lost a quarter-Kelly stake of 1/12 -> 1/48 of bankroll
+    # (in whole cents).
+    lost = _cents(day_one["bankroll"] / 48)
+    assert result.max_drawdown == pytest.approx(lost / day_one["bankroll"], rel=1e-9)
     assert result.mean_clv == pytest.approx(result.bets["clv"].mean())
 
 
@@ -180,8 +187,8 @@ def test_run_backtest_scales_down_same_day_stakes_beyond_bankroll() -> None:
     )
     config = BacktestConfig(kelly_multiplier=1.0, max_stake_fraction=0.5)
     result = run_backtest(big_edge_games, config)
-    np.testing.assert_allclose(result.bets["stake"], [100 / 3] * 3)
-    assert result.total_staked == pytest.approx(100.0)
+    np.testing.assert_allclose(result.bets["stake"], [33.33] * 3)  # 100 / 3 in whole cents
+    assert result.total_staked == pytest.approx(99.99)
 
 
 def test_run_backtest_away_side_when_model_likes_underdog_away() -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bullpen.betting.backtest import run_backtest
-from bullpen.betting.kelly import kelly_fraction
+from bullpen.betting.kelly import stake, whole_cents
 from bullpen.betting.live import (
     choose_side,
     decide,
@@ -97,13 +97,28 @@ def test_live_picks_equal_the_backtests_bets_at_the_open(threshold: float) -> No
     assert len(expected) > 10
 
     _, picks = _decide(games, params, _lines_at_open(games, LineSettings(devig_method="shin")))
-    # The backtest drops bets whose Kelly stake is zero; the ledger refuses them (no_stake).
+    # The backtest drops bets whose stake is under a cent at that day's starting bankroll; the
+    # ledger refuses them (no_stake).
+    config = params.backtest_config()
+    curve = backtest.bankroll_curve
+    day_of = dict(zip(games["game_id"], pd.to_datetime(games["game_date"]), strict=True))
+
+    def start_of_day(game_id: int) -> float:
+        before = curve[curve.index < day_of[game_id]]
+        return float(before.iloc[-1]) if len(before) else config.starting_bankroll
+
     staked = {
         (p.game_id, p.side, round(p.price_decimal, 6))
         for p in picks
-        if kelly_fraction(p.p_side, p.price_decimal) > 0
-    }
+        if whole_cents(
+            stake(
+                start_of_day(p.game_id), p.p_side, p.price_decimal,
+                config.kelly_multiplier, config.max_stake_fraction,
+            )
+        ) > 0
+    }  # fmt: skip
     assert staked == expected
+    assert len(picks) > len(staked) or threshold > 0  # some picks fall under a cent at 0.0
 
 
 def test_choose_side_is_the_backtests_rule_and_ties_go_home() -> None:

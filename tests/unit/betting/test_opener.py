@@ -5,6 +5,8 @@ Prices below are hand-built unit-test inputs (made-up numbers), not real game da
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -50,7 +52,7 @@ def test_bet_side_and_stake_by_hand() -> None:
     assert home["side"] == "home"
     d = _dec(-110)
     kelly = 0.53 - 0.47 / (d - 1)
-    assert home["stake"] == pytest.approx(100 * 0.25 * kelly)
+    assert home["stake"] == pytest.approx(math.floor(100 * 0.25 * kelly * 100) / 100)
     assert home["profit"] == pytest.approx(home["stake"] * (d - 1))
     assert home["clv_pp"] == pytest.approx(_fair_home(-130, 110) - 0.5)
     assert home["ev_close"] == pytest.approx(d * _fair_home(-130, 110) - 1)
@@ -59,7 +61,7 @@ def test_bet_side_and_stake_by_hand() -> None:
     assert away["side"] == "away"
     d = _dec(130)
     kelly = 0.45 - 0.55 / (d - 1)
-    assert away["stake"] == pytest.approx(100 * 0.25 * kelly)
+    assert away["stake"] == pytest.approx(math.floor(100 * 0.25 * kelly * 100) / 100)
     assert away["profit"] == pytest.approx(-away["stake"])  # home won
     p_open_away = 1 - _fair_home(-150, 130)
     p_close_away = 1 - _fair_home(-140, 120)
