@@ -27,7 +27,7 @@ import psycopg
 from bullpen import runtime
 from bullpen.backup import archive, dump, local_s3, restore, s3, snapshot
 from bullpen.config import get_settings
-from bullpen.db import engine
+from bullpen.db import urls
 
 HOURLY_INTERVAL_S = 3600  # backup/hourly in prefect.yaml
 
@@ -58,15 +58,15 @@ def one_round(
     t3 = time.perf_counter()
     tag = uuid.uuid4().hex[:8]
     targets = restore.RestoreTargets(
-        engine.with_database(sources.bullpen_url, f"bench_bullpen_{tag}"),
-        engine.with_database(sources.bullpen_url, f"bench_mlflow_{tag}"),
+        urls.with_database(sources.bullpen_url, f"bench_bullpen_{tag}"),
+        urls.with_database(sources.bullpen_url, f"bench_mlflow_{tag}"),
         work / "artifacts",
     )
     try:
         report = restore.restore_backup(verified, targets)
         t4 = time.perf_counter()
         models = restore.check_models(
-            engine.sqlalchemy_url(targets.mlflow_url), verified.manifest.models
+            urls.sqlalchemy_url(targets.mlflow_url), verified.manifest.models
         )
         t5 = time.perf_counter()
     finally:

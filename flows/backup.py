@@ -21,7 +21,7 @@ from bullpen.backup import archive, dump, s3, snapshot
 from bullpen.backup import restore as restoring
 from bullpen.backup.retention import RetentionPolicy
 from bullpen.config import get_settings
-from bullpen.db import engine
+from bullpen.db import urls
 
 
 def retry_s3(task: object, task_run: object, state: Any) -> bool:
@@ -88,7 +88,7 @@ def restore_backup(
 
 @task(cache_policy=NONE)
 def check_models(mlflow_url: str, verified: restoring.VerifiedBackup) -> list[str]:
-    return restoring.check_models(engine.sqlalchemy_url(mlflow_url), verified.manifest.models)
+    return restoring.check_models(urls.sqlalchemy_url(mlflow_url), verified.manifest.models)
 
 
 def _default_restore_root(live_root: str, home: Path, backup_id: str) -> str:
@@ -191,7 +191,7 @@ def restore(
     name = dump.database_name(target_url)
     targets = restoring.RestoreTargets(
         bullpen_url=target_url,
-        mlflow_url=mlflow_target_url or engine.with_database(target_url, f"{name}_mlflow"),
+        mlflow_url=mlflow_target_url or urls.with_database(target_url, f"{name}_mlflow"),
         artifact_dir=runtime.artifact_store_at(
             artifact_dir or _default_restore_root(settings.artifact_root, settings.home, backup_id),
             settings,
@@ -227,8 +227,8 @@ def verify_backup(backup_id: str | None = None, load_models: bool = True) -> dic
     tag = uuid.uuid4().hex[:8]
     work = _work_dir(settings.home, "verify")
     targets = restoring.RestoreTargets(
-        bullpen_url=engine.with_database(live, f"bullpen_verify_{tag}"),
-        mlflow_url=engine.with_database(live, f"mlflow_verify_{tag}"),
+        bullpen_url=urls.with_database(live, f"bullpen_verify_{tag}"),
+        mlflow_url=urls.with_database(live, f"mlflow_verify_{tag}"),
         artifact_dir=work / "mlartifacts",
     )
     try:

@@ -279,7 +279,7 @@ def up(settings: Settings) -> None:
     server = engine.start_embedded(settings.pgdata)
     bullpen_url = engine.ensure_database(server, runtime.BULLPEN_DATABASE)
     runtime.prepare_database(bullpen_url)
-    prefect_db = engine.with_database(engine.ensure_database(server, "prefect"), "prefect")
+    prefect_db = urls.with_database(engine.ensure_database(server, "prefect"), "prefect")
     print(f"postgres  {settings.pgdata} (databases bullpen, mlflow, prefect)")
 
     by_name = {s.name: s for s in SERVICES}

@@ -125,7 +125,7 @@ def mlflow_tracking_uri(settings: Settings | None = None) -> str:
         or _embedded_server_url(settings.pgdata),
         settings,
     )
-    return engine.sqlalchemy_url(engine.ensure_database(server, MLFLOW_DATABASE))
+    return urls.sqlalchemy_url(engine.ensure_database(server, MLFLOW_DATABASE))
 
 
 def prepare_database(url: str) -> list[str]:

@@ -58,7 +58,8 @@ def bullpen_env(
     """A fresh bullpen database and MLflow database, wired in through BULLPEN_* settings."""
     from bullpen import runtime
     from bullpen.config import get_settings
-    from bullpen.db.engine import ensure_database, sqlalchemy_url
+    from bullpen.db.engine import ensure_database
+    from bullpen.db.urls import sqlalchemy_url
 
     tag = uuid.uuid4().hex[:8]
     home = session_home / f"module-{tag}"

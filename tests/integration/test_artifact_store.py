@@ -25,7 +25,7 @@ from bullpen.backup import archive, dump, local_s3, s3
 from bullpen.backup.artifacts import S3Artifacts, delete_all
 from bullpen.collect.history import replay
 from bullpen.config import get_settings
-from bullpen.db import engine
+from bullpen.db import urls
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess, mlflow_store, train
 from bullpen.models.predict import predict_booster
@@ -198,8 +198,8 @@ def test_backup_then_wiped_bucket_then_restore_loads_the_model(
 
     live = store["BULLPEN_DATABASE_URL"]
     tag = uuid.uuid4().hex[:8]
-    restored_url = engine.with_database(live, f"restored_{tag}")
-    restored_mlflow = engine.with_database(live, f"restored_mlflow_{tag}")
+    restored_url = urls.with_database(live, f"restored_{tag}")
+    restored_mlflow = urls.with_database(live, f"restored_mlflow_{tag}")
     started = time.perf_counter()
     report = prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
         backup_id=made["id"],
@@ -221,7 +221,7 @@ def test_backup_then_wiped_bucket_then_restore_loads_the_model(
         "predict",
         store,
         BULLPEN_DATABASE_URL=restored_url,
-        BULLPEN_MLFLOW_TRACKING_URI=engine.sqlalchemy_url(restored_mlflow),
+        BULLPEN_MLFLOW_TRACKING_URI=urls.sqlalchemy_url(restored_mlflow),
     )
     np.testing.assert_allclose(loaded["p"], trained["p"], rtol=0, atol=1e-12)
     for url in (restored_url, restored_mlflow):
@@ -243,7 +243,7 @@ def test_restore_into_a_prefix_that_is_not_empty_is_refused(
     with pytest.raises(Exception, match="not empty"):
         prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
             backup_id=backup_id,
-            target_url=engine.with_database(live, f"refused_{tag}"),
+            target_url=urls.with_database(live, f"refused_{tag}"),
             artifact_dir=f"s3://{BUCKET}/{PREFIX}",
         )
     assert not dump.database_exists(live, f"refused_{tag}")
@@ -363,7 +363,7 @@ def test_switch_to_a_restore_under_another_prefix_keeps_every_artifact_in_the_li
     client.delete_object(Bucket=BUCKET, Key=model_key)
 
     report = prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
-        backup_id=backup_id, target_url=engine.with_database(live, f"switch_{tag}"), switch=True
+        backup_id=backup_id, target_url=urls.with_database(live, f"switch_{tag}"), switch=True
     )
 
     # Restored under the default prefix, then merged into the live root the registry now names.
@@ -386,4 +386,4 @@ def test_switch_to_a_restore_under_another_prefix_keeps_every_artifact_in_the_li
     loaded = host("host-e", "predict", store)
     np.testing.assert_allclose(loaded["p"], trained["p"], rtol=0, atol=1e-12)
     for kept in [name for name in report["switched"].values() if "_before_" in name]:
-        dump.drop_database(engine.with_database(live, kept))
+        dump.drop_database(urls.with_database(live, kept))

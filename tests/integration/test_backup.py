@@ -33,7 +33,7 @@ from bullpen.backup.errors import (
 from bullpen.backup.retention import RetentionPolicy
 from bullpen.collect.history import replay
 from bullpen.config import get_settings
-from bullpen.db import engine
+from bullpen.db import engine, urls
 from bullpen.features.dataset import load_feature_frame
 from bullpen.models import assess, mlflow_store, train
 from bullpen.models.predict import predict_with_alias
@@ -221,7 +221,7 @@ def test_damaged_backup_is_refused_before_any_restore(
     payload = target.client.get_object(Bucket=target.bucket, Key=payload_key)["Body"].read()
     raw_manifest = s3.download_manifest(target, backup_id)
     tag = uuid.uuid4().hex[:8]
-    restore_url = engine.with_database(loaded["BULLPEN_DATABASE_URL"], f"restored_{tag}")
+    restore_url = urls.with_database(loaded["BULLPEN_DATABASE_URL"], f"restored_{tag}")
     artifact_dir = Path(loaded["BULLPEN_HOME"]) / f"restored-{tag}"
 
     saved: dict[str, str | None] = {}
@@ -270,7 +270,7 @@ def test_restore_that_differs_from_the_manifest_is_rolled_back(
     lying = manifest_mod.sign(recorded, key).to_bytes()
     target.client.put_object(Bucket=target.bucket, Key=manifest_key, Body=lying)
     tag = uuid.uuid4().hex[:8]
-    restore_url = engine.with_database(loaded["BULLPEN_DATABASE_URL"], f"differs_{tag}")
+    restore_url = urls.with_database(loaded["BULLPEN_DATABASE_URL"], f"differs_{tag}")
     try:
         with pytest.raises(RestoreMismatchError, match=r"public.odds: \d+ rows, backup had"):
             prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
@@ -644,7 +644,7 @@ def test_restore_with_switch_makes_the_checked_copy_live(
 
     report = prefect_process.load_flow("backup.py:restore")(  # type: ignore[operator]
         backup_id=backup_id,
-        target_url=engine.with_database(bullpen_url, f"switch_{tag}"),
+        target_url=urls.with_database(bullpen_url, f"switch_{tag}"),
         artifact_dir=str(tmp_path / "restored-artifacts"),
         switch=True,
     )
@@ -661,4 +661,4 @@ def test_restore_with_switch_makes_the_checked_copy_live(
     # Only the live artifact directory is left: the registry must now point there.
     assert len(_champion_probabilities(bullpen_url, uri)) > 2000
     for kept in [name for name in switched.values() if "_before_" in name]:
-        dump.drop_database(engine.with_database(bullpen_url, kept))
+        dump.drop_database(urls.with_database(bullpen_url, kept))

@@ -26,7 +26,8 @@ import sqlalchemy
 
 from bullpen.db.embedded import account, auth, postmaster
 from bullpen.db.embedded.account import EmbeddedPostgresError
-from bullpen.db.engine import ensure_database, sqlalchemy_url, start_embedded, stop_embedded
+from bullpen.db.engine import ensure_database, start_embedded, stop_embedded
+from bullpen.db.urls import sqlalchemy_url
 
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks run as `nobody` via runuser")
 PSQL = account.pg_bin_dir() / "psql"

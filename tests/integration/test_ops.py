@@ -687,7 +687,7 @@ def test_hyperopt_runs_add_trials_to_one_study_from_two_workers(
     run publishes its best."""
     from bullpen import runtime
     from bullpen.collect.history import replay
-    from bullpen.db.engine import sqlalchemy_url
+    from bullpen.db.urls import sqlalchemy_url
     from tests.integration.conftest import stage_seasons
 
     api, home = prefect_api

@@ -18,7 +18,7 @@ from psycopg import sql
 from bullpen.backup import checksum
 from bullpen.backup.errors import BackupError
 from bullpen.backup.manifest import DatabaseEntry, TableStat
-from bullpen.db import engine
+from bullpen.db import urls
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def database_checks(url: str) -> tuple[dict[str, TableStat], dict[str, str]]:
 
 
 def database_exists(server_url: str, name: str) -> bool:
-    with psycopg.connect(engine.with_database(server_url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(urls.with_database(server_url, "postgres"), autocommit=True) as conn:
         row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
     return row is not None
 
@@ -162,7 +162,7 @@ def database_exists(server_url: str, name: str) -> bool:
 def create_database(url: str) -> None:
     """Create the database named in `url`; refuse if it exists (restores go to new databases)."""
     name = _db(url)
-    with psycopg.connect(engine.with_database(url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(urls.with_database(url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists:
             raise BackupError(
@@ -174,7 +174,7 @@ def create_database(url: str) -> None:
 
 def drop_database(url: str) -> None:
     """Drop the database named in `url`, closing its sessions (scratch and failed restores)."""
-    with psycopg.connect(engine.with_database(url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(urls.with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_db(url)))
         )
@@ -187,7 +187,7 @@ def rename_database(url: str, new_name: str) -> str:
     rename; clients that reconnect by name afterwards reach whatever database holds it then.
     """
     name = sql.Identifier(_db(url))
-    with psycopg.connect(engine.with_database(url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(urls.with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(name))
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -197,7 +197,7 @@ def rename_database(url: str, new_name: str) -> str:
         renamed = sql.Identifier(new_name)
         conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(name, renamed))
         conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(renamed))
-    return engine.with_database(url, new_name)
+    return urls.with_database(url, new_name)
 
 
 def libpq_url(url: str) -> str:

@@ -8,20 +8,7 @@ from pathlib import Path
 import psycopg
 
 from bullpen.db.embedded import server
-
-# The URL helpers live in db/urls.py (libpq's parsing); callers of engine.with_database and
-# engine.sqlalchemy_url reach them here.
-from bullpen.db.urls import socket_dir, sqlalchemy_url, with_database
-
-__all__ = [
-    "connect",
-    "ensure_database",
-    "socket_dir",
-    "sqlalchemy_url",
-    "start_embedded",
-    "stop_embedded",
-    "with_database",
-]
+from bullpen.db.urls import with_database
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bullpen import prefect_blocks, runtime
 from bullpen.config import Settings, get_settings
-from bullpen.db import engine
+from bullpen.db import urls
 from bullpen.profiles import prefect_api_url
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def locate(
     else:
         # runtime.mlflow_tracking_uri's rule: database `mlflow` on the bullpen database's server.
         tracking = (
-            engine.sqlalchemy_url(engine.with_database(db, runtime.MLFLOW_DATABASE)) if db else None
+            urls.sqlalchemy_url(urls.with_database(db, runtime.MLFLOW_DATABASE)) if db else None
         )
     targets = Targets(
         database_url=db,

@@ -21,7 +21,7 @@ import optuna
 import pandas as pd
 import sqlalchemy
 
-from bullpen.db import engine
+from bullpen.db import urls
 from bullpen.models.train import DEFAULT_PARAMS, ModelSpec, labelled
 from bullpen.models.tuning.cv import (
     PRUNE_WARMUP_ROUNDS,
@@ -214,7 +214,7 @@ class SnapshotMedianPruner(optuna.pruners.BasePruner):
 
 def optuna_storage_url(database_url: str) -> str:
     """SQLAlchemy URL of the bullpen database with Optuna's tables in their own schema."""
-    parsed = urlparse(engine.sqlalchemy_url(database_url))
+    parsed = urlparse(urls.sqlalchemy_url(database_url))
     query = dict(parse_qsl(parsed.query))
     search_path = f"-csearch_path={OPTUNA_SCHEMA}"
     query["options"] = f"{query['options']} {search_path}" if "options" in query else search_path
