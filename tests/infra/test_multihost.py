@@ -229,6 +229,20 @@ def test_every_deployment_kind_runs_on_a_worker_host_from_its_own_clone(stack: S
         assert (address, "bullpen", "bullpen", "TLSv1.3") in mine, sorted(logins)
         assert (address, "bullpen", "mlflow", "TLSv1.3") in mine, sorted(logins)
         assert {login[3] for login in mine} == {"TLSv1.3"}, sorted(mine)
+    # The MLflow server (the UI; flows use the tracking database directly) shows w1's models
+    # to its admin and nothing without a login.
+    assert stack.mlflow_ready is not None
+    stack.mlflow_ready.join(timeout=180)
+    assert "mlflow" in stack.server.started, "the MLflow server never answered /health"
+    TIMINGS["setup: mlflow server (in the background)"] = stack.server.started["mlflow"]
+    status, found = stack.server.mlflow_api("registered-models/search")
+    assert status == 200, status
+    assert {m["name"] for m in found["registered_models"]} == {
+        "bullpen-moneyline",
+        "bullpen-totals",
+        "bullpen-closing-line",
+    }, found
+    assert stack.server.mlflow_api("registered-models/search", login=False)[0] == 401
     NOTES.append(f"deployed commit {commit[:12]}; {games} games replayed by w1")
 
 
@@ -236,7 +250,7 @@ def test_two_worker_hosts_add_trials_to_one_study(stack: Stack) -> None:
     """One optimize-models run on w1 alone, then one run on each worker host at once, all into
     the same study (publish=False), then one run publishes the best: trials/minute with one and
     with two worker hosts (this machine's 2 cores are shared by both hosts)."""
-    trials = 30  # per run: enough that the trials, not the runs' start-up, fill the window
+    trials = 8  # per run (each worker host has one core: ~3-4 s a trial)
     common = {"models": ["moneyline"], "workers": 1, "eval_season": EVAL_SEASON, "n_folds": 2,
               "pruning": False, "publish": False}  # fmt: skip
     (alone,) = run_stage(

@@ -55,6 +55,7 @@ class Host:
     address: str
     dir: Path  # on the machine; the host sees it as /opt
     lab: Lab
+    cpu: int | None = None  # a worker host gets a core of its own, as a separate machine would
 
     @property
     def netns(self) -> str:
@@ -98,8 +99,9 @@ class Host:
             uid, gid = user
             drop = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
         lines.append('exec "$@"')
+        pin = [] if self.cpu is None else ["taskset", "-c", str(self.cpu)]
         return [
-            "ip", "netns", "exec", self.netns,
+            *pin, "ip", "netns", "exec", self.netns,
             "unshare", "--mount", "--uts", "--propagation", "private", "--",
             "/bin/sh", "-c", "\n".join(lines), "host-" + self.name, *drop, *argv,
         ]  # fmt: skip
@@ -178,9 +180,14 @@ class Lab:
     python_prefix: Path = field(default_factory=_python_prefix)
 
     def __post_init__(self) -> None:
+        cpus = os.cpu_count() or 1
         for index, name in enumerate(self.names, start=1):
             path = self.root / "hosts" / name
-            self.hosts[name] = Host(name, f"{SUBNET}.{index}", path, self)
+            # Worker hosts (all but the first) are pinned to one core each when there are
+            # enough, so "one more worker host" means one more core, as on real machines; the
+            # server host shares them all.
+            cpu = index - 2 if index > 1 and cpus >= len(self.names) - 1 else None
+            self.hosts[name] = Host(name, f"{SUBNET}.{index}", path, self, cpu)
 
     @property
     def logs(self) -> Path:

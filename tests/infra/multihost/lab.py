@@ -8,7 +8,9 @@ import base64
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,7 @@ class Stack:
     workers: dict[str, Worker]
     timings: dict[str, float] = field(default_factory=dict)
     deploy_output: str = ""
+    mlflow_ready: threading.Thread | None = None
 
     def server_cli_env(self) -> dict[str, str]:
         """The deployer's shell on the server host: its own checkout's code, the API."""
@@ -73,8 +76,6 @@ def make_wheelhouse(lab: Lab) -> None:
     """The build backend the project's pyproject.toml asks for (setuptools>=69), fetched once
     by the operator with pip from the configured index: the worker hosts have no index, the
     role installs with --no-index --find-links."""
-    import subprocess
-
     done = subprocess.run(
         [str(REPO / ".venv" / "bin" / "python"), "-m", "pip", "download", "--quiet", "--no-deps",
          "--only-binary=:all:", "-d", str(lab.wheelhouse), "setuptools>=69"],
@@ -85,8 +86,6 @@ def make_wheelhouse(lab: Lab) -> None:
 
 def role_at_head() -> bool:
     """Whether HEAD's prefect_worker role installs a pinned commit from a git URL."""
-    import subprocess
-
     defaults = subprocess.run(
         ["git", "-C", str(REPO), "show", "HEAD:ansible/roles/prefect_worker/defaults/main.yml"],
         capture_output=True, text=True, check=True,
@@ -171,7 +170,10 @@ def bring_up(lab: Lab) -> Stack:
             server.api("PATCH", f"automations/{automation['id']}", {"enabled": False})
     for worker in workers.values():
         worker.start(["default", worker.name])
-    server.wait_mlflow(mlflow, t0)
+    # MLflow's first start (its migrations) is the slowest service: nothing in the runs needs
+    # it, so it is awaited in the background and checked by the first test at its end.
+    stack.mlflow_ready = threading.Thread(target=server.wait_mlflow, args=(mlflow, t0), daemon=True)
+    stack.mlflow_ready.start()
     stack.timings["setup"] = time.monotonic() - t_setup
     for name, seconds in server.started.items():
         stack.timings[f"setup: {name}"] = seconds

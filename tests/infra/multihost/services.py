@@ -383,6 +383,21 @@ class Server:
             raise AssertionError("the MLflow server did not answer within 180 s")
         self.started["mlflow"] = time.monotonic() - t0
 
+    def mlflow_api(self, path: str, login: bool = True) -> tuple[int, Any]:
+        """GET on the MLflow server's REST API as its admin (or without a login)."""
+        headers = {}
+        if login:
+            token = f"bullpen-admin:{self.secrets['mlflow_password']}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+        request = urllib.request.Request(
+            f"{self.url('mlflow')}/api/2.0/mlflow/{path}", headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, None
+
     def start(self) -> None:
         """Postgres, S3 and git first; then the Prefect and MLflow servers start side by side."""
         self.start_postgres()
