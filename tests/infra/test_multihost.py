@@ -1,11 +1,13 @@
 """Bullpen on three hosts: one server, two workers, each a set of Linux namespaces on this machine.
 
-Host `server` (10.77.0.1) runs PostgreSQL (TCP, scram), the Prefect server (basic auth), the
-MLflow server, the S3 server and a git daemon serving this repository's HEAD; hosts `w1` and
-`w2` (10.77.0.2/.3) run only a Prefect process worker on bullpen-pool, with their own address,
-home, hostname and code (the pinned commit fetched over the network), and see neither the
-operator's checkout nor each other's files (tests/infra/multihost/hosts.py). `prefect deploy
---all` runs on the server from its own clone with BULLPEN_GIT_URL=git://10.77.0.1/bullpen.git.
+Host `server` (10.77.0.1) runs PostgreSQL 15 (workers: TLS 1.3, scram, verify-full against a
+lab CA), the Prefect server (basic auth), the MLflow server, the S3 server and a git daemon
+serving this repository's HEAD; hosts `w1` and `w2` (10.77.0.2/.3, one core each) run only a
+Prefect process worker on bullpen-pool, set up by ansible/roles/prefect_worker (connection=local
+inside the host), with their own address, home, hostname and code (the pinned commit fetched
+over the network), and see neither the operator's checkout nor each other's files
+(tests/infra/multihost/hosts.py). `prefect deploy --all` runs on the server from its own clone
+with BULLPEN_GIT_URL=git://10.77.0.1:9418/bullpen.git.
 
 Proved from the Prefect API and the one database: every deployment kind ran on the worker host
 it was sent to (work queue per host), from a clone of the deployed commit on that host; every
@@ -145,6 +147,19 @@ def test_every_deployment_kind_runs_on_a_worker_host_from_its_own_clone(stack: S
     assert len(names) >= 10, names
     commit = stack.server.commit
     data = {"data_dir": "/opt/bullpen/seasons"}  # staged on each worker host (lab.SEASONS)
+    # Deployments name their code by URL and commit: nothing of the deployer's folders.
+    for deployment in stack.server.api("POST", "deployments/filter", {}):
+        clone = deployment["pull_steps"][0]["prefect.deployments.steps.git_clone"]
+        assert clone["repository"] == stack.server.url("git"), deployment["pull_steps"]
+        assert clone["commit_sha"] == commit == deployment["version"]
+    # A worker host sees its own files only: not the other host's, not the operator's checkout.
+    w1_dir, repo_src = stack.workers["w1"].host.dir, Path(__file__).resolve().parents[2] / "src"
+    assert w1_dir.exists() and repo_src.exists()
+    seen = stack.workers["w2"].host.run(
+        ["sh", "-c", f"hostname; ls -A /opt; test -e {w1_dir} && echo SEES-W1; "
+         f"test -e {repo_src} && echo SEES-CHECKOUT; true"]
+    ).stdout.split()  # fmt: skip
+    assert seen[0] == "w2" and "SEES-W1" not in seen and "SEES-CHECKOUT" not in seen, seen
 
     (replay,) = run_stage(stack, [("collect-history/replay", data, "w1")], 300)
     assert_ran_on(stack, replay, "w1")
