@@ -129,8 +129,18 @@ def split_trials(n_trials: int, workers: int) -> list[int]:
 
 
 def threads_per_worker(workers: int, cpus: int | None = None) -> int:
-    """LightGBM threads for each of `workers` concurrent trials: share the cores, at least one."""
-    return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
+    """LightGBM threads for each of `workers` concurrent trials: share the cores this process may
+    run on (its CPU affinity, e.g. a pinned or CPU-limited worker), at least one."""
+    return max(1, (cpus or usable_cpus()) // max(1, workers))
+
+
+def usable_cpus() -> int:
+    """Cores this process may use: os.cpu_count() counts the machine's, and OpenMP threads beyond
+    the allowed cores spin against each other."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no sched_getaffinity on this platform
+        return os.cpu_count() or 1
 
 
 def make_objective(

@@ -85,6 +85,21 @@ def test_split_trials_is_exact_and_even() -> None:
         search.split_trials(5, 0)
 
 
+def test_threads_per_worker_counts_only_the_cores_the_process_may_use() -> None:
+    """A worker pinned to one core (taskset, a CPU-limited container) gets one LightGBM thread,
+    not one per core of the machine (extra OpenMP threads spin against each other)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+        "from bullpen.models.tuning import search;"
+        "print(search.usable_cpus(), search.threads_per_worker(1))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]
+
+
 def test_threads_per_worker_shares_the_cores() -> None:
     assert search.threads_per_worker(2, cpus=2) == 1
     assert search.threads_per_worker(1, cpus=2) == 2
