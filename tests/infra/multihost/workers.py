@@ -104,10 +104,6 @@ class Worker:
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                 "BULLPEN_PG_BIN_DIR": PG_BIN,  # pg_dump/pg_restore of the server's major
                 "MLFLOW_DISABLE_TELEMETRY": "true",
-                # The lab's hosts are pinned to one core but os.cpu_count() still says 2, so
-                # LightGBM runs 2 OpenMP threads on it: passive waiting keeps the idle one from
-                # spinning (it made two hosts' trials 3x slower than one host's).
-                "OMP_WAIT_POLICY": "PASSIVE",
             },
             "prefect_worker_secret_environment": {"BULLPEN_BACKUP_KEY": backup_key},
         }
