@@ -1,20 +1,23 @@
 """Bullpen on three hosts: one server, two workers, each a set of Linux namespaces on this machine.
 
 Host `server` (10.77.0.1) runs PostgreSQL 15 (workers: TLS 1.3, scram, verify-full against a
-lab CA), the Prefect server (basic auth), the MLflow server, the S3 server and a git daemon
-serving this repository's HEAD; hosts `w1` and `w2` (10.77.0.2/.3, one core each) run only a
-Prefect process worker on bullpen-pool, set up by ansible/roles/prefect_worker (connection=local
-inside the host), with their own address, home, hostname and code (the pinned commit fetched
-over the network), and see neither the operator's checkout nor each other's files
-(tests/infra/multihost/hosts.py). `prefect deploy --all` runs on the server from its own clone
-with BULLPEN_GIT_URL=git://10.77.0.1:9418/bullpen.git.
+lab CA), the Prefect server (basic auth), the MLflow server, the S3 server, a git daemon
+serving this repository's HEAD and the recorded MLB Stats / Odds APIs (fixture_api.py); hosts
+`w1` and `w2` (10.77.0.2/.3, one core each) run only a Prefect process worker on bullpen-pool,
+set up by ansible/roles/prefect_worker (connection=local inside the host), with their own
+address, home, hostname and code (the pinned commit fetched over the network), and see neither
+the operator's checkout nor each other's files (tests/infra/multihost/hosts.py). `prefect
+deploy --all` runs on the server from its own clone with
+BULLPEN_GIT_URL=git://10.77.0.1:9418/bullpen.git.
 
 Proved from the Prefect API and the one database: every deployment kind ran on the worker host
 it was sent to (work queue per host), from a clone of the deployed commit on that host; every
 run wrote the one database; models trained on w1 were loaded on w2 (artifacts in S3); two hosts
 added trials to one Optuna study (trials/minute with one and with two worker hosts); a worker
 host killed mid-run leaves a run that the automations mark Crashed, reschedule once, and the
-other host completes. Timings are printed at the end (docs/multihost.md).
+other host completes; collect-games and collect-odds on w1 fetched from the server's recorded
+APIs (base URLs and key from the role's environment file) into the one database. Timings are
+printed at the end (docs/multihost.md).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from pathlib import Path
 import pytest
 
 from tests.infra.multihost import runs
+from tests.infra.multihost.fixture_api import GAME_DAY, ODDS, SCHEDULE, TEST_KEY
 from tests.infra.multihost.lab import EVAL_SEASON, Stack, bring_up, new_lab
+from tests.infra.multihost.services import PY
 
 # Integration: the test talks to the lab's addresses (10.77.0.x), not only loopback.
 pytestmark = [
@@ -142,6 +147,40 @@ def sql(stack: Stack, query: str, database: str = "bullpen") -> list[list[str]]:
     return [line.split("|") for line in out.splitlines() if line]
 
 
+def assert_collected_from_fixture_api(
+    stack: Stack, seen: list[dict], collected: list[runs.Run]
+) -> None:
+    """w1 asked the server host's recorded APIs (the day's schedule, then its finals' feeds;
+    the odds with the key from its environment file) and the rows landed in the server's
+    database: 9 games (7 final), 114 snapshots of 228 prices, each fetch archived, the key in
+    no table and in no log of the runs."""
+    w1 = stack.lab.hosts["w1"].address
+    assert {r["client"] for r in seen} == {w1}, seen
+    schedule = [r for r in seen if r["path"] == SCHEDULE]
+    assert [r["query"] for r in schedule] == [
+        {"sportId": "1", "hydrate": "probablePitcher", "date": GAME_DAY}
+    ], schedule
+    feeds = [r for r in seen if r["path"].endswith("/feed/live")]
+    assert len(feeds) == 7, seen  # not recorded: answered 404, quarantined, asked again later
+    odds = [r for r in seen if r["path"] == ODDS]
+    assert len(odds) == 1 and odds[0]["query"]["apiKey"] == TEST_KEY, odds
+    assert len(seen) == len(schedule) + len(feeds) + len(odds), seen
+    counts = sql(
+        stack,
+        "SELECT (SELECT count(*) FROM mlb_games), "
+        "(SELECT count(*) FROM results WHERE source = 'mlb_stats'), "
+        "(SELECT count(*) FROM odds_snapshots), (SELECT count(*) FROM odds_lines), "
+        "(SELECT count(*) FROM raw_payloads WHERE source = 'mlb_stats'), "
+        "(SELECT count(*) FROM raw_payloads WHERE source = 'odds_api')",
+    )
+    assert [int(c) for c in counts[0]] == [9, 7, 114, 228, 8, 1], counts
+    stored = sql(stack, "SELECT count(*) FROM raw_payloads WHERE request || headers::text "
+                 f"LIKE '%{TEST_KEY}%'")  # fmt: skip
+    assert stored == [["0"]], stored
+    for run in collected:
+        assert not [m for m in runs.logs(stack.server, run.id) if TEST_KEY in m], run.name
+
+
 def test_every_deployment_kind_runs_on_a_worker_host_from_its_own_clone(stack: Stack) -> None:
     names = {d["name"] for d in stack.server.api("POST", "deployments/filter", {})}
     assert len(names) >= 10, names
@@ -248,16 +287,50 @@ def test_every_deployment_kind_runs_on_a_worker_host_from_its_own_clone(stack: S
     ]
     assert backups, "backup on w1 wrote nothing to the S3 server"
 
-    # The backup w1 made is restored and checked on w2 (models loaded from the restored store).
-    (verify,) = run_stage(stack, [("backup-verify/weekly", {"load_models": True}, "w2")], 420)
+    # collect-odds/every-15-min is deployed with its schedule inactive (no Odds API key on the
+    # deployer): the operator resumes it with the key in their shell (`bullpen deployment resume`
+    # refuses without one); the worker hosts have it from the role's secret environment.
+    assert stack.apis is not None
+    odds = stack.server.api("GET", "deployments/name/collect-odds/every-15-min")
+    assert odds["schedules"] and not any(s["active"] for s in odds["schedules"]), odds["schedules"]
+    resumed = stack.server.host.run(
+        [PY, "-m", "bullpen.cli", "deployment", "resume", "collect-odds/every-15-min"],
+        {**stack.server_cli_env(), "BULLPEN_ODDS_API_KEY": TEST_KEY},
+        timeout=120,
+    )
+    assert "collect-odds/every-15-min: resumed" in resumed.stdout, resumed.stdout
+    odds = stack.server.api("GET", "deployments/name/collect-odds/every-15-min")
+    assert not odds["paused"] and all(s["active"] for s in odds["schedules"]), odds
+
+    # The backup w1 made is restored and checked on w2 (models loaded from the restored store);
+    # meanwhile w1 collects a recorded MLB day, then an odds snapshot, from the server host's
+    # fixture API (the lab reaches no outside API): the worker's environment file points it
+    # there. One after the other: the first collect run creates the API rate limits, and two
+    # first runs at once race for them (flows/collect_live.py `prepare`: the loser fails 409).
+    requests_before = len(stack.apis.requests())
+    verify, games_run = run_stage(
+        stack,
+        [
+            ("backup-verify/weekly", {"load_models": True}, "w2"),
+            ("collect-games/daily", {"start_date": GAME_DAY}, "w1"),
+        ],
+        420,
+    )
     assert_ran_on(stack, verify, "w2")
+    assert_ran_on(stack, games_run, "w1")
+    (odds_run,) = run_stage(stack, [("collect-odds/every-15-min", {}, "w1")], 300)
+    assert_ran_on(stack, odds_run, "w1")
+    assert_collected_from_fixture_api(
+        stack, stack.apis.requests()[requests_before:], [games_run, odds_run]
+    )
 
     # Nothing ran against a database of its own: no worker host started an embedded Postgres.
     for worker in stack.workers.values():
         assert not (worker.host.dir / "bullpen" / ".bullpen" / "pgdata").exists()
-    # Exactly the ten runs started here, all completed (the disabled triggers started none).
+    # Exactly the twelve runs started here, all completed (the disabled triggers started none;
+    # the resumed schedule neither: the lab's Prefect server runs no scheduler).
     ran = sql(stack, "SELECT state_type, count(*) FROM flow_run GROUP BY 1", "prefect")
-    assert ran == [["COMPLETED", "10"]], ran
+    assert ran == [["COMPLETED", "12"]], ran
     # Both worker hosts logged in to the one bullpen database (and MLflow's store beside it)
     # over the lab's network, every time with TLS 1.3 (the role's sslmode=verify-full).
     logins = stack.server.connections()

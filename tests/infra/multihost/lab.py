@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.infra.multihost import fixture_api
+from tests.infra.multihost.fixture_api import FixtureApi
 from tests.infra.multihost.hosts import REPO, Lab
 from tests.infra.multihost.services import PY, Server
 from tests.infra.multihost.workers import (
@@ -46,6 +48,7 @@ class Stack:
     timings: dict[str, float] = field(default_factory=dict)
     deploy_output: str = ""
     mlflow_ready: threading.Thread | None = None
+    apis: FixtureApi | None = None
 
     def server_cli_env(self) -> dict[str, str]:
         """The deployer's shell on the server host: its own checkout's code, the API."""
@@ -132,11 +135,12 @@ def bring_up(lab: Lab) -> Stack:
     server.psql("ALTER ROLE bullpen CREATEDB")  # backup-verify restores into scratch databases
     server.start_s3()
     server.start_git()
+    apis = fixture_api.start(server)  # from the server's clone (its tests/fixtures)
     t0 = time.monotonic()
     prefect = server.start_prefect()
     mlflow = server.start_mlflow()
     backup_key = base64.b64encode(secrets.token_bytes(32)).decode()
-    workers = {name: Worker(lab.hosts[name], server) for name in ("w1", "w2")}
+    workers = {name: Worker(lab.hosts[name], server, apis=apis) for name in ("w1", "w2")}
     assert role_at_head(), "ansible/roles/prefect_worker at HEAD does not install from a git URL"
     make_wheelhouse(lab)
     provision_with_role(workers, backup_key)
@@ -147,7 +151,7 @@ def bring_up(lab: Lab) -> Stack:
         for path in [seasons, *seasons.rglob("*")]:
             os.chown(path, uid, gid)
     server.wait_prefect(prefect, t0)
-    stack = Stack(lab, server, workers)
+    stack = Stack(lab, server, workers, apis=apis)
     server.api("POST", "work_pools/", {"name": POOL, "type": "process"})
     for queue in ("w1", "w2"):
         server.api("POST", f"work_pools/{POOL}/queues", {"name": queue})

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.infra.multihost.fixture_api import TEST_KEY, FixtureApi
 from tests.infra.multihost.hosts import Host
 from tests.infra.multihost.services import PG_BIN, Server
 
@@ -57,6 +58,7 @@ class Worker:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     install_seconds: float = 0.0
+    apis: FixtureApi | None = None  # the recorded MLB Stats / Odds APIs on the server host
 
     @property
     def name(self) -> str:
@@ -104,8 +106,13 @@ class Worker:
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                 "BULLPEN_PG_BIN_DIR": PG_BIN,  # pg_dump/pg_restore of the server's major
                 "MLFLOW_DISABLE_TELEMETRY": "true",
+                # The lab's hosts reach no outside API: both point at the server's recording.
+                **(self.apis.worker_environment() if self.apis else {}),
             },
-            "prefect_worker_secret_environment": {"BULLPEN_BACKUP_KEY": backup_key},
+            "prefect_worker_secret_environment": {
+                "BULLPEN_BACKUP_KEY": backup_key,
+                **({"BULLPEN_ODDS_API_KEY": TEST_KEY} if self.apis else {}),
+            },
         }
 
     def install_with_role(self, backup_key: str) -> str:
