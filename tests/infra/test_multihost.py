@@ -293,12 +293,14 @@ def test_every_deployment_kind_runs_on_a_worker_host_from_its_own_clone(stack: S
     assert stack.apis is not None
     odds = stack.server.api("GET", "deployments/name/collect-odds/every-15-min")
     assert odds["schedules"] and not any(s["active"] for s in odds["schedules"]), odds["schedules"]
+    t_resume = time.monotonic()
     resumed = stack.server.host.run(
         [PY, "-m", "bullpen.cli", "deployment", "resume", "collect-odds/every-15-min"],
         {**stack.server_cli_env(), "BULLPEN_ODDS_API_KEY": TEST_KEY},
         timeout=120,
     )
     assert "collect-odds/every-15-min: resumed" in resumed.stdout, resumed.stdout
+    TIMINGS["bullpen deployment resume collect-odds/every-15-min"] = time.monotonic() - t_resume
     odds = stack.server.api("GET", "deployments/name/collect-odds/every-15-min")
     assert not odds["paused"] and all(s["active"] for s in odds["schedules"]), odds
 
