@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 
@@ -13,7 +13,7 @@ from prefect.cache_policies import NONE
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import rate_limit
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from pydantic import SecretStr
 from shared_tasks import transient_retries
 
@@ -56,7 +56,9 @@ def prepare(database_url: str) -> None:
                 limit = GlobalConcurrencyLimitCreate(
                     name=name, limit=slots, slot_decay_per_second=decay
                 )
-                client.create_global_concurrency_limit(limit)
+                # A collect run that started at the same moment may have created it first.
+                with suppress(ObjectAlreadyExists):
+                    client.create_global_concurrency_limit(limit)
 
 
 @contextmanager
