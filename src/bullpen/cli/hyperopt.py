@@ -166,7 +166,9 @@ def _fan_out(
         raise typer.Exit(1)
     database_url = runtime.database_url()
     tuned = fetch_tuned_params(database_url, train.SPECS[model.value], common["eval_season"])
-    assert tuned is not None, "the publishing run completed, so tuned_params has the study"
+    if tuned is None:  # the publishing run completed, so only a mismatched spec leads here
+        typer.echo(f"no published study for {model.value} before {common['eval_season']}", err=True)
+        raise typer.Exit(1)
     shared = report.shared_study_run(search.optuna_storage_url(database_url), tuned.study, ids)
     if as_json:
         payload = {

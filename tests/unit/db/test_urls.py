@@ -70,9 +70,11 @@ def test_without_password_moves_it_to_a_private_passfile(
     assert urls.without_password(url, tmp_path / "creds") == moved
 
 
-def test_moved_password_still_authenticates(tmp_path: Path) -> None:
-    """libpq itself reads the passfile: a real connection attempt to a closed port fails on the
-    connection, not on a parse error, and conninfo accepts the result."""
+def test_moved_password_url_is_accepted_by_libpq(tmp_path: Path) -> None:
+    """libpq parses the rewritten URL: a connection attempt to a closed port fails on the
+    connection, not on a parse error, and never echoes the password. That the passfile then
+    authenticates against a real server is tested in tests/integration/test_stack_auth.py
+    (test_password_in_url_reaches_no_block_log_or_ps)."""
     moved = urls.without_password("postgresql://u:s3cret@127.0.0.1:1/db", tmp_path)
     conninfo.conninfo_to_dict(moved)
     with pytest.raises(psycopg.OperationalError) as err:
