@@ -172,12 +172,53 @@ def create_database(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def drop_database(url: str) -> None:
-    """Drop the database named in `url`, closing its sessions (scratch and failed restores)."""
+def drop_database(url: str, *, attempts: int = 3) -> None:
+    """Drop the database named in `url`, ending its sessions first (scratch and failed restores).
+
+    Not `DROP DATABASE ... WITH (FORCE)`: for a role that is not a superuser, FORCE fails outright
+    when an autovacuum worker is on the database (it has no role the caller belongs to), and a
+    fresh restore draws one. A plain DROP stops autovacuum itself and waits 5 s for others.
+    """
+    name = _db(url)
+    ident = sql.Identifier(name)
     with psycopg.connect(urls.with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_db(url)))
-        )
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
+        for attempt in range(1, attempts + 1):
+            _end_sessions(conn, name)
+            try:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
+                return
+            except psycopg.errors.ObjectInUse:
+                if attempt == attempts:
+                    others = _other_sessions(conn, name)
+                    conn.execute(
+                        sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(ident)
+                    )
+                    raise BackupError(
+                        f"database {name} not dropped: sessions of {others} are still on it and "
+                        "this role may not end them (a superuser can, or drop it by hand)"
+                    ) from None
+
+
+def _end_sessions(conn: psycopg.Connection, name: str) -> None:
+    """End the client sessions on `name` this role may end: its own and its member roles'."""
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        " AND usename IS NOT NULL AND pg_has_role(usesysid, 'USAGE')",
+        (name,),
+    )
+
+
+def _other_sessions(conn: psycopg.Connection, name: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT DISTINCT coalesce(usename, backend_type) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid() ORDER BY 1",
+        (name,),
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def rename_database(url: str, new_name: str) -> str:
@@ -189,11 +230,7 @@ def rename_database(url: str, new_name: str) -> str:
     name = sql.Identifier(_db(url))
     with psycopg.connect(urls.with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(name))
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
-            (_db(url),),
-        )
+        _end_sessions(conn, _db(url))  # autovacuum: the RENAME itself stops it
         renamed = sql.Identifier(new_name)
         conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(name, renamed))
         conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(renamed))

@@ -27,6 +27,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
 PREFIX = "bpmh"
@@ -176,7 +177,7 @@ class Lab:
     root: Path
     names: tuple[str, ...] = ("server", "w1", "w2")
     hosts: dict[str, Host] = field(default_factory=dict)
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    processes: list[subprocess.Popen[Any]] = field(default_factory=list)
     python_prefix: Path = field(default_factory=_python_prefix)
 
     def __post_init__(self) -> None:

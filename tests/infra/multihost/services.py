@@ -209,6 +209,26 @@ class Server:
         )  # fmt: skip
         return done.stdout
 
+    def lock_table(self, table: str, mode: str, database: str = "bullpen") -> subprocess.Popen[str]:
+        """Hold `LOCK TABLE table IN mode MODE` in a superuser psql session; returns once it is
+        granted. `communicate("ROLLBACK;")` on the process releases it."""
+        process = subprocess.Popen(
+            self.host.argv(
+                [f"{PG_BIN}/psql", "-h", "/opt/pgrun", "-U", "postgres", "-d", database, "-XAtq",
+                 "-v", "ON_ERROR_STOP=1"],
+                user=pg_account(),
+            ),
+            env=self.host.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        self.host.lab.processes.append(process)
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(f"BEGIN; LOCK TABLE {table} IN {mode} MODE; SELECT 'locked';\n")
+        process.stdin.flush()
+        granted = process.stdout.readline().strip()
+        assert granted == "locked", (granted, process.poll())
+        return process
+
     # -- S3 --------------------------------------------------------------------------------------
 
     def start_s3(self) -> None:
