@@ -145,8 +145,6 @@ def main() -> None:
     with engine.connect(url) as conn:
         cmp = season_live.compare(conn, strategy, backtest, args.max_day)
         decisions = season_live.compare_decisions(live, games, args.threshold)
-    # The one place the two paths differ by design: the per-day exposure cap's rule.
-    rules = season_live.exposure_rules(games, params, (args.max_day, 0.1, 0.05, 0.02))
 
     per_day = [d.seconds for d in live.days]
     if args.days_out:
@@ -183,7 +181,6 @@ def main() -> None:
                 "picks": cmp.as_dict(),
                 "decisions": decisions,
                 "backtest_final_bankroll": round(backtest.result.final_bankroll, 2),
-                "exposure_rules": rules,
                 "load_1min": os.getloadavg()[0],
             },
             indent=2,

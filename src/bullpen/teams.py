@@ -6,6 +6,10 @@ import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
+# MLB's official date is the local date of the ballpark; US/Eastern gives it for every regular
+# venue (a 10:10 pm ET first pitch on the West Coast is still the same Eastern date).
+GAME_TIMEZONE = "America/New_York"
+
 
 class UnknownTeamError(ValueError):
     """A team code or name that no mapping knows (for the season given, where seasons matter)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time as timer
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -245,8 +245,10 @@ def compare(
     bt["game_id"] = bt["game_id"].astype("int64")
     start_bankroll = _start_of_day_bankroll(bt, backtest.params.starting_bankroll)
     bt["day_bankroll"] = bt["game_date"].map(start_bankroll)
-    day_staked = bt.groupby("game_date")["stake"].transform("sum")
-    bt["capped"] = day_staked >= bt["day_bankroll"] * max_day_exposure - 1e-9
+    by_day = bt.groupby("game_date")["stake"]
+    # Reached the day's limit, short of it only by the cents each stake was rounded down.
+    room_left = bt["day_bankroll"] * max_day_exposure - by_day.transform("sum")
+    bt["capped"] = room_left <= 0.01 * by_day.transform("size")
 
     merged = live.merge(bt, on="game_id", how="outer", suffixes=("_live", "_bt"), indicator=True)
     both = merged[merged["_merge"] == "both"].copy()
@@ -328,54 +330,3 @@ def compare_decisions(live: LiveSeason, games: pd.DataFrame, threshold: float) -
         "live_candidates": int((known["outcome"] == "pick").sum()),
         "backtest_candidates": int(candidate_bt.sum()),
     }
-
-
-def exposure_rules(
-    games: pd.DataFrame, params: opener.OpenerParams, caps: tuple[float, ...]
-) -> list[dict[str, object]]:
-    """What the two per-day exposure rules do to the backtest's bets at each cap.
-
-    pro_rata is the backtest's (every stake of a day scaled down together, possible only when
-    all of a day's bets are known at once); first_come is the ledger's (each pick takes what is
-    left of the day's room, in decision order: game id, as the replay's first pitches mostly
-    are). Each bet's Kelly fraction of the start-of-day bankroll is the backtest's without a
-    day cap; both rules then walk the bankroll over the same games and results.
-    """
-    free = opener.bet_opener(games, replace(params, max_day_exposure=1.0)).bets.copy()
-    start = _start_of_day_bankroll(free, params.starting_bankroll)
-    free["fraction"] = free["stake"] / free["game_date"].map(start)
-    free["won"] = free["profit"] > 0
-    free = free.sort_values(["game_date", "game_id"], kind="stable")
-    days = [group for _, group in free.groupby("game_date", sort=True)]
-    out = []
-    for cap in caps:
-        for rule in ("pro_rata", "first_come"):
-            bankroll, staked, binding, bets = params.starting_bankroll, 0.0, 0, 0
-            for group in days:
-                want = group["fraction"].to_numpy() * bankroll
-                limit = cap * bankroll
-                if want.sum() > limit:
-                    binding += 1
-                if rule == "pro_rata":
-                    stakes = want * min(1.0, limit / want.sum()) if want.sum() > 0 else want
-                else:
-                    room_before = np.maximum(
-                        limit - np.concatenate([[0.0], np.cumsum(want)[:-1]]), 0
-                    )
-                    stakes = np.minimum(want, room_before)
-                price = group["price_decimal"].to_numpy()
-                profit = np.where(group["won"].to_numpy(), stakes * (price - 1.0), -stakes)
-                bankroll += float(profit.sum())
-                staked += float(stakes.sum())
-                bets += int((stakes > 0).sum())
-            out.append(
-                {
-                    "cap": cap,
-                    "rule": rule,
-                    "days_binding": binding,
-                    "bets": bets,
-                    "staked": round(staked, 2),
-                    "final_bankroll": round(bankroll, 2),
-                }  # fmt: skip
-            )
-    return out

@@ -15,6 +15,7 @@ import pandas as pd
 import psycopg
 import pytest
 
+from bullpen.betting.backtest import BacktestConfig, run_backtest
 from bullpen.betting.ledger import (
     current_bankroll,
     load_bet_events,
@@ -255,3 +256,40 @@ def test_the_database_refuses_to_rewrite_history(db: psycopg.Connection) -> None
     # A pick on a settled game is left alone, not reopened.
     again = record_pick(db, pick(ids[FINALS[1]], "frozen", price_american=120), POLICY, at=SETTLED)
     assert (again.action, again.bet_id) == ("settled", opened.bet_id)
+
+
+def test_a_binding_day_cap_stakes_the_ledger_as_the_backtest(db: psycopg.Connection) -> None:
+    """One rule for the day's room, live and offline: each pick, in game id order, takes what the
+    picks before it left (kelly.within_day_room). The cap binds after the third pick."""
+    ids = games(db)
+    policy = replace(POLICY, max_day_exposure=0.05)
+    quotes = [(0.62, -110), (0.58, 120), (0.66, -150), (0.6, 105), (0.64, -120), (0.57, 110)]
+    chosen = sorted((ids[g], p, price) for g, (p, price) in zip(FINALS, quotes, strict=False))
+    picks = [
+        pick(game_id, "cap-parity", p_home=p, p_away=1 - p, price_american=price)
+        for game_id, p, price in chosen
+    ]
+    ledger = {
+        p.game_id: w.stake
+        for p, w in zip(picks, record_picks(db, picks, policy, at=DECIDED), strict=True)
+    }
+    assert sum(ledger.values()) == pytest.approx(50.0)
+    assert sum(1 for s in ledger.values() if s == 0) >= 2  # the cap bound
+
+    frame = pd.DataFrame(
+        [(pd.Timestamp("2022-04-07"), g, p, price, -price, price, -price, 1.0)
+         for g, p, price in chosen],
+        columns=["game_date", "game_id", "p_model", "home_open_ml", "away_open_ml",
+                 "home_close_ml", "away_close_ml", "home_win"],
+    )  # fmt: skip
+    config = BacktestConfig(
+        edge_threshold=0.0,
+        kelly_multiplier=policy.kelly_multiplier,
+        max_stake_fraction=policy.max_stake_fraction,
+        max_day_exposure=policy.max_day_exposure,
+        starting_bankroll=policy.starting_bankroll,
+    )
+    bets = run_backtest(frame.sample(frac=1.0, random_state=5), config).bets
+    assert set(bets["side"]) == {"home"}
+    offline = dict(zip(bets["game_id"].astype(int), bets["stake"], strict=True))
+    assert offline == {g: s for g, s in ledger.items() if s > 0}

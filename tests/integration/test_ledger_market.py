@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 import psycopg
 import pytest
 
@@ -23,7 +22,6 @@ from bullpen.collect.live import store as live_store
 from bullpen.collect.live.mlb_stats import parse_schedule
 from bullpen.collect.live.odds_api import parse_odds
 from bullpen.db import engine
-from bullpen.market.events import link_events
 from bullpen.market.lines import LineSettings, build_lines
 from bullpen.market.store import load_h2h_snapshots
 from tests.conftest import REPO
@@ -75,28 +73,6 @@ def test_stored_snapshots_become_game_lines(db: psycopg.Connection) -> None:
 
     # With the default 30-minute limit the 15:00 quotes are stale at 16:00: no best price.
     assert build_lines(snaps, ODDS_FETCHED).best.empty
-
-
-def test_pure_event_links_agree_with_the_collectors_links(db: psycopg.Connection) -> None:
-    events = pd.DataFrame(
-        db.execute(
-            "SELECT e.event_id, e.commence_time, e.away_team, e.home_team, m.game_id"
-            " FROM odds_events e LEFT JOIN mlb_games m USING (game_pk) ORDER BY 1"
-        ).fetchall(),
-        columns=["event_id", "commence_time", "away_team", "home_team", "stored_game_id"],
-    )
-    games = pd.DataFrame(
-        db.execute(
-            "SELECT g.game_id, g.game_date, g.away_team, g.home_team, g.game_number,"
-            " m.start_time FROM games g JOIN mlb_games m USING (game_id)"
-        ).fetchall(),
-        columns=["game_id", "game_date", "away_team", "home_team", "game_number", "start_time"],
-    )
-    result = link_events(events.drop(columns="stored_game_id"), games)
-    assert result.unmatched.empty
-    linked = result.links.set_index("event_id")["game_id"]
-    assert linked.to_dict() == events.set_index("event_id")["stored_game_id"].to_dict()
-    assert len(linked) == 3
 
 
 def day_before_listing() -> bytes:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bullpen.betting.kelly import stake, whole_cents
+from bullpen.betting.kelly import stake, within_day_room
 from bullpen.features.odds import (
     DEFAULT_DEVIG_METHOD,
     DEVIG_METHODS,
@@ -96,11 +96,11 @@ def run_backtest(games: pd.DataFrame, config: BacktestConfig) -> BacktestResult:
     """Bet the side whose model edge over the vig-free opening line exceeds the threshold.
 
     Games are settled in date order. All stakes of one date are sized from the bankroll at the
-    start of that date, because every bet is placed before any of that day's results are known;
-    if a day's stakes would exceed `max_day_exposure` of that bankroll they are scaled down pro
-    rata (with the defaults: the whole bankroll, unreachable unless a date has more than 33 bets).
-    Stakes are whole cents, rounded down (`kelly.whole_cents`, the live ledger's rule); a bet
-    whose stake rounds to nothing is not placed.
+    start of that date, because every bet is placed before any of that day's results are known.
+    A day's bets share `max_day_exposure` of that bankroll first come, first served in game id
+    order (`kelly.within_day_room`, the live ledger's rule; with the defaults, the whole
+    bankroll). Stakes are whole cents, rounded down; a bet whose stake rounds to nothing is not
+    placed.
     Games with a missing or impossible price (open or close), model probability, result or date
     are skipped and counted in `n_skipped`. Per bet: `ev_close` (also `clv`, its older name) =
     opening decimal price * vig-free closing probability of the bet side - 1; `clv_pp` =
@@ -208,18 +208,14 @@ def _pick_sides(eligible: pd.DataFrame, threshold: float) -> pd.DataFrame:
 
 
 def _settle_day(day_bets: pd.DataFrame, bankroll: float, config: BacktestConfig) -> pd.DataFrame:
-    """Size every bet of one date from the start-of-day bankroll, then settle them in order."""
-    stakes = np.array(
-        [
-            stake(bankroll, p, price, config.kelly_multiplier, config.max_stake_fraction)
-            for p, price in zip(day_bets["p_model"], day_bets["price_decimal"], strict=True)
-        ]
-    )
-    exposure = stakes.sum()
-    limit = bankroll * config.max_day_exposure
-    if exposure > limit > 0.0:
-        stakes *= limit / exposure
-    stakes = whole_cents(stakes)
+    """Size every bet of one date from the start-of-day bankroll, each within what the bets
+    before it left of the day's limit, then settle them in order."""
+    day_bets = day_bets.sort_values("game_id", kind="stable")
+    sized: list[float] = []
+    for p, price in zip(day_bets["p_model"], day_bets["price_decimal"], strict=True):
+        wanted = stake(bankroll, p, price, config.kelly_multiplier, config.max_stake_fraction)
+        sized.append(within_day_room(wanted, bankroll, config.max_day_exposure, sum(sized)))
+    stakes = np.array(sized, dtype=float)
     price = day_bets["price_decimal"].to_numpy()
     profit = np.where(day_bets["won"].to_numpy(), stakes * (price - 1.0), -stakes)
     day_bets["stake"] = stakes

@@ -52,3 +52,16 @@ def whole_cents(amount: ArrayLike) -> ArrayLike:
     backtest and the live ledger stake by this one rule, so a bust bankroll stakes nothing."""
     scale = 10**MONEY_PLACES
     return np.floor(np.asarray(amount, dtype=float) * scale + 1e-9) / scale
+
+
+def within_day_room(
+    wanted: float, bankroll: float, max_day_exposure: float, staked: float
+) -> float:
+    """`wanted` cut to what is left of the day's exposure limit, in whole cents (rounded down).
+
+    First come, first served: the live ledger and the backtest both give each of a day's bets, in
+    decision order, what the bets before it left, because live the later games are not known
+    when the first pick is made.
+    """
+    room = max(bankroll * max_day_exposure - staked, 0.0)
+    return float(whole_cents(min(wanted, room)))

@@ -32,8 +32,8 @@ import psycopg
 from bullpen.betting.opener import ABSTAIN, OpenerParams
 from bullpen.betting.picks import Pick, PickWrite
 from bullpen.features.odds import devig_two_way
-from bullpen.market.events import GAME_TIMEZONE
 from bullpen.market.lines import GameLines
+from bullpen.teams import GAME_TIMEZONE
 
 # The column the closing-line model's base margin comes from: without it there is no score.
 OPEN_PROB = "mkt_open_home_prob"
@@ -311,8 +311,8 @@ def decide(
     model_version: str,
     strategy: str,
 ) -> tuple[list[GameDecision], list[Pick]]:
-    """One decision per upcoming game (`upcoming_games` rows plus game_date and teams), and the
-    picks to record.
+    """One decision per upcoming game (`upcoming_games` rows plus game_date and teams), by first
+    pitch, and the picks to record, by game id.
 
     A game gets no pick when it is not scored (no opening line), has no fresh two-sided quote now
     (stale or one-sided books are excluded by the lines), its edge is not above the threshold, or
@@ -391,7 +391,8 @@ def decide(
                 reason=why,
             )
         )
-    return decisions, picks
+    # The ledger gives picks the day's room in this order, as the backtest does (game id).
+    return decisions, sorted(picks, key=lambda pick: pick.game_id)
 
 
 def missing_counts(missing: dict[int, tuple[str, ...]], game_ids: Sequence[int]) -> dict[str, int]:

@@ -12,7 +12,7 @@ from datetime import datetime
 import pandas as pd
 
 from bullpen.betting.kelly import stake as kelly_stake
-from bullpen.betting.kelly import whole_cents
+from bullpen.betting.kelly import within_day_room
 from bullpen.prices import american_to_decimal
 
 SIDES = ("home", "away")
@@ -129,8 +129,7 @@ def size_stake(
         policy.kelly_multiplier,
         policy.max_stake_fraction,
     )
-    room = max(bankroll * policy.max_day_exposure - day_staked, 0.0)
-    return float(whole_cents(min(wanted, room)))
+    return within_day_room(wanted, bankroll, policy.max_day_exposure, day_staked)
 
 
 def decide_result(

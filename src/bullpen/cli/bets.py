@@ -53,7 +53,7 @@ def today(
     """Picks on the day's games with prices and stakes."""
     import pandas as pd
 
-    from bullpen.market.events import GAME_TIMEZONE
+    from bullpen.teams import GAME_TIMEZONE
 
     wanted = _day(day) or pd.Timestamp.now(tz=GAME_TIMEZONE).date()
     ledger, chosen = _ledger(wanted, strategy)

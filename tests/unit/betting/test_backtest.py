@@ -6,6 +6,7 @@ The frames below are hand-built unit-test inputs with made-up prices, not real g
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -180,15 +181,21 @@ def test_run_backtest_handles_empty_frame() -> None:
     assert result.final_bankroll == 100.0 and result.max_drawdown == 0.0
 
 
-def test_run_backtest_scales_down_same_day_stakes_beyond_bankroll() -> None:
+def test_a_days_bets_share_the_bankroll_first_come_in_game_id_order() -> None:
+    """The live ledger's rule: each bet takes what the bets before it left of the day's limit."""
     big_edge_games = pd.DataFrame(
-        [("2024-06-01", i, 0.9, -110, -110, -110, -110, 1) for i in range(3)],
+        [("2024-06-01", i, 0.9, -110, -110, -110, -110, 1) for i in (2, 0, 1)],
         columns=COLUMNS,
     )
     config = BacktestConfig(kelly_multiplier=1.0, max_stake_fraction=0.5)
     result = run_backtest(big_edge_games, config)
-    np.testing.assert_allclose(result.bets["stake"], [33.33] * 3)  # 100 / 3 in whole cents
-    assert result.total_staked == pytest.approx(99.99)
+    assert list(result.bets["game_id"]) == [0, 1]  # game 2 found the day's bankroll used up
+    np.testing.assert_allclose(result.bets["stake"], [50.0, 50.0])
+    assert result.total_staked == pytest.approx(100.0)
+
+    capped = run_backtest(big_edge_games, replace(config, max_day_exposure=0.35))
+    np.testing.assert_allclose(capped.bets["stake"], [35.0])  # the rest of the day gets nothing
+    assert list(capped.bets["game_id"]) == [0]
 
 
 def test_run_backtest_away_side_when_model_likes_underdog_away() -> None:

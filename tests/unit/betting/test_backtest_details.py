@@ -90,7 +90,9 @@ def test_roi_is_reported_on_stakes_below_one_unit() -> None:
 def test_day_exposure_cap_applies_to_a_bankroll_below_one_unit() -> None:
     games = _games([("2024-06-01", i, 0.9, -110, -110, -110, -110, 1) for i in range(3)])
     config = BacktestConfig(kelly_multiplier=1.0, max_stake_fraction=0.5, starting_bankroll=0.9)
-    np.testing.assert_allclose(run_backtest(games, config).bets["stake"], [0.3] * 3)
+    bets = run_backtest(games, config).bets
+    np.testing.assert_allclose(bets["stake"], [0.45, 0.45])  # first come: game 2 gets nothing
+    assert list(bets["game_id"]) == [0, 1]
 
 
 def test_close_is_devigged_with_the_configured_method() -> None:

@@ -59,13 +59,17 @@ def _season(n: int = 400, seed: int = 3) -> pd.DataFrame:
     )
 
 
-def _lines_at_open(games: pd.DataFrame, settings: LineSettings):  # type: ignore[no-untyped-def]
-    """One book quoting each game's opening prices a minute before NOW."""
+def _lines_at_open(  # type: ignore[no-untyped-def]
+    games: pd.DataFrame, settings: LineSettings, pitch_order: int = 0
+):
+    """One book quoting each game's opening prices a minute before NOW; pitch_order -1 starts a
+    higher game id a minute earlier."""
     snaps = pd.DataFrame(
         {
             "event_id": games["game_id"].astype(str),
             "commence_time": pd.to_datetime(games["game_date"]).dt.tz_localize(UTC)
-            + pd.Timedelta(hours=23),
+            + pd.Timedelta(hours=23)
+            + pd.to_timedelta(pitch_order * games["game_id"], unit="min"),
             "book": "sbr",
             "last_update": NOW - timedelta(minutes=1),
             "home_american": games["home_open_ml"],
@@ -119,6 +123,18 @@ def test_live_picks_equal_the_backtests_bets_at_the_open(threshold: float) -> No
     }  # fmt: skip
     assert staked == expected
     assert len(picks) > len(staked) or threshold > 0  # some picks fall under a cent at 0.0
+
+
+def test_picks_come_in_game_id_order_whatever_the_first_pitches() -> None:
+    """The order the ledger gives a day's picks the exposure room, as the backtest does."""
+    games = _season(n=40)
+    lines = _lines_at_open(games, LineSettings(devig_method="shin"), pitch_order=-1)
+    decisions, picks = _decide(games, OpenerParams(threshold=0.0), lines)
+    assert len(picks) > 5
+    assert [p.game_id for p in picks] == sorted(p.game_id for p in picks)
+    pitches = [d.commence_time for d in decisions]
+    assert pitches == sorted(pitches)  # decisions stay in first-pitch order
+    assert [d.game_id for d in decisions] != sorted(d.game_id for d in decisions)
 
 
 def test_choose_side_is_the_backtests_rule_and_ties_go_home() -> None:

@@ -83,10 +83,12 @@ def test_threshold_boundary_is_strict() -> None:
 def test_caps_per_bet_and_per_day() -> None:
     rows = [("2019-05-01", i, 150, 150, 140, 160, i % 2, 0.70) for i in range(1, 21)]
     result = bet_opener(_games(rows), PARAMS)
-    # Each bet would be capped at 2 % of 100; 20 of them (40) exceed the 20 % day cap.
-    assert result.n_bets == 20
+    # Each bet is capped at 2 % of 100; 20 of them (40) exceed the 20 % day cap, so the first
+    # ten in game id order take it whole and the other ten get nothing (first come).
+    assert result.n_bets == 10
+    assert list(result.bets["game_id"]) == list(range(1, 11))
     assert result.bets["stake"].sum() == pytest.approx(20.0)
-    assert result.bets["stake"].max() == pytest.approx(1.0)
+    assert result.bets["stake"].max() == pytest.approx(2.0)
 
 
 def test_swapping_home_and_away_changes_nothing_but_the_side() -> None:

@@ -36,6 +36,7 @@ class GamesSummary:
     skipped: int
     feeds_fetched: int
     linked_events: int
+    unlinked_events: int  # Odds API events quarantined: no game for them (or a duplicate)
     # after the schedule (collect/live/finished.py): probable pitchers and flagged picks
     probables: int = 0
     probables_unmapped: int = 0
@@ -49,6 +50,7 @@ class OddsSummary:
     new_snapshots: int
     quarantined: int
     linked_events: int
+    unlinked_events: int  # Odds API events quarantined: no game for them (or a duplicate)
     requests_remaining: int | None
 
 
@@ -115,6 +117,7 @@ def collect_games(conn: psycopg.Connection, source: Source, start: date, end: da
         skipped=written.skipped,
         feeds_fetched=min(len(parsed.need_feed), MAX_FEEDS_PER_RUN),
         linked_events=written.linked_events,
+        unlinked_events=written.unlinked_events,
         probables=after.probables,
         probables_unmapped=after.probables_unmapped,
         starter_changes=after.starter_changes,
@@ -184,6 +187,7 @@ def collect_odds(
         new_snapshots=written.new_snapshots,
         quarantined=written.quarantined,
         linked_events=written.linked_events,
+        unlinked_events=written.unlinked_events,
         requests_remaining=quota.remaining,
     )
 

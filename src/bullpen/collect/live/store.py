@@ -61,6 +61,7 @@ class GamesWrite:
     quarantined: int
     skipped: int
     linked_events: int
+    unlinked_events: int  # Odds API events newly quarantined: no game for them (or a duplicate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class OddsWrite:
     fast_path: int  # written by COPY straight into odds_snapshots
     quarantined: int
     linked_events: int
+    unlinked_events: int  # Odds API events newly quarantined: no game for them (or a duplicate)
 
 
 # -- games -----------------------------------------------------------------------------------
@@ -212,7 +214,7 @@ def write_games_batch(
         ).fetchone()
         _drop_orphans(conn, cur)
         write_quarantine(cur, quarantined, payload_ids)
-        linked = link_odds_events(cur)
+        linked, unlinked = link_odds_events(cur)
         cur.execute("DROP TABLE stage_mlb_games; DROP TABLE moved_games")
     assert taken is not None and finals is not None
     summary = GamesWrite(
@@ -222,6 +224,7 @@ def write_games_batch(
         quarantined=len(quarantined),
         skipped=sum(parsed.skipped for _, parsed in batches),
         linked_events=linked,
+        unlinked_events=unlinked,
     )
     log.info("wrote %s", summary)
     return summary
@@ -252,29 +255,97 @@ WHERE EXCLUDED.seen_at > odds_events.seen_at
 
 # An Odds API event is the MLB game with the same teams whose first pitch is nearest in time
 # (within 12 hours): that tells doubleheader games apart by start time, and leaves an event of
-# a postponed game (moved by a day or more) unmatched rather than matched wrongly.
+# a postponed game (moved by a day or more) unmatched rather than matched wrongly. A game takes
+# one event, the nearest (then the lowest key): a second event on it is a duplicate, left
+# unlinked so its prices never mix into the game's lines.
+_EVENT_CANDIDATES = """
+CREATE TEMP TABLE event_candidates ON COMMIT DROP AS
+SELECT DISTINCT ON (e.event_key) e.event_key, m.game_pk,
+    abs(extract(epoch FROM coalesce(m.rescheduled_to, m.start_time) - e.commence_time)) AS gap
+FROM odds_events e
+JOIN mlb_games m ON coalesce(m.rescheduled_to, m.start_time)
+    BETWEEN e.commence_time - interval '12 hours' AND e.commence_time + interval '12 hours'
+JOIN games g ON g.game_id = m.game_id
+ AND g.away_team = e.away_team AND g.home_team = e.home_team
+WHERE m.status <> 'cancelled'
+ORDER BY e.event_key, gap, m.game_pk
+"""
+
 _LINK_EVENTS = """
-UPDATE odds_events e SET game_pk = best.game_pk
+UPDATE odds_events e SET game_pk = chosen.game_pk
 FROM (
-    SELECT DISTINCT ON (e.event_key) e.event_key, m.game_pk
-    FROM odds_events e
-    JOIN mlb_games m ON coalesce(m.rescheduled_to, m.start_time)
-        BETWEEN e.commence_time - interval '12 hours' AND e.commence_time + interval '12 hours'
-    JOIN games g ON g.game_id = m.game_id
-     AND g.away_team = e.away_team AND g.home_team = e.home_team
-    WHERE m.status <> 'cancelled'
-    ORDER BY e.event_key,
-        abs(extract(epoch FROM coalesce(m.rescheduled_to, m.start_time) - e.commence_time)),
+    SELECT c.event_key, CASE WHEN w.event_key = c.event_key THEN c.game_pk END AS game_pk
+    FROM event_candidates c
+    JOIN (SELECT DISTINCT ON (game_pk) game_pk, event_key FROM event_candidates
+          ORDER BY game_pk, gap, event_key) w USING (game_pk)
+) chosen
+WHERE e.event_key = chosen.event_key AND e.game_pk IS DISTINCT FROM chosen.game_pk
+"""
+
+# An unlinked event is quarantined once the schedule around its start is known (some game
+# within 12 hours of it is stored); before that it simply waits for collect-games. The reason
+# is stable, so reruns add nothing; an event linked later keeps its record as history. Values
+# are quoted so the metric's reason kind (ops/probes.reason_kind) stays one series per case.
+_QUARANTINE_UNLINKED_EVENTS = """
+INSERT INTO quarantine (source, file, row_number, reason, raw)
+SELECT 'odds_api', 'odds_events/' || e.event_id, 0,
+    CASE
+        WHEN dup.game_pk IS NOT NULL THEN
+            format('duplicate event: game %s is linked to event %L', dup.game_pk, dup.winner)
+        WHEN cancelled.game_pk IS NOT NULL THEN
+            format('its game %L (gamePk %s) was cancelled', e.away_team || '@' || e.home_team,
+                   cancelled.game_pk)
+        WHEN elsewhere.at IS NOT NULL THEN
+            format('no %L game within 12 hours of its start; one is listed at %L (moved?)',
+                   e.away_team || '@' || e.home_team,
+                   to_char(elsewhere.at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'))
+        ELSE format('no %L game within 12 hours of its start in the collected schedule',
+                    e.away_team || '@' || e.home_team)
+    END,
+    jsonb_build_object('event_id', e.event_id, 'commence_time', e.commence_time,
+                       'away_team', e.away_team, 'home_team', e.home_team)
+FROM odds_events e
+LEFT JOIN LATERAL (
+    SELECT c.game_pk, w.event_id AS winner FROM event_candidates c
+    JOIN odds_events w ON w.game_pk = c.game_pk
+    WHERE c.event_key = e.event_key LIMIT 1
+) dup ON true
+LEFT JOIN LATERAL (
+    SELECT m.game_pk FROM mlb_games m JOIN games g ON g.game_id = m.game_id
+    WHERE g.away_team = e.away_team AND g.home_team = e.home_team AND m.status = 'cancelled'
+      AND coalesce(m.rescheduled_to, m.start_time)
+          BETWEEN e.commence_time - interval '12 hours' AND e.commence_time + interval '12 hours'
+    ORDER BY m.game_pk LIMIT 1
+) cancelled ON true
+LEFT JOIN LATERAL (
+    SELECT coalesce(m.rescheduled_to, m.start_time) AS at
+    FROM mlb_games m JOIN games g ON g.game_id = m.game_id
+    WHERE g.away_team = e.away_team AND g.home_team = e.home_team AND m.status <> 'cancelled'
+      AND coalesce(m.rescheduled_to, m.start_time)
+          BETWEEN e.commence_time - interval '7 days' AND e.commence_time + interval '7 days'
+    ORDER BY abs(extract(epoch FROM coalesce(m.rescheduled_to, m.start_time) - e.commence_time)),
         m.game_pk
-) best
-WHERE e.event_key = best.event_key AND e.game_pk IS DISTINCT FROM best.game_pk
+    LIMIT 1
+) elsewhere ON true
+WHERE e.game_pk IS NULL
+  AND EXISTS (
+    SELECT 1 FROM mlb_games m WHERE coalesce(m.rescheduled_to, m.start_time)
+        BETWEEN e.commence_time - interval '12 hours' AND e.commence_time + interval '12 hours')
+ON CONFLICT ON CONSTRAINT quarantine_natural_key DO NOTHING
 """
 
 
-def link_odds_events(cur: psycopg.Cursor) -> int:
-    """Point Odds API events at their MLB game (gamePk); returns how many links changed."""
+def link_odds_events(cur: psycopg.Cursor) -> tuple[int, int]:
+    """Point Odds API events at their MLB game (gamePk) and quarantine, with the reason, those
+    that match no game once its day's schedule is known; returns (links changed, newly
+    quarantined)."""
+    cur.execute(_EVENT_CANDIDATES)
     cur.execute(_LINK_EVENTS)
-    return cur.rowcount
+    linked = cur.rowcount
+    cur.execute(_QUARANTINE_UNLINKED_EVENTS)
+    quarantined = cur.rowcount
+    cur.execute("DROP TABLE event_candidates")
+    return linked, quarantined
 
 
 def _upsert_bookmakers(cur: psycopg.Cursor, books: dict[str, str]) -> dict[str, int]:
@@ -402,7 +473,7 @@ def write_odds_batch(
         if not stored:
             archive.insert_payload(cur, payload, payload_id, packing.result())
         write_quarantine(cur, parsed.quarantined, payload_ids)
-        linked = link_odds_events(cur)
+        linked, unlinked = link_odds_events(cur)
     summary = OddsWrite(
         payload_id=payload_id,
         events=len(parsed.events),
@@ -411,6 +482,7 @@ def write_odds_batch(
         fast_path=fast,
         quarantined=len(parsed.quarantined),
         linked_events=linked,
+        unlinked_events=unlinked,
     )
     log.info("wrote %s", summary)
     return summary
