@@ -21,7 +21,7 @@ from bullpen.db import engine
 from bullpen.drift import check, store
 from bullpen.drift.policy import DriftThresholds
 from bullpen.events import DRIFT_DETECTED, model_event
-from bullpen.models.train import SPECS
+from bullpen.models.catalog import spec_named
 
 
 @task(cache_policy=NONE, task_run_name="check-champion-{model}")
@@ -33,7 +33,7 @@ def check_champion(
     with engine.connect(database_url) as conn:
         forward = forward_predictions(conn, model)
     return check.check_champion(
-        frame, SPECS[model], tracking_uri=tracking_uri, reports_dir=reports_dir,
+        frame, spec_named(model), tracking_uri=tracking_uri, reports_dir=reports_dir,
         artifact_root=artifact_root, forward=forward, **options,
     )  # fmt: skip
 
@@ -92,6 +92,8 @@ def check_drift(
         + f"\n\nPerformance source: {result.source_note}",
         key=f"drift-verdict-{model}",
     )
+    if drift.unmeasured:
+        print(f"{model}: not measured (no values on one side): {', '.join(drift.unmeasured)}")
     print(
         f"{model}: champion v{result.champion_version}, "
         f"{result.window_start}..{result.window_end}: {verdict.verdict}: "
@@ -111,6 +113,7 @@ def check_drift(
         "reasons": verdict.reasons,
         "drift_share": drift.drift_share,
         "drifted": drift.drifted_columns(),
+        "unmeasured": list(drift.unmeasured),
         "prediction_drift_p": drift.prediction.value if drift.prediction else None,
         "n_settled": perf.n if perf else 0,
         "performance_source": result.performance_source,

@@ -16,7 +16,7 @@ from bullpen import runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.events import MODEL_ROLLED_BACK, model_event
-from bullpen.models.train import SPECS
+from bullpen.models.catalog import spec_named
 from bullpen.registry import monitor
 
 
@@ -27,7 +27,7 @@ def judge_champion(
 ) -> monitor.MonitorResult:  # fmt: skip
     with engine.connect(database_url) as conn:
         return monitor.judge_champion(
-            conn, tracking_uri, SPECS[model], frame,
+            conn, tracking_uri, spec_named(model), frame,
             min_games=min_games, confidence=confidence, n_boot=n_boot,
         )  # fmt: skip
 
@@ -39,7 +39,7 @@ def rollback(
 ) -> int:  # fmt: skip
     with engine.connect(database_url) as conn:
         return monitor.rollback_champion(
-            conn, tracking_uri, SPECS[model], stage="monitor",
+            conn, tracking_uri, spec_named(model), stage="monitor",
             trigger="monitor-champion", reason=result.decision.reason, interval=result.interval,
             numbers={"n_settled": result.n_settled, "source": result.source},
             data_through=max(frame["game_date"]),

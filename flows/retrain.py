@@ -17,7 +17,7 @@ from bullpen.config import get_settings
 from bullpen.db import engine
 from bullpen.events import MODEL_PROMOTED, model_event
 from bullpen.models import checks, mlflow_store
-from bullpen.models.train import SPECS
+from bullpen.models.catalog import fixed_params, spec_named, training_rows
 from bullpen.models.tuning.store import load_tuned_params
 from bullpen.registry import challenger, promotion, quality
 from bullpen.registry.challenger import Comparison, Window
@@ -29,9 +29,9 @@ EXPERIMENT = "bullpen-retraining"
 def check_data(
     window: Window, model: str, as_of: date | None, thresholds: quality.QualityThresholds
 ) -> quality.QualityReport:
-    market = challenger.MARKET_FEATURE[SPECS[model].target]
+    market = challenger.MARKET_FEATURE[spec_named(model).target]
     return quality.check_training_data(
-        window.train, window.evaluation, target=SPECS[model].target, market_column=market,
+        window.train, window.evaluation, target=spec_named(model).target, market_column=market,
         as_of=as_of or window.as_of, thresholds=thresholds,
     )  # fmt: skip
 
@@ -41,9 +41,12 @@ def train_challenger(
     window: Window, model: str, trigger: str, *, database_url: str, tracking_uri: str,
     experiment_id: str,
 ) -> challenger.RegisteredVersion:  # fmt: skip
-    params = load_tuned_params(database_url, model, window.eval_season)
+    spec = spec_named(model)
+    params = fixed_params(spec)
+    if params is None:  # the latest study's best, if it beat the defaults; else the defaults
+        params = load_tuned_params(database_url, model, window.eval_season)
     return challenger.train_and_register(
-        window, SPECS[model], params, tracking_uri=tracking_uri, experiment_id=experiment_id,
+        window, spec_named(model), params, tracking_uri=tracking_uri, experiment_id=experiment_id,
         trigger=trigger,
     )  # fmt: skip
 
@@ -53,7 +56,7 @@ def compare(
     window: Window, model: str, version: str, confidence: float, n_boot: int, *, tracking_uri: str
 ) -> Comparison:
     return challenger.compare_with_champion(
-        tracking_uri, SPECS[model], version, window.evaluation,
+        tracking_uri, spec_named(model), version, window.evaluation,
         confidence=confidence, n_boot=n_boot,
     )  # fmt: skip
 
@@ -65,7 +68,7 @@ def record_decision(
 ) -> int:  # fmt: skip
     with engine.connect(database_url) as conn:
         return challenger.record_decision(
-            conn, tracking_uri, SPECS[model], decision, comparison,
+            conn, tracking_uri, spec_named(model), decision, comparison,
             trigger=trigger, data_through=data_through,
         )  # fmt: skip
 
@@ -75,10 +78,10 @@ def record_stop(
     model: str, report: quality.QualityReport, trigger: str, window: Window, *,
     database_url: str, tracking_uri: str,
 ) -> int:  # fmt: skip
-    champion = challenger.champion_version(tracking_uri, SPECS[model])
+    champion = challenger.champion_version(tracking_uri, spec_named(model))
     with engine.connect(database_url) as conn:
         return challenger.record_stop(
-            conn, SPECS[model], report.reasons, report.numbers, trigger=trigger,
+            conn, spec_named(model), report.reasons, report.numbers, trigger=trigger,
             champion_version=champion, data_through=window.data_through,
         )  # fmt: skip
 
@@ -102,7 +105,8 @@ def retrain_models(
     tracking_uri = runtime.mlflow_tracking_uri(settings)
     prepare_database(database_url)
     frame = build_features(database_url, settings.devig_method)
-    window = challenger.split_window(frame, SPECS[model], eval_season)
+    spec = spec_named(model)
+    window = challenger.split_window(training_rows(spec, frame), spec, eval_season)
     trigger = f"{reason} (--force)" if force else reason
     outcome = partial(
         challenger.RetrainOutcome, model=model, trigger=trigger, eval_season=window.eval_season,

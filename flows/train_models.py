@@ -14,7 +14,7 @@ from shared_tasks import build_features, prepare_database
 from bullpen import DEFAULT_EVAL_SEASON, runtime
 from bullpen.config import get_settings
 from bullpen.db import engine
-from bullpen.models import assess, closing_line, mlflow_store, train
+from bullpen.models import assess, catalog, closing_line, mlflow_store, train
 from bullpen.models.tuning.store import load_tuned_params
 from bullpen.registry import champion
 
@@ -22,7 +22,7 @@ EXPERIMENT = "bullpen-training"
 
 
 def _spec(model: str) -> train.ModelSpec:
-    return closing_line.CLOSING_LINE if model == closing_line.NAME else train.SPECS[model]
+    return catalog.spec_named(model)
 
 
 def _eval_games(frame: pd.DataFrame, spec: train.ModelSpec, season: int) -> pd.DataFrame:

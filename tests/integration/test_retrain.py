@@ -272,3 +272,23 @@ def test_manual_rollback_moves_both_aliases_through_transition_once(
     assert (row.ci_lower, row.ci_upper, row.confidence) == (None, None, None)
     assert row.numbers == {"bootstrap": None} and row.data_through is None
     assert len(_audit(loaded)) == rows_after_first
+
+
+def test_the_closing_line_model_retrains_on_rows_with_both_prices(
+    loaded: dict[str, str], frame: pd.DataFrame, prefect_server: None
+) -> None:
+    """What retrain-models/on-drift runs when check-drift flags the closing-line champion."""
+    flow = prefect_process.load_flow("retrain.py:retrain_models")
+    result = flow(model="closing-line", eval_season=EVAL_SEASON, reason="test drift")  # type: ignore[operator]
+    print(result)
+    usable = frame[(frame["season"] == EVAL_SEASON) & frame["p_close_home"].notna()
+                   & frame["p_open_home"].notna()]  # fmt: skip
+    assert result["n_eval_games"] == len(usable) > 2000
+    assert result["action"] == "promoted"  # the first closing-line champion
+    aliases = transition.read_aliases(_uri(loaded), "bullpen-closing-line")
+    assert aliases["champion"] == result["challenger_version"]
+    with engine.connect(loaded["BULLPEN_DATABASE_URL"]) as conn:
+        (row, *_) = audit.list_audit(conn, "closing-line")
+    assert (row.action, row.trigger, row.champion_after) == (
+        "promoted", "test drift", result["challenger_version"],
+    )  # fmt: skip

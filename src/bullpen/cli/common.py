@@ -17,13 +17,10 @@ import typer
 
 
 class Model(enum.StrEnum):
-    """The models a command can name with --model."""
+    """The models a study tunes (the closing-line model has none)."""
 
     moneyline = "moneyline"
     totals = "totals"
-
-
-MODEL = Annotated[Model, typer.Option("--model", help="Which model.")]
 
 
 class AuditedModel(enum.StrEnum):

@@ -8,14 +8,14 @@ from typing import Annotated
 
 import typer
 
-from bullpen.cli.common import MODEL, run_flow, setup
+from bullpen.cli.common import AUDITED_MODEL, run_flow, setup
 
 app = typer.Typer(help="Drift checks of the champions (Evidently).", no_args_is_help=True)
 
 
 @app.command()
 def check(
-    model: MODEL,
+    model: AUDITED_MODEL,
     window_days: Annotated[int, typer.Option(min=1, help="Days of games up to --as-of.")] = 30,
     as_of: Annotated[
         str | None, typer.Option(help="YYYY-MM-DD (default: the newest game loaded).")
@@ -33,7 +33,7 @@ def check(
 
 
 @app.command("list")
-def list_checks(model: MODEL, limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+def list_checks(model: AUDITED_MODEL, limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
     """Stored drift checks, newest first."""
     from bullpen import runtime
     from bullpen.db import engine

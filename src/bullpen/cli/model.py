@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bullpen.cli.common import AUDITED_MODEL, MODEL, run_flow, setup
+from bullpen.cli.common import AUDITED_MODEL, run_flow, setup
 
 app = typer.Typer(
     help="Champion/challenger: retrain, audit history, rollback.", no_args_is_help=True
@@ -45,7 +45,7 @@ def format_decision(result: dict[str, Any]) -> str:
 
 @app.command()
 def retrain(
-    model: MODEL,
+    model: AUDITED_MODEL,
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit trail).")] = "manual",
     force: Annotated[
         bool, typer.Option(help="Promote even if not better (recorded as forced).")
@@ -84,20 +84,20 @@ def history(
 
 @app.command()
 def rollback(
-    model: MODEL,
+    model: AUDITED_MODEL,
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit trail).")] = "manual",
 ) -> None:
     """Point `champion` back at `previous-champion` now (audited)."""
     setup()
     from bullpen import runtime
     from bullpen.db import engine
-    from bullpen.models.train import SPECS
+    from bullpen.models.catalog import spec_named
     from bullpen.registry import monitor
 
     try:
         with engine.connect(runtime.database_url()) as conn:
             audit_id = monitor.rollback_champion(
-                conn, runtime.mlflow_tracking_uri(), SPECS[model.value],
+                conn, runtime.mlflow_tracking_uri(), spec_named(model.value),
                 stage="manual", trigger="bullpen model rollback", reason=reason,
             )  # fmt: skip
     except LookupError as exc:
@@ -107,14 +107,14 @@ def rollback(
 
 
 @app.command()
-def aliases(model: MODEL) -> None:
+def aliases(model: AUDITED_MODEL) -> None:
     """Which version holds champion, challenger and previous-champion."""
     from bullpen import runtime
-    from bullpen.models.train import SPECS
+    from bullpen.models.catalog import spec_named
     from bullpen.registry import transition
 
     state = transition.read_aliases(
-        runtime.mlflow_tracking_uri(), SPECS[model.value].registered_name
+        runtime.mlflow_tracking_uri(), spec_named(model.value).registered_name
     )
     for alias, version in state.items():
         typer.echo(f"{alias:<18} {version or '-'}")

@@ -1,9 +1,11 @@
 """One drift check: champion predictions on the reference and the current window, the Evidently
-report, performance against the closing line, and the verdict.
+report, performance against the market's benchmark (drift.performance.BENCHMARKS), and the
+verdict.
 
 Performance judges what the champion predicted before the games whenever the bets ledger holds
 settled forward picks of the champion in the window (bullpen.betting.forward: the probability
-stored at decision time, the settled result, the closing consensus the pick settled against);
+stored at decision time, labelled by the settled result, or for the closing-line model by the
+closing consensus, and the benchmark stored with it);
 otherwise the champion re-scored on the window's history, and the check says which. Feature and
 prediction drift stay on the whole window re-scored, like the reference they are compared with:
 the picked games are a selection (edges at the best price), their predictions are not a sample
@@ -19,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from bullpen.betting.forward import forward_games
-from bullpen.drift.performance import Performance, measure_performance
+from bullpen.drift.performance import BENCHMARKS, Performance, measure_performance
 from bullpen.drift.policy import DriftThresholds, Verdict, drift_verdict
 from bullpen.drift.report import (
     PREDICTION,
@@ -30,7 +32,6 @@ from bullpen.drift.report import (
 )
 from bullpen.drift.store import DriftCheck, log_drift_run
 from bullpen.models import mlflow_store
-from bullpen.models.assess import MARKET_COLUMNS
 from bullpen.models.checks import Predict
 from bullpen.models.train import ModelSpec
 from bullpen.registry import challenger, transition
@@ -60,8 +61,8 @@ def run_check(
 ) -> CheckOutcome:
     """Compare `current` with `reference` on the model's features and on `predict`'s output.
 
-    `judged` (columns label, p_home, close_home: forward picks' stored predictions) replaces
-    `current` re-scored as the games performance is measured on.
+    `judged` (columns label, p_home and the benchmark's forward column: forward picks' stored
+    predictions) replaces `current` re-scored as the games performance is measured on.
     """
     reference = reference.assign(**{PREDICTION: predict(reference)})
     current = current.assign(**{PREDICTION: predict(current)})
@@ -74,18 +75,25 @@ def run_check(
         drift_share=thresholds.max_drift_share,  # Evidently's dataset test, for the record
         html_path=html_path,
     )
-    close = MARKET_COLUMNS[spec.target][1]
+    bench = BENCHMARKS[spec.target]
+    options = {
+        "loss": lambda y, p: challenger.per_game_loss(spec, y, p),
+        "benchmark": bench.words,
+    }
     if judged is None:
         performance = measure_performance(
-            current[spec.target], current[PREDICTION], current[close], confidence=confidence
-        )
+            current[spec.target], current[PREDICTION], current[bench.frame_column],
+            confidence=confidence, **options,
+        )  # fmt: skip
     else:
         performance = measure_performance(
-            judged["label"], judged["p_home"], judged["close_home"], confidence=confidence
-        )
+            judged["label"], judged["p_home"], judged[bench.forward_column],
+            confidence=confidence, **options,
+        )  # fmt: skip
     reference_perf = measure_performance(
-        reference[spec.target], reference[PREDICTION], reference[close], n_boot=1
-    )
+        reference[spec.target], reference[PREDICTION], reference[bench.frame_column], n_boot=1,
+        **options,
+    )  # fmt: skip
     reference_gap = (
         reference_perf.model_log_loss - reference_perf.close_log_loss if reference_perf else None
     )
@@ -122,8 +130,9 @@ def check_champion(
     start, end = min(current["game_date"]), max(current["game_date"])
     html = reports_dir / f"drift_{spec.name}_{end}.html"
     picks = forward_games(forward, spec.target, version)
-    if not picks.empty:
-        picks = picks[picks["game_id"].isin(current["game_id"]) & picks["close_home"].notna()]
+    bench = BENCHMARKS[spec.target].forward_column
+    if not picks.empty and bench is not None:
+        picks = picks[picks["game_id"].isin(current["game_id"]) & picks[bench].notna()]
     if picks.empty:
         source = "rescored"
         note = f"no settled forward picks of v{version} in {start}..{end}: re-scored history"

@@ -41,8 +41,9 @@ def drift_verdict(
 ) -> Verdict:
     """ "retrain" when any of: more than `max_drift_share` of the features drifted (strictly
     more; Evidently's own dataset verdict, `drift.dataset.detected`, uses >=), drifted
-    predictions, or degraded performance (log loss > 5% worse than the closing line
-    relatively, or the bootstrap CI of the per-game gap to the closing line lies entirely above
+    predictions, or degraded performance (log loss > 5% worse than the market's benchmark, the
+    closing line or for the closing-line model the opening line, relatively, or the bootstrap CI
+    of the per-game gap to it lies entirely above
     `reference_gap` + max_gap_increase, where `reference_gap` is the champion's gap on its
     reference games).
     """
@@ -62,7 +63,7 @@ def drift_verdict(
         if performance.relative_gap > t.max_relative_degradation:
             reasons.append(
                 f"performance: log loss {performance.model_log_loss:.4f} is "
-                f"{performance.relative_gap:.1%} worse than the closing line "
+                f"{performance.relative_gap:.1%} worse than {performance.benchmark} "
                 f"{performance.close_log_loss:.4f} (> {t.max_relative_degradation:.0%})"
             )
         elif (
@@ -70,7 +71,7 @@ def drift_verdict(
             and performance.interval.lower > reference_gap + t.max_gap_increase
         ):
             reasons.append(
-                f"performance: gap to the closing line {performance.interval.describe()} "
+                f"performance: gap to {performance.benchmark} {performance.interval.describe()} "
                 f"is above the reference gap {reference_gap:+.5f} + {t.max_gap_increase:g}"
             )
     return Verdict("retrain" if reasons else "ok", reasons)

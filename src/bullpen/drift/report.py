@@ -57,6 +57,9 @@ class DriftResult:
     n_reference: int
     n_current: int
     dataset: DatasetDrift | None = None  # None only for results built by hand
+    # Features with no value in the reference or the window (e.g. player features of seasons
+    # without play-by-play): nothing to compare, so left out of the report and the share.
+    unmeasured: tuple[str, ...] = ()
 
     @property
     def n_drifted(self) -> int:
@@ -114,6 +117,9 @@ def run_drift_report(
 ) -> DriftResult:
     """Evidently's DataDriftPreset over `columns` (its default tests), K-S on `prediction`.
 
+    A column without a single value on either side is not measured (Evidently refuses it) and
+    is named in `unmeasured`.
+
     Predictions get a K-S test at a strict p-value because the check runs daily: at 0.05, a
     random half of a season against the other half flags drift about once in twenty checks.
     The prediction is a separate ValueDrift so that Evidently's drifted-column count covers
@@ -125,6 +131,10 @@ def run_drift_report(
         from evidently.metrics import ValueDrift
         from evidently.presets import DataDriftPreset
 
+    unmeasured = tuple(
+        c for c in columns if not (reference[c].notna().any() and current[c].notna().any())
+    )
+    columns = [c for c in columns if c not in unmeasured]
     has_prediction = PREDICTION in reference and PREDICTION in current
     all_columns = [*columns, PREDICTION] if has_prediction else list(columns)
     metrics: list[Any] = [DataDriftPreset(columns=list(columns), drift_share=drift_share)]
@@ -148,6 +158,7 @@ def run_drift_report(
         n_reference=len(reference),
         n_current=len(current),
         dataset=parse_dataset_drift(result),
+        unmeasured=unmeasured,
     )
 
 

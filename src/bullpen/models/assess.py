@@ -20,6 +20,7 @@ from bullpen.models.train import ModelSpec
 MARKET_COLUMNS = {
     "home_win": ("p_open_home", "p_close_home"),
     "over_close": ("p_open_over", "p_close_over"),
+    "p_close_home": ("p_open_home", "p_close_home"),  # the closing-line model: its label's pair
 }
 BASE_RATE_KEY = {"home_win": "home_rate", "over_close": "over_rate"}
 

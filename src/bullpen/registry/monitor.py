@@ -23,7 +23,6 @@ import psycopg
 from bullpen.betting.forward import forward_games, forward_predictions
 from bullpen.models.assess import comparable_games
 from bullpen.models.checks import Predict
-from bullpen.models.evaluate import log_loss_per_game
 from bullpen.models.train import ModelSpec
 from bullpen.registry import audit, challenger, transition
 from bullpen.registry.bootstrap import BootstrapInterval, paired_bootstrap
@@ -140,8 +139,8 @@ def judge_versions(
             spec.name, champion, previous, 0, None, decision, None, "rescored", note
         )
     y = games[spec.target].to_numpy(float)
-    loss_new = log_loss_per_game(y, predictor(champion)(games))
-    loss_old = log_loss_per_game(y, predictor(previous)(games))
+    loss_new = per_game_loss(spec, y, predictor(champion)(games))
+    loss_old = per_game_loss(spec, y, predictor(previous)(games))
     return _decide(spec, champion, previous, loss_new, loss_old, note, "rescored",
                    min_games=min_games, confidence=confidence, n_boot=n_boot)  # fmt: skip
 

@@ -87,6 +87,19 @@ def test_dataset_share_threshold_is_passed_to_evidently(frame: pd.DataFrame) -> 
     assert low.dataset.n_drifted == high.dataset.n_drifted
 
 
+def test_a_feature_without_values_on_one_side_is_named_not_measured(frame: pd.DataFrame) -> None:
+    """As the closing-line model's player features are over seasons without play-by-play."""
+    current = frame[frame["season"] == 2019]
+    reference = frame[frame["season"] == 2018].copy()
+    features = list(MONEYLINE_FEATURES)
+    blank = features[0]
+    reference[blank] = np.nan
+    drift = run_drift_report(reference, current, features)
+    assert drift.unmeasured == (blank,)
+    assert [c.column for c in drift.features] == features[1:]
+    assert drift.dataset is not None and drift.drift_share == pytest.approx(drift.dataset.share)
+
+
 def _snapshot(per_column_method: dict[str, str]) -> dict:
     from evidently import Report
     from evidently.presets import DataDriftPreset
