@@ -31,7 +31,7 @@ from bullpen.collect.live import collector
 from bullpen.collect.live.mlb_stats import SCHEDULE_PATH
 from bullpen.collect.live.odds_api import ODDS_PATH, OddsRequest
 from bullpen.db import engine
-from bullpen.features.dataset import load_feature_frame
+from bullpen.features import dataset
 from bullpen.market import replay
 from bullpen.models import closing_line
 from bullpen.models.predict import predict_with_alias
@@ -189,8 +189,12 @@ def offline_backtest(
     params: opener.OpenerParams,
 ) -> tuple[opener.SeasonBets, pd.DataFrame]:
     """The backtest flow's champion season (flows/backtest.py champion_season: the champion
-    scores closing_line.usable_games, opener.season_bets bets them) restricted to first..last."""
-    frame = load_feature_frame(database_url, devig_method)
+    scores closing_line.usable_games, opener.season_bets bets them) restricted to first..last.
+
+    Built cold: the live runs reused rows of the frame kept in this process, the backtest reads
+    every game afresh, so equal decisions also show the reuse changed nothing."""
+    dataset.clear_caches()
+    frame = dataset.load_feature_frame(database_url, devig_method)
     dates = pd.to_datetime(frame["game_date"]).dt.date
     games = closing_line.usable_games(frame[(dates >= first) & (dates <= last)]).copy()
     p_pred, _version = predict_with_alias(tracking_uri, closing_line.CLOSING_LINE, games)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,11 +18,15 @@ from bullpen.db.games import load_game_frame, normalise_game_frame
 from bullpen.features.build import build_feature_frame
 from bullpen.features.players import PLAYER_FEATURES, build_player_features
 from bullpen.players.linking import (
+    AWAY,
+    HOME,
     REGISTER_FILE,
     attach_listed_starters,
     link_listed_starters,
     read_register,
 )
+from bullpen.players.probables import LEDGER_FILE as PROBABLES_FILE
+from bullpen.players.probables import LEDGER_SOURCE as PROBABLES_SOURCE
 from bullpen.players.probables import apply_probables, load_listed_probables
 
 
@@ -36,6 +41,28 @@ class PlayerInputs:
     seasons: list[int]
     register: pd.DataFrame | None = None  # the Chadwick register's spellings, when bundled
     probables: pd.DataFrame | None = None  # live games' probable pitchers (players.probables)
+    # Rows already computed from these tables: {row_key: (away listed, home listed, features)}.
+    # Shared by every PlayerInputs read from the same tables (see load_player_inputs).
+    computed: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+
+
+# The play-by-play tables and the register change only with a loaded file (every play-by-play
+# write, history or live feed, goes with an ingested_files row), while games, results and lines
+# change with every collection: reading ~1M plate appearances again after each collect-games
+# was most of a recommend-bets run. The probables' ledger row changes with every listing, and
+# the probables are read afresh each time, so it is left out. One entry: the database read last.
+_EVENTS_STATE_QUERY = """
+SELECT coalesce(sum(hashtext(f::text)::bigint), 0) || '/' || count(*) FROM ingested_files f
+WHERE (f.source, f.file) <> (%s, %s)
+"""
+_events_cache: dict[tuple[str, str, str], PlayerInputs] = {}
+
+
+def _register_state(path: Path) -> str:
+    if not path.exists():
+        return "none"
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def load_player_inputs(conn: psycopg.Connection, *, before: date | None = None) -> PlayerInputs:
@@ -43,15 +70,60 @@ def load_player_inputs(conn: psycopg.Connection, *, before: date | None = None) 
 
     # The same register collect-history links with, so stored links and features agree.
     register_path = data_dir() / REGISTER_FILE
-    return PlayerInputs(
+    probables = load_listed_probables(conn)  # changes with every collect-games: never kept
+    row = conn.execute(_EVENTS_STATE_QUERY, (PROBABLES_SOURCE, PROBABLES_FILE)).fetchone()
+    key = (conn.info.dsn, str(row[0]) if row else "", _register_state(register_path))
+    if before is None and key in _events_cache:
+        return replace(_events_cache[key], probables=probables)
+    inputs = PlayerInputs(
         event_tables.load_pitcher_games(conn, before=before),
         event_tables.load_plate_appearances(conn, before=before),
         event_tables.load_lineups(conn, before=before),
         event_tables.load_rosters(conn),
         event_tables.events_seasons(conn),
         read_register(register_path) if register_path.exists() else None,
-        load_listed_probables(conn),
+        probables,
     )
+    if before is None:
+        _events_cache.clear()
+        _events_cache[key] = inputs
+    return inputs
+
+
+_MISSING = "<nan>"  # a NaN in a row key: NaN != NaN would never find its row again
+
+
+def _key_value(value: object) -> object:
+    return _MISSING if isinstance(value, float) and value != value else value
+
+
+# The columns a game's player features are computed from (linking and build_player_features
+# read nothing else of the game), plus its probable pitchers.
+_ROW_COLUMNS = [
+    "game_date", "season", "away_team", "home_team", "game_number", "away_pitcher",
+    "home_pitcher", "away_starter_id", "home_starter_id",
+]  # fmt: skip
+
+
+def _row_keys(frame: pd.DataFrame, probables: pd.DataFrame | None) -> list[tuple]:
+    by_side: dict[tuple[object, int], object] = {}
+    if probables is not None:
+        mapped = probables[probables["retro_id"].notna()]
+        by_side = {
+            (g, int(s)): r
+            for g, s, r in mapped[["game_id", "side", "retro_id"]].itertuples(index=False)
+        }
+    ids = frame["game_id"] if "game_id" in frame.columns else pd.Series(frame.index, frame.index)
+    return [
+        (
+            *(_key_value(v) for v in values),
+            by_side.get((game, AWAY)),
+            by_side.get((game, HOME)),
+        )
+        for game, values in zip(
+            ids.tolist(), frame[_ROW_COLUMNS].itertuples(index=False, name=None), strict=True
+        )
+    ]
 
 
 def add_player_features(frame: pd.DataFrame, players: PlayerInputs) -> pd.DataFrame:
@@ -59,24 +131,49 @@ def add_player_features(frame: pd.DataFrame, players: PlayerInputs) -> pd.DataFr
 
     Without any play-by-play the columns are there and NaN, so every model scores the same
     columns; LightGBM treats NaN as missing.
+
+    A game's starters and features depend only on its own row (`_ROW_COLUMNS`, its probables)
+    and on the play-by-play of dates up to its own, so rows computed before from the same
+    tables are reused (`players.computed`) and only new or changed rows are computed, with the
+    play-by-play after their last date left out (it cannot change them). After a collect-games
+    that is the few games it touched instead of every season's.
     """
     if players.pitcher_games.empty or players.rosters.empty:
         out = frame.copy()
         for side in ("away", "home"):
             out[f"{side}_listed_starter"] = None
         return out.assign(**{name: np.nan for name in PLAYER_FEATURES})
-    links = link_listed_starters(frame, players.rosters, players.register)
-    if players.probables is not None:  # live games: the schedule's probable, by MLB id
-        links = apply_probables(links, players.probables)
-    linked = attach_listed_starters(frame, links)
-    features = build_player_features(
-        linked,
-        players.pitcher_games,
-        players.plate_appearances,
-        players.lineups,
-        players.rosters,
-    )
-    return linked.join(features)
+    keys = _row_keys(frame, players.probables)
+    todo = sorted({i for i, key in enumerate(keys) if key not in players.computed})
+    if todo:
+        games = frame.iloc[todo]
+        links = link_listed_starters(games, players.rosters, players.register)
+        if players.probables is not None:  # live games: the schedule's probable, by MLB id
+            links = apply_probables(links, players.probables)
+        linked = attach_listed_starters(games, links)
+        last = pd.Timestamp(max(games["game_date"]))
+        tables = [players.pitcher_games, players.plate_appearances, players.lineups]
+        if pd.to_datetime(tables[0]["game_date"]).max() > last:
+            # Lineups are looked up by game only; the database's carry the date, a file's not.
+            tables = [
+                t[pd.to_datetime(t["game_date"]) <= last] if "game_date" in t.columns else t
+                for t in tables
+            ]
+        features = build_player_features(linked, *tables, players.rosters)
+        for i, away, home, values in zip(
+            todo,
+            linked["away_listed_starter"].tolist(),
+            linked["home_listed_starter"].tolist(),
+            features[list(PLAYER_FEATURES)].to_numpy(float),
+            strict=True,
+        ):
+            players.computed[keys[i]] = (away, home, values)
+    rows = [players.computed[key] for key in keys]
+    out = frame.copy()
+    out["away_listed_starter"] = np.array([r[0] for r in rows], dtype=object)
+    out["home_listed_starter"] = np.array([r[1] for r in rows], dtype=object)
+    values = np.vstack([r[2] for r in rows]) if rows else np.empty((0, len(PLAYER_FEATURES)))
+    return out.join(pd.DataFrame(values, columns=list(PLAYER_FEATURES), index=frame.index))
 
 
 # A fingerprint of everything the feature frame reads: the rows of games, results and lines
@@ -138,3 +235,10 @@ def feature_frame_with_file(
     combined = pd.concat([history, file_games[columns]], ignore_index=True)
     frame = add_player_features(build_feature_frame(combined, devig_method), players)
     return frame[frame["game_id"] < 0], players.seasons
+
+
+def clear_caches() -> None:
+    """Forget the frame and the play-by-play kept in this process: the next build is cold
+    (a comparison of the live path with the backtest then checks the reuse too)."""
+    _cache.clear()
+    _events_cache.clear()
