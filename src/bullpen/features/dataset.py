@@ -178,32 +178,47 @@ def add_player_features(frame: pd.DataFrame, players: PlayerInputs) -> pd.DataFr
 
 # A fingerprint of everything the feature frame reads: the rows of games, results and lines
 # (live collection changes them in place) and the ledger of loaded files (every play-by-play
-# write goes with a ledger row). Equal fingerprints mean an equal frame.
+# write goes with a ledger row). Equal fingerprints mean an equal frame. The two parts are kept
+# apart: a new probable pitcher (a ledger row) changes the starters, not the team features.
 _STATE_QUERY = """
 SELECT (SELECT coalesce(sum(hashtext(g::text)::bigint), 0) || '/' || count(*) FROM games g)
     || ':' || (SELECT coalesce(sum(hashtext(r::text)::bigint), 0) || '/' || count(*) FROM results r)
-    || ':' || (SELECT coalesce(sum(hashtext(o::text)::bigint), 0) || '/' || count(*) FROM odds o)
-    || ':' || (SELECT coalesce(sum(hashtext(f::text)::bigint), 0) || '/' || count(*)
-               FROM ingested_files f)
+    || ':' || (SELECT coalesce(sum(hashtext(o::text)::bigint), 0) || '/' || count(*) FROM odds o),
+    (SELECT coalesce(sum(hashtext(f::text)::bigint), 0) || '/' || count(*) FROM ingested_files f)
 """
 _cache: dict[tuple[str, str, str], pd.DataFrame] = {}
+# The games with market probabilities, team features and labels (build_feature_frame), by the
+# games part of the fingerprint.
+_team_cache: dict[tuple[str, str, str], pd.DataFrame] = {}
+
+
+def _states(conn: psycopg.Connection) -> tuple[str, str]:
+    row = conn.execute(_STATE_QUERY).fetchone()
+    return (str(row[0]), str(row[1])) if row else ("", "")
 
 
 def database_state(conn: psycopg.Connection) -> str:
-    row = conn.execute(_STATE_QUERY).fetchone()
-    return str(row[0]) if row else ""
+    return ":".join(_states(conn))
 
 
 def load_feature_frame(database_url: str, devig_method: str) -> pd.DataFrame:
     """The whole feature frame; within one process a second call on an unchanged database is
-    served from memory (train-models and backtest in one `bullpen demo` build it once)."""
+    served from memory (train-models and backtest in one `bullpen demo` build it once), and
+    after a change only the parts it touched are built again (team features when games,
+    results or lines changed; player features of the games whose rows or probables changed)."""
     with engine.connect(database_url) as conn:
-        key = (database_url, devig_method, database_state(conn))
+        games_state, files_state = _states(conn)
+        key = (database_url, devig_method, f"{games_state}:{files_state}")
         if key in _cache:
             return _cache[key].copy()
-        games = load_game_frame(conn)
+        team_key = (database_url, devig_method, games_state)
+        team = _team_cache.get(team_key)
+        if team is None:
+            team = build_feature_frame(load_game_frame(conn), devig_method)
         players = load_player_inputs(conn)
-    frame = add_player_features(build_feature_frame(games, devig_method), players)
+    frame = add_player_features(team, players)
+    _team_cache.clear()
+    _team_cache[team_key] = team
     _cache.clear()
     _cache[key] = frame
     return frame.copy()
@@ -241,4 +256,5 @@ def clear_caches() -> None:
     """Forget the frame and the play-by-play kept in this process: the next build is cold
     (a comparison of the live path with the backtest then checks the reuse too)."""
     _cache.clear()
+    _team_cache.clear()
     _events_cache.clear()
