@@ -11,8 +11,6 @@ process worker. Two deployments from two commits run side by side on that worker
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO
+from tests.integration.prefect_server import StandaloneServer, server_env, standalone_server
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
 POOL = "bullpen-pool"
@@ -52,52 +51,14 @@ PROBE_DEPLOYMENT = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneServer]:
     home = tmp_path_factory.mktemp("prefect-server")
-    port = _free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BULLPEN_"))
-    } | {
-        "PREFECT_HOME": str(home / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-    }  # fmt: skip
-    api = f"http://127.0.0.1:{port}/api"
-    log_path = home / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            yield api, {**env, "PREFECT_API_URL": api}
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _wait_healthy(api: str) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "prefect server did not start in 120 s"
-        time.sleep(0.5)
+    env = server_env(
+        home, drop=("PREFECT_", "BULLPEN_"), PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false"
+    )
+    with standalone_server(home, env, wait=False) as running:
+        yield running
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> str:
@@ -156,18 +117,18 @@ def _seconds(logs: list[dict], start: str, end: str) -> float:
 
 
 def test_each_run_executes_its_deployed_commit_from_a_clone(
-    server: tuple[str, dict[str, str]], pg_server_url: str, tmp_path: Path
+    server: StandaloneServer, pg_server_url: str, tmp_path: Path
 ) -> None:
     from bullpen import runtime
     from bullpen.db.engine import ensure_database
 
-    api, env = server
+    api, env = server.api, server.env
     marker = uuid.uuid4().hex
     second = _second_commit(tmp_path, marker)
     second_commit = _git(second, "rev-parse", "HEAD")
     db = ensure_database(pg_server_url, f"bullpen_code{uuid.uuid4().hex[:6]}")
     runtime.prepare_database(db)
-    _wait_healthy(api)
+    server.wait_healthy()
 
     _post(api, "work_pools/", {"name": POOL, "type": "process"})
     deploy = [PREFECT, "--no-prompt", "deploy", "--prefect-file", "prefect.yaml", "--name"]

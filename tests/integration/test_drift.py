@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +23,7 @@ from bullpen.ops import prefect_process
 from bullpen.registry import audit, challenger, transition
 from tests.conftest import REPO
 from tests.integration.conftest import stage_seasons
+from tests.integration.prefect_server import StandaloneServer, server_env, standalone_server
 
 REFERENCE_SEASON, LATER_SEASON = 2016, 2019
 
@@ -137,65 +135,13 @@ def test_unchanged_window_gives_ok(champion: dict[str, str]) -> None:
 # -- the deployment trigger, against a real Prefect server --------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module", autouse=True)
-def real_prefect_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, dict[str, str], subprocess.Popen, Path]]:
-    """`prefect server start` in a subprocess (SQLite under its own PREFECT_HOME).
-
-    Started first (autouse) so its ~15 s start overlaps the drift tests; the trigger test
-    waits for /api/health.
-    """
+def real_prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneServer]:
+    """Started first (autouse, not waited for) so its ~15 s start overlaps the drift tests; the
+    trigger test waits for /api/health."""
     home = tmp_path_factory.mktemp("prefect-server")
-    port = _free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")
-    } | {
-        "PREFECT_HOME": str(home / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }  # fmt: skip
-    log_path = home / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "prefect"), "server", "start",
-             "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        api = f"http://127.0.0.1:{port}/api"
-        try:
-            yield (
-                api,
-                {**env, "PREFECT_API_URL": api},
-                proc,
-                log_path,
-            )
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _wait_healthy(api: str, proc: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, log_path.read_text()
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "prefect server did not start in 120 s"
-        time.sleep(0.5)
+    with standalone_server(home, server_env(home), wait=False) as running:
+        yield running
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> str:
@@ -220,10 +166,10 @@ EventsWorker.drain_all()
 
 
 def test_drift_event_starts_retrain_on_drift_deployment(
-    real_prefect_server: tuple[str, dict[str, str], subprocess.Popen, Path],
+    real_prefect_server: StandaloneServer,
 ) -> None:
-    api, env, proc, log_path = real_prefect_server
-    _wait_healthy(api, proc, log_path)
+    real_prefect_server.wait_healthy()
+    api, env = real_prefect_server.api, real_prefect_server.env
     bin_dir = Path(sys.executable).parent
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     pool = next(

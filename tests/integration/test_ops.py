@@ -26,6 +26,7 @@ from bullpen.backup import local_s3, s3
 from bullpen.db.engine import ensure_database, start_embedded, stop_embedded
 from bullpen.ops import metrics
 from bullpen.ops.targets import Targets
+from tests.integration.prefect_server import standalone_server
 
 BULLPEN = str(Path(sys.executable).parent / "bullpen")
 S3_KEY, S3_SECRET = "opsaccesskey", "opssecretkey123"
@@ -318,34 +319,12 @@ def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """`prefect server start` on a free port (SQLite under its own PREFECT_HOME), the work pool
     and every deployment of prefect.yaml. The scheduler is off so no scheduled run interferes."""
-    import httpx
-
     home = tmp_path_factory.mktemp("prefect-server")
-    port = local_s3.free_port()
-    api = f"http://127.0.0.1:{port}/api"
     env = _prefect_env(home)
     env["PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED"] = "false"
-    log = (home / "server.log").open("wb")
-    server = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, (home / "server.log").read_text()[-2000:]
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "prefect server did not answer /api/health"
-            time.sleep(0.5)
-        cli = _prefect_env(home, api)
-        _api(api, "POST", "work_pools/", json={"name": POOL, "type": "process"})
+    with standalone_server(home, env) as running:
+        cli = _prefect_env(home, running.api)
+        _api(running.api, "POST", "work_pools/", json={"name": POOL, "type": "process"})
         deployed = subprocess.run(
             [PREFECT, "deploy", "--all"],
             cwd=REPO,
@@ -355,14 +334,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             timeout=300,
         )
         assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
-        yield api, home
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        yield running.api, home
 
 
 def _api(api: str, method: str, path: str, **kwargs: object) -> object:
