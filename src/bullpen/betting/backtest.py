@@ -210,12 +210,12 @@ def _pick_sides(eligible: pd.DataFrame, threshold: float) -> pd.DataFrame:
 def _settle_day(day_bets: pd.DataFrame, bankroll: float, config: BacktestConfig) -> pd.DataFrame:
     """Size every bet of one date from the start-of-day bankroll, each within what the bets
     before it left of the day's limit, then settle them in order."""
-    day_bets = day_bets.sort_values("game_id", kind="stable")
+    day_bets = day_bets.sort_values("game_id")
     sized: list[float] = []
     for p, price in zip(day_bets["p_model"], day_bets["price_decimal"], strict=True):
         wanted = stake(bankroll, p, price, config.kelly_multiplier, config.max_stake_fraction)
         sized.append(within_day_room(wanted, bankroll, config.max_day_exposure, sum(sized)))
-    stakes = np.array(sized, dtype=float)
+    stakes = np.array(sized)
     price = day_bets["price_decimal"].to_numpy()
     profit = np.where(day_bets["won"].to_numpy(), stakes * (price - 1.0), -stakes)
     day_bets["stake"] = stakes
