@@ -3,7 +3,9 @@ offline backtest of the same games. Shared by tests/integration/test_season_live
 weeks) and bench/season_live.py (a whole season).
 
 Per game date d (times UTC, see bullpen.market.replay):
-  09:00 collect-games for d-1..d (yesterday final, today scheduled) from the derived schedule,
+  09:00 collect-games for the previous replayed date..d (its games final, today's scheduled;
+  production collects every morning, so a break's first morning has the finals before it)
+  from the derived schedule,
   09:05 settle-bets, 14:05 collect-odds (the lines open), 14:10 recommend-bets, then a
   collect-odds after each first pitch's closing quotes.
 The payloads are derived from SBR and Retrosheet files (bullpen.market.replay), served over HTTP
@@ -118,13 +120,17 @@ def run_live(
     mlb = _source(api, "mlb_stats", lambda: now[0])
     odds = _source(api, "odds_api", lambda: now[0])
     out = LiveSeason()
+    previous = days[0] - timedelta(days=1)
     try:
         with engine.connect(database_url, autocommit=True) as conn:
             for day in days:
                 started = timer.perf_counter()
                 in_flows = [0.0]
                 timed_settle = _timed(settle, in_flows)
-                settled = _collect_games_and_settle(conn, api, mlb, season, day, now, timed_settle)
+                settled = _collect_games_and_settle(
+                    conn, api, mlb, season, previous, day, now, timed_settle
+                )
+                previous = day
                 games = season.on(day)
                 fetches = replay.odds_fetch_times(games)
                 recommended: dict = {}
@@ -142,7 +148,7 @@ def run_live(
                 if on_day is not None:
                     on_day(out.days[-1])
             out.final_settle = _collect_games_and_settle(
-                conn, api, mlb, season, days[-1] + timedelta(days=1), now, settle
+                conn, api, mlb, season, days[-1], days[-1] + timedelta(days=1), now, settle
             )
     finally:
         mlb.client.close()
@@ -166,12 +172,14 @@ def _collect_games_and_settle(
     api: RecordedApi,
     mlb: http.Source,
     season: replay.Season,
+    start: date,
     day: date,
     now: list[datetime],
     settle: Callable[..., dict],
 ) -> dict:
+    """Collect start..day (from the previous replayed date: across a break in the schedule its
+    finals would otherwise never be collected and its picks never settled), then settle."""
     now[0] = datetime.combine(day, GAMES_AT, UTC)
-    start = day - timedelta(days=1)
     api.serve(SCHEDULE_PATH, Reply(200, replay.schedule_payload(season, start, day, now[0]), JSON))
     collector.collect_games(conn, mlb, start, day)
     return settle(now=now[0] + SETTLE_AFTER)
