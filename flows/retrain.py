@@ -29,9 +29,10 @@ EXPERIMENT = "bullpen-retraining"
 def check_data(
     window: Window, model: str, as_of: date | None, thresholds: quality.QualityThresholds
 ) -> quality.QualityReport:
-    market = challenger.MARKET_FEATURE[spec_named(model).target]
+    target = spec_named(model).target
     return quality.check_training_data(
-        window.train, window.evaluation, target=spec_named(model).target, market_column=market,
+        window.train, window.evaluation, target=target,
+        market_column=challenger.MARKET_FEATURE[target],
         as_of=as_of or window.as_of, thresholds=thresholds,
     )  # fmt: skip
 
@@ -46,7 +47,7 @@ def train_challenger(
     if params is None:  # the latest study's best, if it beat the defaults; else the defaults
         params = load_tuned_params(database_url, model, window.eval_season)
     return challenger.train_and_register(
-        window, spec_named(model), params, tracking_uri=tracking_uri, experiment_id=experiment_id,
+        window, spec, params, tracking_uri=tracking_uri, experiment_id=experiment_id,
         trigger=trigger,
     )  # fmt: skip
 

@@ -21,34 +21,23 @@ from bullpen.registry import champion
 EXPERIMENT = "bullpen-training"
 
 
-def _spec(model: str) -> train.ModelSpec:
-    return catalog.spec_named(model)
-
-
 def _eval_games(frame: pd.DataFrame, spec: train.ModelSpec, season: int) -> pd.DataFrame:
-    season_games = frame[frame["season"] == season]
-    if spec.name == closing_line.NAME:
-        return closing_line.usable_games(season_games)
-    return assess.comparable_games(season_games, spec)
+    return assess.comparable_games(frame[frame["season"] == season], spec)
 
 
 def _training_rows(frame: pd.DataFrame, spec: train.ModelSpec, season: int) -> pd.DataFrame:
-    history = frame[frame["season"] < season]
-    return closing_line.usable_games(history) if spec.name == closing_line.NAME else history
+    return catalog.training_rows(spec, frame[frame["season"] < season])
 
 
 @task(cache_policy=NONE, task_run_name="train-{model}")
 def train_model(
     frame: pd.DataFrame, model: str, eval_season: int, database_url: str
 ) -> train.TrainedModel:
-    spec = _spec(model)
-    if spec.name == closing_line.NAME:
-        # No study tunes it; games whose move is unknown carry no label.
-        history = closing_line.usable_games(frame[frame["season"] < eval_season])
-        return train.train_model(history, spec, closing_line.PARAMS)
-    # The latest study's best, if it beat the defaults in CV on seasons < eval_season; else None.
-    params = load_tuned_params(database_url, model, eval_season)
-    return train.train_model(frame[frame["season"] < eval_season], spec, params)
+    spec = catalog.spec_named(model)
+    params = catalog.fixed_params(spec)
+    if params is None:  # the latest study's best, if it beat the defaults in CV; else defaults
+        params = load_tuned_params(database_url, model, eval_season)
+    return train.train_model(_training_rows(frame, spec, eval_season), spec, params)
 
 
 @task(cache_policy=NONE, task_run_name="evaluate-{fitted.spec.name}")

@@ -18,9 +18,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from bullpen.betting import ledger
 from bullpen.betting.forward import forward_predictions, strategy_model
-from bullpen.betting.picks import ClosingLine, Pick, StakePolicy
 from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.drift import check
@@ -30,6 +28,7 @@ from bullpen.models.evaluate import log_loss_per_game
 from bullpen.ops import prefect_process
 from bullpen.registry import audit, challenger, monitor, transition
 from tests.integration.conftest import stage_seasons
+from tests.integration.forward_picks import record_and_settle
 
 REFERENCE_SEASON, LATER_SEASON = 2016, 2019
 N_PICKS = 150
@@ -99,23 +98,11 @@ def _record_wrong_forward_picks(db: psycopg.Connection, world: dict) -> pd.DataF
     games = _picked_games(world["frame"])
     strategy = f"opener:moneyline-v{world['v2']}:t0:k0.25"
     assert strategy_model(strategy) == ("moneyline", world["v2"])
-    policy = StakePolicy(max_stake_fraction=0.001, max_day_exposure=1.0)
     stored = np.where(games["home_win"] == 1.0, 0.2, 0.8)
-    for game, p_home in zip(games.itertuples(), stored, strict=True):
-        side = "home" if p_home > 0.5 else "away"
-        pick = Pick(
-            game_id=int(game.game_id), side=side, book="pinnacle", price_american=100,
-            quoted_at=DECIDED, p_home=float(p_home), p_away=float(1 - p_home),
-            consensus_home=float(game.p_open_home), consensus_method="sbr/shin",
-            model_version=world["v2"], strategy_version=strategy,
-            reason="test: a forward pick",
-        )  # fmt: skip
-        assert ledger.record_pick(db, pick, policy, at=DECIDED).action == "opened"
-    ids = games["game_id"].astype(int).tolist()
-    closing = {
-        int(g.game_id): ClosingLine(float(g.p_close_home), "sbr/shin") for g in games.itertuples()
-    }
-    summary = ledger.settle_bets(db, ledger.load_outcomes(db, ids), closing, at=SETTLED)
+    summary = record_and_settle(
+        db, games, stored, np.where(stored > 0.5, "home", "away"), strategy=strategy,
+        model_version=world["v2"], decided=DECIDED, settled=SETTLED,
+    )  # fmt: skip
     assert summary.by_state == {"lost": N_PICKS}  # every stored prediction backed the loser
     return games.assign(stored=stored)
 

@@ -21,11 +21,9 @@ import pandas as pd
 import psycopg
 import pytest
 
-from bullpen.betting import ledger
 from bullpen.betting.forward import forward_predictions, strategy_model
 from bullpen.betting.live import strategy_version
 from bullpen.betting.opener import OpenerParams
-from bullpen.betting.picks import ClosingLine, Pick, StakePolicy
 from bullpen.collect.history import replay
 from bullpen.db import engine
 from bullpen.drift import check
@@ -34,6 +32,7 @@ from bullpen.models import closing_line, mlflow_store, train
 from bullpen.ops import prefect_process
 from bullpen.registry import audit, challenger, monitor, transition
 from tests.integration.conftest import stage_seasons
+from tests.integration.forward_picks import record_and_settle
 
 SPEC = closing_line.CLOSING_LINE
 REFERENCE_SEASON, LATER_SEASON = 2016, 2019
@@ -105,23 +104,12 @@ def picks(world: dict, db: psycopg.Connection) -> pd.DataFrame:
     games = picked_games(world["frame"])
     strategy = strategy_version(world["v2"], OpenerParams(threshold=0.0))
     assert strategy_model(strategy) == (SPEC.name, world["v2"])
-    policy = StakePolicy(max_stake_fraction=0.001, max_day_exposure=1.0)
     stored = wrong_forecasts(games)
-    for game, p_close_pred in zip(games.itertuples(), stored, strict=True):
-        side = "home" if p_close_pred > game.p_open_home else "away"
-        pick = Pick(
-            game_id=int(game.game_id), side=side, book="pinnacle", price_american=100,
-            quoted_at=DECIDED, p_home=float(p_close_pred), p_away=float(1 - p_close_pred),
-            consensus_home=float(game.p_open_home), consensus_method="sbr/shin",
-            model_version=world["v2"], strategy_version=strategy,
-            reason="test: a forward pick of the closing-line champion",
-        )  # fmt: skip
-        assert ledger.record_pick(db, pick, policy, at=DECIDED).action == "opened"
-    ids = games["game_id"].astype(int).tolist()
-    closing = {
-        int(g.game_id): ClosingLine(float(g.p_close_home), "sbr/shin") for g in games.itertuples()
-    }
-    summary = ledger.settle_bets(db, ledger.load_outcomes(db, ids), closing, at=SETTLED)
+    sides = np.where(stored > games["p_open_home"].to_numpy(float), "home", "away")
+    summary = record_and_settle(
+        db, games, stored, sides, strategy=strategy, model_version=world["v2"],
+        decided=DECIDED, settled=SETTLED,
+    )  # fmt: skip
     assert sum(summary.by_state.values()) == N_PICKS and "void" not in summary.by_state
     return games.assign(stored=stored)
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bullpen.betting.kelly import kelly_fraction, stake
+from bullpen.betting.kelly import kelly_fraction, stake, within_day_room
 
 
 def test_zero_multiplier_and_zero_cap_are_allowed_and_stake_nothing() -> None:
@@ -37,3 +37,12 @@ def test_kelly_fraction_at_the_edges_of_its_domain() -> None:
 def test_invalid_inputs_are_named_in_the_error(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=f"^{message}$"):
         call()  # type: ignore[operator]
+
+
+def test_the_day_room_at_its_exact_boundaries() -> None:
+    # bankroll 100, cap 20 %: 20.00 of room.
+    assert within_day_room(5.0, 100.0, 0.2, 15.0) == 5.0  # takes exactly what is left
+    assert within_day_room(5.01, 100.0, 0.2, 15.0) == 5.0  # one cent more is cut to the room
+    assert within_day_room(5.0, 100.0, 0.2, 20.0) == 0.0  # the room is used up exactly
+    assert within_day_room(5.0, 100.0, 0.2, 25.0) == 0.0  # over it (a repriced pick): nothing
+    assert within_day_room(0.019, 100.0, 0.2, 0.0) == 0.01  # whole cents, rounded down
